@@ -1,0 +1,62 @@
+"""The ``i2i`` command group and its error handling.
+
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or an invalid recipe. Errors are
+printed without a traceback (set ``I2I_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from i2i import __version__
+from i2i.cli import plugins_cmd, recipe_cmd, run_cmd, scaffold_cmd, summary_cmd
+from i2i.errors import I2IError, RecipeError
+
+
+def print_error(exc: I2IError) -> None:
+    lines = exc.lines() if isinstance(exc, RecipeError) else str(exc).splitlines() or [type(exc).__name__]
+    for line in lines:
+        click.secho(f"error: {line}", fg="red", err=True)
+
+
+class I2IGroup(click.Group):
+    """Turns :class:`~i2i.errors.I2IError` into a message and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except I2IError as exc:
+            if os.environ.get("I2I_DEBUG"):
+                raise
+            print_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=I2IGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="i2i")
+def cli() -> None:
+    """i2i: paired image-to-image translation (pix2pix family) from TOML recipes.
+
+    \b
+      i2i run recipes/medical_ct.toml                 train (works with no data)
+      i2i run recipes/facades.toml --set data.root=DIR --set train.steps=100
+      i2i list-plugins                                what is installed
+      i2i recipe show recipes/facades.toml            the recipe with every default
+    """
+
+
+for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, summary_cmd.summary,
+                scaffold_cmd.new_plugin):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(prog_name="i2i")
+    except KeyboardInterrupt:
+        click.secho("interrupted", fg="yellow", err=True)
+        sys.exit(130)

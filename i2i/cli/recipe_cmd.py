@@ -1,0 +1,45 @@
+"""``i2i recipe show|check``."""
+
+from __future__ import annotations
+
+import click
+
+from i2i.cli.options import set_option
+
+
+@click.group("recipe")
+def recipe() -> None:
+    """Show or check a recipe."""
+
+
+@recipe.command("show")
+@click.argument("path", type=click.Path(dir_okay=False))
+@set_option
+def show(path: str, sets: tuple[str, ...]) -> None:
+    """Print the resolved recipe: task defaults, the file and --set overrides, every default filled in."""
+    import tomli_w
+
+    from i2i.recipe import load_recipe
+
+    click.echo(tomli_w.dumps(load_recipe(path, sets).as_dict()), nl=False)
+
+
+@recipe.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@set_option
+def check(path: str, sets: tuple[str, ...]) -> None:
+    """Validate a recipe: exit 0 when valid, 2 with every problem listed otherwise."""
+    from i2i.recipe import load_recipe
+
+    r = load_recipe(path, sets)
+    click.echo(f"{path}: ok (task {r.task.name}, generator {r.generator.name}, "
+               f"discriminator {r.discriminator.name if r.discriminator else 'none'}, "
+               f"losses {', '.join(f'{l.label}={l.name}x{l.weight:g}' for l in r.losses)})")
+    if r.data.root is None and "root" in _source_params(r):
+        click.echo(f"note: data.root is not set; source {r.source.name!r} needs it to run (--set data.root=PATH)")
+
+
+def _source_params(r) -> set[str]:
+    from i2i.plugins import get_plugins
+
+    return set(get_plugins()["sources"].get(r.source.name).parameters())

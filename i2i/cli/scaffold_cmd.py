@@ -1,0 +1,22 @@
+"""``i2i new-plugin``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), help="Where to create it (default: ./i2i-NAME).")
+def new_plugin(name: str, folder: str | None) -> None:
+    """Create a pip-installable plugin package NAME with one generator and a test."""
+    from i2i.scaffold import scaffold_plugin
+
+    target = Path(folder or f"i2i-{name.replace('_', '-')}")
+    written = scaffold_plugin(name, target)
+    for path in written:
+        click.echo(f"  wrote {path}")
+    click.echo(f"\nnext: pip install -e {target}  then  i2i list-plugins  "
+               f"(its generator is {name}_generator)")

@@ -1,0 +1,1 @@
+"""The training engine: a plain-PyTorch GAN trainer with separate, small parts."""

@@ -1,0 +1,91 @@
+"""Building the recipe's components, with errors that name the recipe key and plugin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from i2i.data.source import Source
+from i2i.errors import I2IError, UsageError
+from i2i.plugins import Plugins
+from i2i.recipe import ComponentSpec, Recipe
+from i2i.tasks import Task
+
+
+@dataclass
+class LossTerm:
+    """A built loss with its recipe label and weight."""
+
+    label: str
+    weight: float
+    loss: Any
+
+    @property
+    def role(self) -> str:
+        return getattr(self.loss, "role", "reconstruction")
+
+
+def build(plugins: Plugins, kind: str, spec: ComponentSpec, where: str, **provided: Any) -> Any:
+    """Build component ``spec`` of ``kind``; a failing factory becomes a usage error naming
+    the recipe section, the component and its plugin."""
+    registry = plugins[kind]
+    try:
+        return registry.build(spec.name, spec.options, **provided)
+    except I2IError:
+        raise
+    except Exception as exc:
+        plugin = registry.get(spec.name).plugin
+        raise UsageError(f"{where}: {registry.singular} {spec.name!r} (plugin {plugin!r}) could not be built "
+                         f"with options {dict(spec.options)}: {type(exc).__name__}: {exc}") from exc
+
+
+def build_task(plugins: Plugins, recipe: Recipe) -> Task:
+    return build(plugins, "tasks", recipe.task, "task")
+
+
+def build_source(plugins: Plugins, recipe: Recipe) -> Source:
+    return build(plugins, "sources", recipe.source, "data", root=recipe.data.root, seed=recipe.run.seed)
+
+
+def build_generator(plugins: Plugins, recipe: Recipe, task: Task) -> nn.Module:
+    net = build(plugins, "generators", recipe.generator, "generator",
+                in_channels=task.in_channels, out_channels=task.out_channels)
+    return _check_module(net, "generator", recipe.generator.name)
+
+
+def build_discriminator(plugins: Plugins, recipe: Recipe, task: Task) -> nn.Module | None:
+    if recipe.discriminator is None:
+        return None
+    net = build(plugins, "discriminators", recipe.discriminator, "discriminator",
+                in_channels=task.in_channels + task.out_channels)
+    return _check_module(net, "discriminator", recipe.discriminator.name)
+
+
+def build_losses(plugins: Plugins, recipe: Recipe) -> list[LossTerm]:
+    """The loss terms with a non-zero weight (weight 0 switches a term off)."""
+    return [LossTerm(spec.label, spec.weight, build(plugins, "losses", spec, f"losses.{spec.label}"))
+            for spec in recipe.losses if spec.weight != 0]
+
+
+def _check_module(net: Any, what: str, name: str) -> nn.Module:
+    if not isinstance(net, nn.Module):
+        raise UsageError(f"{what} {name!r}: its factory returned {type(net).__name__}, not a torch.nn.Module")
+    return net
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of parameters (trainable or not)."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def pick_device(requested: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a usage error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"run.device: 'cuda' was asked for but no CUDA device is available "
+                         f"(torch {torch.__version__}); use --device cpu or auto")
+    return torch.device(requested)

@@ -1,0 +1,122 @@
+"""The hooks an i2i plugin may implement.
+
+Registration hooks are called once when plugins load; each receives a ``register``
+callable and calls it once per component::
+
+    @hookimpl
+    def register_generators(register):
+        register("my_unet", MyUNet)          # MyUNet(in_channels, out_channels, **options)
+
+The options a recipe may set for a component are the keyword parameters of its factory;
+their annotations and defaults are checked and shown by ``i2i recipe show``.
+
+Training events are called by the engine on the main process (rank 0 under DDP) in this
+order: ``on_train_start``, then per step ``on_step_end``, with ``on_validation_end`` and
+``on_checkpoint`` when those happen, and ``on_train_end`` last. They must not change the
+training state: they observe it (loggers, notifiers, experiment trackers).
+
+Type imports live under ``TYPE_CHECKING`` so this module imports nothing at run time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from i2i.engine.trainer import Trainer
+
+    #: ``register(name, factory, description="")``
+    Register = Callable[..., Any]
+
+hookspec = pluggy.HookspecMarker("i2i")
+
+
+# ---- registration -------------------------------------------------------------------
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register generator networks.
+
+    A generator factory takes ``in_channels`` and ``out_channels`` (supplied by the task)
+    plus its options, and returns an ``nn.Module`` mapping ``(N, in, H, W)`` to
+    ``(N, out, H, W)``. It may set ``size_divisor`` (an int, default 1): i2i pads inputs
+    to a multiple of it and crops the output back, so any ``H x W`` works.
+    """
+
+
+@hookspec
+def register_discriminators(register: Register) -> None:
+    """Register discriminator networks.
+
+    A discriminator factory takes ``in_channels`` (input plus output channels: every
+    discriminator is conditional) and returns an ``nn.Module`` whose forward returns
+    either a tensor of logits or, for several scales, a list with one list per scale of
+    intermediate feature maps ending with that scale's logits (pix2pixHD's layout).
+    It should set ``receptive_field`` (pixels) for ``i2i summary``.
+    """
+
+
+@hookspec
+def register_losses(register: Register) -> None:
+    """Register losses.
+
+    A loss factory returns an object with a ``role`` attribute: ``"adversarial"`` (methods
+    ``generator_loss(fake_scales)`` and ``discriminator_loss(real_scales, fake_scales)``),
+    ``"reconstruction"`` (``__call__(output, target)``) or ``"feature_matching"``
+    (``__call__(fake_scales, real_scales)``). Each returns a scalar tensor; the recipe
+    gives its weight.
+    """
+
+
+@hookspec
+def register_tasks(register: Register) -> None:
+    """Register task presets.
+
+    A task is a subclass of :class:`i2i.tasks.Task`: it knows its channels, value range,
+    how to turn decoded samples into normalised ``(input, target)`` batches on the device,
+    and the recipe defaults it brings (``recipe_defaults``).
+    """
+
+
+@hookspec
+def register_sources(register: Register) -> None:
+    """Register data sources.
+
+    A source factory takes ``root`` (the recipe's ``data.root``) when it reads files, plus
+    its options, and returns an :class:`i2i.data.Source`: ``dataset(split)`` gives a map-style
+    dataset of decoded samples (dicts of tensors).
+    """
+
+
+# ---- training events ----------------------------------------------------------------
+
+
+@hookspec
+def on_train_start(trainer: Trainer) -> None:
+    """Called once before the first step (after a resume, before the first new step)."""
+
+
+@hookspec
+def on_step_end(trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+    """Called after each optimisation step; ``logs`` holds this step's losses when it is a
+    logging step (every ``train.log_every`` steps) and is empty otherwise."""
+
+
+@hookspec
+def on_validation_end(trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+    """Called after a validation pass with its mean metrics."""
+
+
+@hookspec
+def on_checkpoint(trainer: Trainer, step: int, path: str) -> None:
+    """Called after a checkpoint directory has been completely and atomically written."""
+
+
+@hookspec
+def on_train_end(trainer: Trainer, step: int, status: str) -> None:
+    """Called once when training stops; ``status`` is ``"completed"``, ``"interrupted"`` or ``"failed"``."""

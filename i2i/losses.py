@@ -1,0 +1,58 @@
+"""Base classes for loss components and the discriminator output layout.
+
+A discriminator's output is normalised to ``Scales``: a list with one entry per scale,
+each a list of feature maps ending with that scale's logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+
+Scales = list[list[torch.Tensor]]
+
+
+def as_scales(output: torch.Tensor | Sequence) -> Scales:
+    """Any discriminator output (a tensor, a list of tensors, or a list of lists) as ``Scales``."""
+    if isinstance(output, torch.Tensor):
+        return [[output]]
+    return [[item] if isinstance(item, torch.Tensor) else list(item) for item in output]
+
+
+def logits(scales: Scales) -> list[torch.Tensor]:
+    """The last entry (the logits) of every scale."""
+    return [scale[-1] for scale in scales]
+
+
+class AdversarialLoss:
+    """An adversarial objective. Subclasses implement the two terms per scale; the
+    total is the sum over scales (pix2pixHD)."""
+
+    role: ClassVar[str] = "adversarial"
+
+    def d_term(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The discriminator's loss on one scale's logits."""
+        raise NotImplementedError
+
+    def g_term(self, fake: torch.Tensor) -> torch.Tensor:
+        """The generator's loss on one scale's logits for generated images."""
+        raise NotImplementedError
+
+    def discriminator_loss(self, real: Scales, fake: Scales) -> torch.Tensor:
+        """Summed over scales."""
+        return sum(self.d_term(r, f) for r, f in zip(logits(real), logits(fake)))
+
+    def generator_loss(self, fake: Scales) -> torch.Tensor:
+        """Summed over scales."""
+        return sum(self.g_term(f) for f in logits(fake))
+
+
+class ReconstructionLoss:
+    """A loss between the generator's output and the target: ``loss(output, target)``."""
+
+    role: ClassVar[str] = "reconstruction"
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError

@@ -1,0 +1,80 @@
+"""Any input size: pad to the multiple a network needs, run it, crop back."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from i2i.errors import UsageError
+
+PadMode = Literal["reflect", "replicate", "zeros", "none"]
+
+
+def nearest_valid_size(height: int, width: int, multiple: int) -> tuple[int, int]:
+    """The closest ``(H, W)`` whose sides are positive multiples of ``multiple``."""
+    def nearest(n: int) -> int:
+        return max(multiple, int(round(n / multiple)) * multiple)
+
+    return nearest(height), nearest(width)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: PadMode = "reflect") -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Pad ``x`` (N, C, H, W) on all sides so H and W are multiples of ``multiple``.
+
+    Returns the padded tensor and ``(top, bottom, left, right)``. ``reflect`` mirrors the
+    image (repeatedly when the pad is larger than the image), ``replicate`` repeats the
+    border, ``zeros`` pads with 0. ``none`` pads nothing and fails on a size that is not
+    a multiple, naming the nearest valid size.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x, (0, 0, 0, 0)
+    if mode == "none":
+        nh, nw = nearest_valid_size(h, w, multiple)
+        raise UsageError(f"input size {h}x{w} is not a multiple of {multiple}; nearest valid size: {nh}x{nw} "
+                         "(or let i2i pad: pad mode 'reflect')")
+    pads = (ph // 2, ph - ph // 2, pw // 2, pw - pw // 2)
+    if mode == "zeros":
+        return F.pad(x, (pads[2], pads[3], pads[0], pads[1])), pads
+    if mode == "replicate":
+        return F.pad(x, (pads[2], pads[3], pads[0], pads[1]), mode="replicate"), pads
+    return _reflect_pad(x, pads), pads
+
+
+def _reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
+    """Reflect padding of any size: in steps of at most side - 1 (torch's limit)."""
+    top, bottom, left, right = pads
+    while top or bottom or left or right:
+        h, w = x.shape[-2:]
+        if h == 1 or w == 1:  # nothing to mirror
+            return F.pad(x, (left, right, top, bottom), mode="replicate")
+        t, b = min(top, h - 1), min(bottom, h - 1)
+        l, r = min(left, w - 1), min(right, w - 1)
+        x = F.pad(x, (l, r, t, b), mode="reflect")
+        top, bottom, left, right = top - t, bottom - b, left - l, right - r
+    return x
+
+
+def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect") -> torch.Tensor:
+    """``net(x)`` for any H x W: pads to ``net.size_divisor`` and crops the output back."""
+    multiple = int(getattr(_unwrap(net), "size_divisor", 1) or 1)
+    if multiple <= 1:
+        return net(x)
+    padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode)
+    y = net(padded)
+    if (top, bottom, left, right) == (0, 0, 0, 0):
+        return y
+    return y[..., top:y.shape[-2] - bottom, left:y.shape[-1] - right]
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    """The module inside DDP / ``torch.compile`` wrappers."""
+    while True:
+        inner = getattr(net, "module", None) or getattr(net, "_orig_mod", None)
+        if inner is None:
+            return net
+        net = inner

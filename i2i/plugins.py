@@ -1,0 +1,188 @@
+"""Loading plugins: built-ins and third-party packages, through the ``i2i`` entry-point group.
+
+Every plugin, built-in or not, is a module named by an entry point in the group ``i2i``.
+The environment variable ``I2I_LOAD_PLUGINS`` chooses which third-party plugins load:
+unset loads all of them, an empty string loads none, and a comma-separated list loads
+only those named (by entry-point or distribution name). Built-ins always load.
+
+A plugin that fails to import, that implements a hook i2i does not have, or whose
+registration raises is recorded with its error; the other plugins keep working.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from i2i import hookspecs
+from i2i.errors import ComponentError
+from i2i.registry import KINDS, Registry, new_registries
+
+ENTRY_POINT_GROUP = "i2i"
+ENV_LOAD_PLUGINS = "I2I_LOAD_PLUGINS"
+BUILTIN_DISTRIBUTION = "i2i"
+
+
+@dataclass
+class PluginInfo:
+    """One plugin as ``i2i list-plugins`` shows it."""
+
+    name: str
+    version: str | None
+    builtin: bool
+    module: str
+    components: dict[str, list[str]] = field(default_factory=dict)
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add_error(self, message: str) -> None:
+        """Record a problem (several are joined)."""
+        self.error = message if not self.error else f"{self.error}; {message}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``list-plugins --json`` object."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "builtin": self.builtin,
+            "module": self.module,
+            "components": {k: sorted(v) for k, v in self.components.items() if v},
+            "hooks": sorted(self.hooks),
+            "error": self.error,
+        }
+
+
+@dataclass
+class Plugins:
+    """The loaded plugins, their registries and the pluggy manager for training events."""
+
+    manager: pluggy.PluginManager
+    registries: dict[str, Registry]
+    infos: list[PluginInfo]
+
+    def __getitem__(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    @property
+    def hook(self) -> Any:
+        """``plugins.hook.on_step_end(...)`` calls every plugin's implementation."""
+        return self.manager.hook
+
+    def errors(self) -> list[PluginInfo]:
+        """Plugins that failed to load or register."""
+        return [info for info in self.infos if info.error]
+
+
+def _allowed_third_party() -> set[str] | None:
+    value = os.environ.get(ENV_LOAD_PLUGINS)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _short_error(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
+    """Load the entry-point plugins (plus ``extra`` ``(name, module)`` pairs, for tests)
+    and fill one registry per component kind."""
+    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    allowed = _allowed_third_party()
+    infos: list[PluginInfo] = []
+    entry_points = sorted(
+        md.entry_points(group=ENTRY_POINT_GROUP),
+        key=lambda ep: (not _is_builtin(ep), ep.name),
+    )
+    for ep in entry_points:
+        builtin = _is_builtin(ep)
+        dist = ep.dist.name if ep.dist else None
+        if not builtin and allowed is not None and ep.name not in allowed and dist not in allowed:
+            continue
+        info = PluginInfo(ep.name, ep.dist.version if ep.dist else None, builtin, ep.value)
+        infos.append(info)
+        if manager.has_plugin(ep.name):
+            info.add_error(f"another plugin is already called {ep.name!r}")
+            continue
+        try:
+            module = ep.load()
+            manager.register(module, name=ep.name)
+        except Exception as exc:  # a broken plugin must not break the CLI
+            info.add_error(f"failed to load: {_short_error(exc)}")
+    for name, module in extra or []:
+        info = PluginInfo(name, None, False, getattr(module, "__name__", repr(module)))
+        infos.append(info)
+        try:
+            manager.register(module, name=name)
+        except Exception as exc:
+            info.add_error(f"failed to load: {_short_error(exc)}")
+    _reject_unknown_hooks(manager, infos)
+    by_name = {info.name: info for info in infos}
+    for info in infos:
+        plugin = manager.get_plugin(info.name)
+        if plugin is not None:
+            info.hooks = [hc.name for hc in manager.get_hookcallers(plugin) or []]
+    registries = new_registries()
+    for kind in KINDS:
+        _collect(manager, kind, registries[kind], by_name)
+    return Plugins(manager, registries, infos)
+
+
+@functools.cache
+def get_plugins() -> Plugins:
+    """The plugins of this process, loaded once."""
+    return load_plugins()
+
+
+def _is_builtin(ep: md.EntryPoint) -> bool:
+    return ep.dist is not None and ep.dist.name.lower() == BUILTIN_DISTRIBUTION
+
+
+def _reject_unknown_hooks(manager: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
+    """``check_pending()``: a hook with no spec (a misspelt name) disables its plugin."""
+    by_name = {info.name: info for info in infos}
+    while True:
+        try:
+            manager.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = manager.get_name(exc.plugin) or repr(exc.plugin)
+            by_name[name].add_error(f"not loaded: {exc}")
+            manager.unregister(exc.plugin)
+
+
+def _collect(manager: pluggy.PluginManager, kind: str, registry: Registry, infos: dict[str, PluginInfo]) -> None:
+    """Call each plugin's ``register_<kind>`` hook separately, so that each component is
+    attributed to its plugin and one plugin's failure leaves the others registered."""
+    caller = getattr(manager.hook, f"register_{kind}")
+    for impl in caller.get_hookimpls():
+        info = infos[impl.plugin_name]
+        names = info.components.setdefault(kind, [])
+        register = _registrar(registry, info, names)
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            info.add_error(f"register_{kind} failed: {_short_error(exc)}")
+
+
+def _registrar(registry: Registry, info: PluginInfo, names: list[str]) -> Callable[..., None]:
+    def register(name: str, factory: Callable[..., Any], description: str = "") -> None:
+        """Register one component; a duplicate name is recorded as this plugin's error."""
+        try:
+            registry.add(name, factory, info.name, description)
+        except ComponentError as exc:
+            info.add_error(str(exc))
+            return
+        names.append(name)
+
+    return register

@@ -1,0 +1,101 @@
+"""The core recipe sections: every key, its type, default and meaning.
+
+These dataclasses are the single source of truth for the core keys; component sections
+(``task``, ``generator``, ``discriminator``, ``losses.*`` and the source options in
+``data``) are checked against the component factories instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+
+def key(default: Any, doc: str, *, ge: float | None = None, gt: float | None = None, le: float | None = None) -> Any:
+    """A recipe key: its default, its documentation and numeric bounds."""
+    return field(default=default, metadata={"doc": doc, "ge": ge, "gt": gt, "le": le})
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """``[run]``: where and how the run happens."""
+
+    seed: int = key(0, "seed for every random number generator (data order, augmentation, init, dropout)")
+    out: str = key("runs/{recipe}", "run directory; {recipe} is the recipe file's stem. An existing run is "
+                   "never overwritten: the default gets a -2, -3... suffix, an explicit one is refused")
+    device: Literal["auto", "cpu", "cuda"] = key("auto", "training device; auto picks cuda when available")
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    """``[train]``: how long and how the training loop runs."""
+
+    steps: int | None = key(None, "optimisation steps; overrides train.epochs", ge=1)
+    epochs: int | None = key(None, "passes over the training split (when train.steps is not set)", ge=1)
+    batch_size: int = key(1, "images per step", ge=1)
+    log_every: int = key(10, "steps between metrics.jsonl lines", ge=1)
+    sample_every: int = key(500, "steps between sample grids in samples/", ge=1)
+    checkpoint_every: int = key(1000, "steps between checkpoints (one is always written at the end)", ge=1)
+    keep_checkpoints: int = key(3, "most recent checkpoints kept", ge=1)
+    num_threads: int | None = key(None, "CPU threads for torch (default: torch's choice)", ge=1)
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """``[optim]``: optimisers of the generator (G) and discriminator (D)."""
+
+    name: Literal["adam", "adamw"] = key("adam", "optimiser for both networks")
+    lr_g: float = key(2e-4, "generator learning rate", gt=0)
+    lr_d: float = key(2e-4, "discriminator learning rate", gt=0)
+    beta1: float = key(0.5, "Adam beta1", ge=0, le=1)
+    beta2: float = key(0.999, "Adam beta2", ge=0, le=1)
+    weight_decay: float = key(0.0, "weight decay", ge=0)
+
+
+@dataclass(frozen=True)
+class ScheduleSection:
+    """``[schedule]``: the learning-rate schedule, over the run's total steps."""
+
+    name: Literal["constant", "linear"] = key(
+        "linear", "constant, or linear: constant until decay_start then linear decay to zero (pix2pix)")
+    decay_start: float = key(0.5, "fraction of the run after which the linear decay starts", ge=0, le=1)
+    warmup_steps: int = key(0, "steps of linear warm-up from zero", ge=0)
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """``[data]``: where pairs come from and the reference preprocessing.
+
+    Keys not listed here are options of the chosen source (``data.direction`` of ``aligned``).
+    """
+
+    source: str = key("aligned", "the registered data source (see i2i list-plugins)")
+    root: str | None = key(None, "folder (or file) the source reads; relative paths are relative to the "
+                           "current directory")
+    preprocess: Literal["resize_and_crop", "crop", "none"] = key(
+        "resize_and_crop", "reference preprocessing: resize to load_size then random crop to crop_size")
+    load_size: int = key(286, "resize target (pixels) for resize_and_crop", ge=1)
+    crop_size: int = key(256, "random crop size (pixels); validation and samples use a center crop", ge=1)
+    flip: bool = key(True, "random horizontal flips (same for input and target)")
+    num_workers: int = key(0, "DataLoader worker processes that decode files", ge=0)
+    val_fraction: float = key(0.0, "fraction of the data held out for validation when there is no val split",
+                              ge=0, le=0.9)
+
+
+CORE_SECTIONS: dict[str, type] = {
+    "run": RunSection,
+    "train": TrainSection,
+    "optim": OptimSection,
+    "schedule": ScheduleSection,
+    "data": DataSection,
+}
+
+#: Sections holding one component: ``name`` plus the factory's options.
+COMPONENT_SECTIONS = {"task": "tasks", "generator": "generators", "discriminator": "discriminators"}
+
+ALL_SECTIONS = (*CORE_SECTIONS, *COMPONENT_SECTIONS, "losses")
+
+
+def section_keys(section: type) -> dict[str, Any]:
+    """The dataclass fields of a core section by key."""
+    return {f.name: f for f in fields(section)}

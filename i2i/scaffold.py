@@ -1,0 +1,47 @@
+"""``i2i new-plugin``: a pip-installable plugin package with one generator and a test."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from i2i import __version__
+from i2i.errors import UsageError
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: template file -> path in the new package ($package is replaced)
+FILES = {
+    "pyproject.toml.tmpl": "pyproject.toml",
+    "README.md.tmpl": "README.md",
+    "init.py.tmpl": "src/$package/__init__.py",
+    "plugin.py.tmpl": "src/$package/plugin.py",
+    "test_plugin.py.tmpl": "tests/test_plugin.py",
+}
+
+
+def scaffold_plugin(name: str, folder: Path) -> list[Path]:
+    """Write the package for plugin ``name`` into ``folder``; returns the files written."""
+    if not NAME.match(name):
+        raise UsageError(f"new-plugin: name {name!r} must start with a lower-case letter and contain only "
+                         "lower-case letters, digits and underscores (it becomes the Python package i2i_NAME)")
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"new-plugin: {folder} exists and is not empty; choose another --dir")
+    values = {
+        "name": name,
+        "package": f"i2i_{name}",
+        "distribution": f"i2i-{name.replace('_', '-')}",
+        "generator": f"{name}_generator",
+        "i2i_version": __version__,
+    }
+    written = []
+    templates = resources.files("i2i") / "templates" / "plugin"
+    for template, target in FILES.items():
+        text = Template((templates / template).read_text(encoding="utf-8")).substitute(values)
+        path = folder / Template(target).substitute(values)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,73 @@
+"""The task preset base class.
+
+A task knows its channels and value range, turns decoded samples into normalised
+``(input, target)`` batches on the training device, and brings recipe defaults.
+The engine calls, per batch and on the training device::
+
+    batch = task.to_network(batch)      # uint8/uint16/float -> float network range
+    batch = geometry(batch)             # the same random crop/flip for every image key
+    x, y = task.make_pair(batch, train) # e.g. build the input from the target
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from i2i.errors import UsageError
+
+Role = Literal["input", "output", "target"]
+
+
+def to_unit_range(image: torch.Tensor) -> torch.Tensor:
+    """Decoded image -> float in [0, 1]: uint8 / 255, uint16 (stored as int32 or uint16) / 65535,
+    floats unchanged."""
+    if image.dtype == torch.uint8:
+        return image.float() / 255.0
+    if image.dtype in (torch.uint16, torch.int32):
+        return image.float() / 65535.0
+    return image.float()
+
+
+class Task:
+    """Base class of task presets. Subclasses set ``recipe_defaults`` and override the hooks
+    they need; the defaults implement plain paired translation in [-1, 1]."""
+
+    #: Recipe tables layered under the user's recipe (e.g. the default generator and losses).
+    recipe_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3):
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"channel counts must be >= 1, got in {in_channels}, out {out_channels}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+
+    def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """Decoded image tensors -> float tensors in [-1, 1]; other entries are kept."""
+        out = dict(batch)
+        for key in ("input", "target"):
+            if key in out:
+                out[key] = to_unit_range(out[key]) * 2.0 - 1.0
+        return out
+
+    def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's ``(input, target)``; checks the channel counts against the task's."""
+        x, y = batch["input"], batch["target"]
+        self.check_channels(x, self.in_channels, "input", "task.in_channels", batch)
+        self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
+        return x, y
+
+    def to_display(self, x: torch.Tensor, role: Role) -> torch.Tensor:
+        """A network-range tensor (N, C, H, W) -> [0, 1] with 1 or 3 channels for sample grids."""
+        x = ((x.float() + 1.0) / 2.0).clamp(0, 1)
+        return x[:, :3] if x.shape[1] >= 3 else x[:, :1]
+
+    @staticmethod
+    def check_channels(t: torch.Tensor, expected: int, what: str, key: str, batch: Mapping[str, Any]) -> None:
+        """Fail with the file name when a batch has the wrong number of channels."""
+        if t.shape[1] != expected:
+            paths = batch.get("path") or ["?"]
+            raise UsageError(f"{paths[0]}: {what} has {t.shape[1]} channel(s) but {key} = {expected}; "
+                             f"set {key} = {t.shape[1]} or convert the images")
