@@ -1,0 +1,96 @@
+"""Shared fixtures: the real data sets in ../shared/data, CLI runners, tiny recipes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path | None:
+    """``../shared/data`` (or ``$I2I_SHARED_DATA``) when present."""
+    path = Path(os.environ.get("I2I_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    return path if path.is_dir() else None
+
+
+def data_path(*parts: str) -> Path:
+    """A path inside the shared data; skips the test with a reason when it is absent."""
+    base = shared_data()
+    if base is None:
+        pytest.skip("../shared/data is not present (set I2I_SHARED_DATA to its location)")
+    path = base.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not present in the shared data")
+    return path
+
+
+@pytest.fixture
+def facades() -> Path:
+    return data_path("facades", "train")
+
+
+@pytest.fixture
+def cli():
+    """Run ``i2i`` in-process: ``cli("run", ...)`` returns click's Result."""
+    from i2i.cli import cli as group
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(group, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def run_i2i(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: int = 600):
+    """Run ``i2i`` in a fresh process (plugins loaded anew); returns CompletedProcess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "i2i", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
+
+
+TINY_RECIPE = """
+[task]
+name = "paired"
+
+[data]
+source = "aligned"
+root = "{root}"
+direction = "BtoA"
+load_size = 40
+crop_size = 32
+
+[generator]
+name = "unet"
+depth = 5
+ngf = 4
+
+[discriminator]
+name = "patchgan"
+ndf = 4
+n_layers = 2
+
+[train]
+steps = 4
+batch_size = 2
+log_every = 1
+sample_every = 2
+checkpoint_every = 2
+
+[schedule]
+name = "constant"
+"""
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path, facades) -> Path:
+    """A recipe with tiny networks on real facades pairs (fast on CPU)."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_RECIPE.format(root=facades.as_posix()))
+    return path

@@ -1,0 +1,61 @@
+"""``i2i new-plugin``: the scaffold installs with pip, shows up, and trains in a recipe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_i2i
+
+
+def pip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_scaffold_rejects_bad_names_and_non_empty_dirs(cli, tmp_path):
+    bad = cli("new-plugin", "Bad-Name", "--dir", tmp_path / "p")
+    assert bad.exit_code == 2 and "must start with a lower-case letter" in bad.output
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    taken = cli("new-plugin", "demo", "--dir", tmp_path / "full")
+    assert taken.exit_code == 2 and "not empty" in taken.output
+
+
+def test_new_plugin_installs_lists_and_trains(tmp_path, facades):
+    name = "demo_scaffold_test"
+    folder = tmp_path / "plugin"
+    made = run_i2i("new-plugin", name, "--dir", folder)
+    assert made.returncode == 0, made.stderr
+    assert (folder / "pyproject.toml").exists() and (folder / "tests" / "test_plugin.py").exists()
+    installed = pip("install", "--no-deps", "--no-build-isolation", "-e", str(folder))
+    assert installed.returncode == 0, installed.stderr
+    try:
+        listed = run_i2i("list-plugins", "--json")
+        assert listed.returncode == 0, listed.stderr
+        plugin = next(p for p in json.loads(listed.stdout) if p["name"] == name)
+        assert plugin["builtin"] is False and plugin["error"] is None
+        assert plugin["components"] == {"generators": [f"{name}_generator"]}
+
+        out = tmp_path / "run"
+        run = run_i2i("run", "recipes/facades.toml", "--set", f'generator.name="{name}_generator"',
+                      "--set", "train.steps=2", "--set", f"data.root={json.dumps(str(facades))}",
+                      "--out", out, "--quiet")
+        assert run.returncode == 0, run.stderr
+        assert "generator" in (out / "checkpoints" / "step_00000002" / "generator.safetensors").name
+        # the scaffold's own tests pass
+        own = subprocess.run([sys.executable, "-m", "pytest", "-q", str(folder / "tests")], capture_output=True,
+                             text=True, timeout=300, cwd=folder)
+        assert own.returncode == 0, own.stdout + own.stderr
+    finally:
+        pip("uninstall", "-y", f"i2i-{name.replace('_', '-')}")
+    assert name not in run_i2i("list-plugins").stdout
+
+
+@pytest.mark.parametrize("env_value", ["", "something_else"])
+def test_env_switch_hides_installed_plugins_from_cli(env_value):
+    result = run_i2i("list-plugins", "--json", env={"I2I_LOAD_PLUGINS": env_value})
+    assert result.returncode == 0
+    assert all(p["builtin"] for p in json.loads(result.stdout))
