@@ -48,6 +48,21 @@ class AdversarialLoss:
         """Summed over scales."""
         return sum(self.g_term(f) for f in logits(fake))
 
+    def penalty(self, discriminator: torch.nn.Module, real_pair: torch.Tensor,
+                fake_pair: torch.Tensor) -> torch.Tensor | None:
+        """An extra discriminator term that needs D itself (e.g. a gradient penalty), or ``None``."""
+        return None
+
+
+class FeatureMatchingLoss:
+    """A loss between the discriminator features of generated and real pairs:
+    ``loss(fake_scales, real_scales)`` (real features arrive detached)."""
+
+    role: ClassVar[str] = "feature_matching"
+
+    def __call__(self, fake: Scales, real: Scales) -> torch.Tensor:
+        raise NotImplementedError
+
 
 class ReconstructionLoss:
     """A loss between the generator's output and the target: ``loss(output, target)``."""

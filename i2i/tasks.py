@@ -59,6 +59,19 @@ class Task:
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
         return x, y
 
+    def input_comparable(self) -> bool:
+        """Whether input and target share a space, so the input itself is a baseline
+        (the identity model) for every metric."""
+        return self.in_channels == self.out_channels
+
+    def metrics(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image metrics of a network-range output against its target: MAE, PSNR and SSIM
+        on images mapped to [0, 1]."""
+        from i2i import metrics as M
+
+        x, y = ((output.float() + 1) / 2).clamp(0, 1), ((target.float() + 1) / 2).clamp(0, 1)
+        return {"mae": M.mae(x, y), "psnr": M.psnr(x, y, 1.0), "ssim": M.ssim(x, y, 1.0)}
+
     def to_display(self, x: torch.Tensor, role: Role) -> torch.Tensor:
         """A network-range tensor (N, C, H, W) -> [0, 1] with 1 or 3 channels for sample grids."""
         x = ((x.float() + 1.0) / 2.0).clamp(0, 1)

@@ -68,7 +68,7 @@ crop_size = 32
 
 [generator]
 name = "unet"
-depth = 5
+depth = 6
 ngf = 4
 
 [discriminator]
@@ -94,3 +94,22 @@ def tiny_recipe(tmp_path, facades) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE.format(root=facades.as_posix()))
     return path
+
+
+def train_in_process(recipe: Path, out: Path, *sets: str, plugins=None, resume: bool = False):
+    """Build and fit a Trainer in this process (CPU); returns it."""
+    import torch
+
+    from i2i.engine.checkpoint import latest_checkpoint
+    from i2i.engine.rundir import create_run_dir, write_recipe
+    from i2i.engine.trainer import Trainer
+    from i2i.plugins import get_plugins
+    from i2i.recipe import load_recipe
+
+    plugins = plugins or get_plugins()
+    resolved = load_recipe(recipe, [*sets, f'run.out="{out.as_posix()}"'], plugins)
+    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
+    trainer = Trainer(resolved, out, plugins, torch.device("cpu"), resume_from=checkpoint, show_progress=False)
+    write_recipe(resolved, create_run_dir(out))
+    trainer.fit()
+    return trainer

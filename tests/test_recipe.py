@@ -27,7 +27,7 @@ def test_facades_resolves_with_reference_defaults():
     assert (r.generator.name, r.discriminator.name) == ("unet_256", "patchgan")
     assert r.generator.options["dropout"] == 0.5 and r.generator.options["ngf"] == 64
     assert {(l.label, l.name, l.weight) for l in r.losses} == {("gan", "vanilla", 1.0), ("l1", "l1", 100.0)}
-    assert (r.optim.lr_g, r.optim.beta1, r.optim.beta2) == (2e-4, 0.5, 0.999)
+    assert (r.optim.lr_g, r.optim.betas_g, r.optim.betas_d) == (2e-4, (0.5, 0.999), (0.5, 0.999))
     assert (r.data.load_size, r.data.crop_size, r.data.flip) == (286, 256, True)
     assert r.source.options["direction"] == "BtoA"
     assert (r.train.epochs, r.train.batch_size, r.schedule.name, r.schedule.decay_start) == (200, 1, "linear", 0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -18,15 +19,20 @@ from i2i.errors import UsageError
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device (sets run.device).")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Continue a run from its newest checkpoint: DIR, or without DIR the newest run of RECIPE.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1,
+              help="Train with N processes on this machine (DistributedDataParallel through torchrun).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str | None, resume: str | None,
-        quiet: bool) -> None:
+        nproc: int, quiet: bool) -> None:
     """Train the recipe's model into a run directory.
 
     \b
     The run directory receives recipe.toml (resolved), metrics.jsonl, samples/*.png and
     checkpoints/step_*/ (safetensors weights and the exact trainer state).
+    Multi-node: torchrun --nnodes=2 --node_rank=R --rdzv_endpoint=HOST:PORT
+                         --nproc_per_node=GPUS -m i2i run RECIPE ...
     """
+    from i2i.engine import distributed as dist
     from i2i.engine.build import pick_device
     from i2i.engine.checkpoint import latest_checkpoint
     from i2i.engine.rundir import choose_run_dir, create_run_dir, write_recipe
@@ -34,9 +40,9 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
 
+    if nproc > 1 and dist.env_world_size() == 1:
+        raise SystemExit(dist.relaunch_with_torchrun(nproc, _argv_without_nproc(sys.argv[1:])))
     plugins = get_plugins()
-    for info in plugins.errors():
-        click.secho(f"warning: plugin {info.name!r}: {info.error}", fg="yellow", err=True)
     if resume is not None and resume.endswith(".toml") and Path(resume).is_file() and recipe is None:
         recipe, resume = resume, ""  # `i2i run --resume RECIPE` meant RECIPE --resume
     overrides = list(sets)
@@ -50,25 +56,53 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
         if checkpoint is None:
             raise UsageError(f"{run_dir}: no complete checkpoint to resume from (checkpoints/step_*/)")
+        info, torch_device = dist.init_distributed(pick_device(resolved.run.device))
     else:
         if recipe is None:
             raise click.UsageError("give a RECIPE, or --resume DIR to continue a run")
         if out:
             overrides.append(f"run.out={json.dumps(out)}")
         resolved = load_recipe(recipe, overrides, plugins)
-        run_dir = choose_run_dir(resolved, explicit="{recipe}" not in resolved.run.out)
+        info, torch_device = dist.init_distributed(pick_device(resolved.run.device))
+        chosen = str(choose_run_dir(resolved, explicit="{recipe}" not in resolved.run.out)) if info.is_main else None
+        run_dir = Path(dist.broadcast_path(info, chosen))
         resolved = load_recipe(recipe, [*overrides, f"run.out={json.dumps(str(run_dir))}"], plugins)
         checkpoint = None
-
-    trainer = Trainer(resolved, run_dir, plugins, pick_device(resolved.run.device), resume_from=checkpoint,
-                      show_progress=not quiet)
-    write_recipe(resolved, create_run_dir(run_dir))
-    if checkpoint is not None:
-        click.echo(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of {trainer.total_steps})", err=True)
-    status = trainer.fit()
-    click.echo(f"{status}: step {trainer.step}/{trainer.total_steps}, run directory {run_dir}", err=True)
+    if info.is_main:
+        for plugin in plugins.errors():
+            click.secho(f"warning: plugin {plugin.name!r}: {plugin.error}", fg="yellow", err=True)
+    try:
+        trainer = Trainer(resolved, run_dir, plugins, torch_device, resume_from=checkpoint, show_progress=not quiet)
+        if info.is_main:
+            write_recipe(resolved, create_run_dir(run_dir))
+            if checkpoint is not None:
+                click.echo(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of "
+                           f"{trainer.total_steps})", err=True)
+        dist.barrier(info)
+        status = trainer.fit()
+    finally:
+        dist.shutdown()
+    if info.is_main:
+        click.echo(f"{status}: step {trainer.step}/{trainer.total_steps}, run directory {run_dir}", err=True)
+        if status == "interrupted":
+            click.echo(f"continue with: i2i run --resume {run_dir}", err=True)
     if status == "interrupted":
         raise SystemExit(130)
+
+
+def _argv_without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc":
+            skip = True
+            continue
+        if arg.startswith("--nproc="):
+            continue
+        out.append(arg)
+    return out
 
 
 def _resume_dir(resume: str, recipe: str | None, overrides: list[str], plugins) -> Path:

@@ -1,14 +1,28 @@
-"""One conditional-GAN optimisation step: the discriminator first, then the generator."""
+"""One conditional-GAN optimisation step: the discriminator first, then the generator.
+
+With ``accumulate == 1`` this is the reference order with one generator forward: G(x),
+D's update on (x, y) vs (x, G(x)), then G's update against the updated D. With
+``accumulate = k > 1`` it runs in two phases, as StyleGAN2-ADA does: D accumulates over k
+micro-batches (generator forward without gradients) and steps, then G accumulates over the
+same k micro-batches (a fresh forward, so dropout masks differ from the D phase) and steps.
+
+Everything D needs for its loss is computed inside :class:`DiscriminatorObjective`, one
+module call, so that DistributedDataParallel sees exactly one forward per backward.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from i2i.engine.build import LossTerm
-from i2i.losses import as_scales
+from i2i.engine.image_pool import ImagePool
+from i2i.engine.precision import Precision
+from i2i.losses import Scales, as_scales
+from i2i.nn.sizing import forward_any_size, unwrap
 
 
 def set_requires_grad(net: nn.Module | None, flag: bool) -> None:
@@ -17,56 +31,159 @@ def set_requires_grad(net: nn.Module | None, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
-class GANStep:
-    """``step(x, y)`` updates D on (x, y) vs (x, G(x)), then G on the adversarial and
-    reconstruction terms. Returns the detached loss values (no host synchronisation)."""
+class DiscriminatorObjective(nn.Module):
+    """D's weighted adversarial loss (plus its penalty, e.g. WGAN-GP) for a real and a generated pair."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module | None,
-                 opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer | None, terms: Sequence[LossTerm]):
-        self.generator = generator
+    def __init__(self, discriminator: nn.Module, adversarial: LossTerm):
+        super().__init__()
         self.discriminator = discriminator
+        self.adversarial = adversarial
+
+    def forward(self, real_pair: torch.Tensor, fake_pair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        fake = as_scales(self.discriminator(fake_pair))
+        real = as_scales(self.discriminator(real_pair))
+        loss = self.adversarial.loss.discriminator_loss(real, fake) * self.adversarial.weight
+        penalty = self.adversarial.loss.penalty(self.discriminator, real_pair, fake_pair)
+        return loss, penalty
+
+
+class GANStep:
+    """``step(batches)`` performs one optimisation step of D then G over ``batches``
+    (``accumulate`` micro-batches of ``(x, y)``) and returns detached loss values
+    (no host synchronisation)."""
+
+    def __init__(self, generator: nn.Module, objective: nn.Module | None, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer | None, terms: Sequence[LossTerm], precision: Precision,
+                 clip_grad_norm: float | None = None, pool: ImagePool | None = None):
+        self.generator = generator
+        self.objective = objective
+        self.discriminator = unwrap(objective).discriminator if objective is not None else None
         self.opt_g = opt_g
         self.opt_d = opt_d
+        self.precision = precision
+        self.scaler_g = precision.scaler()
+        self.scaler_d = precision.scaler() if objective is not None else None
+        self.clip = clip_grad_norm
+        self.pool = pool
         self.adversarial = next((t for t in terms if t.role == "adversarial"), None)
         self.feature_terms = [t for t in terms if t.role == "feature_matching"]
         self.pixel_terms = [t for t in terms if t.role == "reconstruction"]
-        if self.adversarial is not None and discriminator is None:
-            raise ValueError("an adversarial loss needs a discriminator")
+        if (self.adversarial is None) != (objective is None):
+            raise ValueError("an adversarial loss and a discriminator go together")
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    # -- public -----------------------------------------------------------------------------
+
+    def __call__(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        if len(batches) == 1:
+            return self._single(*batches[0])
+        return self._accumulated(batches)
+
+    def scaler_states(self) -> dict[str, dict]:
+        return {name: s.state_dict() for name, s in (("g", self.scaler_g), ("d", self.scaler_d)) if s is not None}
+
+    def load_scaler_states(self, states: dict[str, dict]) -> None:
+        for name, s in (("g", self.scaler_g), ("d", self.scaler_d)):
+            if s is not None and name in states:
+                s.load_state_dict(states[name])
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _single(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         logs: dict[str, torch.Tensor] = {}
-        fake = self.generator(x)
-        D = self.discriminator if self.adversarial else None
-        real_scales = None
-        if D is not None:
-            set_requires_grad(D, True)
+        with self.precision.autocast():
+            fake = forward_any_size(self.generator, x)
+        if self.objective is not None:
             self.opt_d.zero_grad(set_to_none=True)
-            fake_scales = as_scales(D(torch.cat([x, fake.detach()], 1)))
-            real_scales = as_scales(D(torch.cat([x, y], 1)))
-            loss_d = self.adversarial.loss.discriminator_loss(real_scales, fake_scales) * self.adversarial.weight
-            loss_d.backward()
-            self.opt_d.step()
-            logs["loss_d"] = loss_d.detach()
-            set_requires_grad(D, False)
+            self._d_backward(x, y, fake.detach(), 1.0, logs)
+            self._optimizer_step(self.opt_d, self.scaler_d, self.discriminator)
         self.opt_g.zero_grad(set_to_none=True)
-        total = fake.new_zeros(())
-        if D is not None:
-            fake_scales = as_scales(D(torch.cat([x, fake], 1)))
-            term = self.adversarial.loss.generator_loss(fake_scales) * self.adversarial.weight
-            logs[f"loss_g_{self.adversarial.label}"] = term.detach()
-            total = total + term
-            for t in self.feature_terms:
-                real = [[f.detach() for f in scale] for scale in real_scales]
-                term = t.loss(fake_scales, real) * t.weight
+        self._g_backward(x, y, fake, 1.0, logs)
+        self._optimizer_step(self.opt_g, self.scaler_g, self.generator)
+        return logs
+
+    def _accumulated(self, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        k = len(batches)
+        parts: list[dict[str, torch.Tensor]] = [{} for _ in batches]
+        if self.objective is not None:
+            self.opt_d.zero_grad(set_to_none=True)
+            for i, (x, y) in enumerate(batches):
+                with torch.no_grad(), self.precision.autocast():
+                    fake = forward_any_size(self.generator, x)
+                with self._no_sync(self.objective, last=i == k - 1):
+                    self._d_backward(x, y, fake, 1.0 / k, parts[i])
+            self._optimizer_step(self.opt_d, self.scaler_d, self.discriminator)
+        self.opt_g.zero_grad(set_to_none=True)
+        for i, (x, y) in enumerate(batches):
+            with self._no_sync(self.generator, last=i == k - 1):
+                with self.precision.autocast():
+                    fake = forward_any_size(self.generator, x)
+                self._g_backward(x, y, fake, 1.0 / k, parts[i])
+        self._optimizer_step(self.opt_g, self.scaler_g, self.generator)
+        return {key: torch.stack([p[key] for p in parts]).mean() for key in parts[0]}
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _d_backward(self, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor, scale: float,
+                    logs: dict[str, torch.Tensor]) -> None:
+        real_pair = torch.cat([x, y], 1)
+        fake_pair = torch.cat([x, fake], 1)
+        if self.pool is not None:
+            fake_pair = self.pool.query(fake_pair)
+        with self.precision.autocast():
+            loss, penalty = self.objective(real_pair, fake_pair)
+        total = loss if penalty is None else loss + penalty
+        self._backward(total * scale, self.scaler_d)
+        logs["loss_d"] = loss.detach()
+        if penalty is not None:
+            logs["loss_d_penalty"] = penalty.detach()
+
+    def _g_backward(self, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor, scale: float,
+                    logs: dict[str, torch.Tensor]) -> None:
+        total = fake.new_zeros((), dtype=torch.float32)
+        with self.precision.autocast():
+            if self.adversarial is not None:
+                set_requires_grad(self.discriminator, False)
+                fake_scales = as_scales(self.discriminator(torch.cat([x, fake], 1)))
+                term = self.adversarial.loss.generator_loss(fake_scales) * self.adversarial.weight
+                logs[f"loss_g_{self.adversarial.label}"] = term.detach()
+                total = total + term
+                if self.feature_terms:
+                    real_scales = self._real_features(x, y)
+                    for t in self.feature_terms:
+                        term = t.loss(fake_scales, real_scales) * t.weight
+                        logs[f"loss_g_{t.label}"] = term.detach()
+                        total = total + term
+            for t in self.pixel_terms:
+                term = t.loss(fake, y) * t.weight
                 logs[f"loss_g_{t.label}"] = term.detach()
                 total = total + term
-        for t in self.pixel_terms:
-            term = t.loss(fake, y) * t.weight
-            logs[f"loss_g_{t.label}"] = term.detach()
-            total = total + term
-        total.backward()
-        self.opt_g.step()
-        if D is not None:
-            set_requires_grad(D, True)
+        self._backward(total * scale, self.scaler_g)
+        if self.adversarial is not None:
+            set_requires_grad(self.discriminator, True)
         logs["loss_g"] = total.detach()
-        return logs
+
+    @torch.no_grad()
+    def _real_features(self, x: torch.Tensor, y: torch.Tensor) -> Scales:
+        return as_scales(self.discriminator(torch.cat([x, y], 1)))
+
+    @staticmethod
+    def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+
+    def _optimizer_step(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None,
+                        net: nn.Module) -> None:
+        if self.clip is not None:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), self.clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+
+    @staticmethod
+    def _no_sync(net: nn.Module, last: bool) -> contextlib.AbstractContextManager:
+        if not last and hasattr(net, "no_sync"):
+            return net.no_sync()
+        return contextlib.nullcontext()

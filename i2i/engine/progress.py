@@ -49,7 +49,3 @@ class ProgressDisplay:
                 print(f"{self.title} step {step}/{self.total}  {format_logs(logs)}", file=sys.stderr, flush=True)
         else:
             self.progress.update(self.task, completed=step)
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.console.print(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -75,6 +75,7 @@ class Recipe:
     generator: ComponentSpec
     discriminator: ComponentSpec | None
     losses: tuple[LossSpec, ...]
+    plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def stem(self) -> str:
@@ -98,13 +99,21 @@ class Recipe:
             "discriminator": self.discriminator.as_dict() if self.discriminator else {"name": "none"},
             "losses": {loss.label: loss.as_dict() for loss in self.losses},
         }
+        if self.plugins:
+            out["plugins"] = thaw(self.plugins)
         return out
+
+    def plugin_options(self, plugin: str) -> Mapping[str, Any]:
+        """The ``[plugins.NAME]`` table for an event plugin (``i2i.`` prefix optional), or ``{}``."""
+        short = plugin.removeprefix("i2i.")
+        return self.plugins.get(plugin) or self.plugins.get(short) or MappingProxyType({})
 
     def digest(self) -> str:
         """A short hash of what defines the model and its training, leaving out what may
         change when a run is resumed: where it runs, how long, how often it logs."""
         content = self.as_dict()
         content.pop("run", None)
+        content.pop("plugins", None)
         for key in RESUMABLE_KEYS:
             section, name = key.split(".")
             content[section].pop(name, None)

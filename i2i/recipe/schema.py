@@ -36,8 +36,25 @@ class TrainSection:
     log_every: int = key(10, "steps between metrics.jsonl lines", ge=1)
     sample_every: int = key(500, "steps between sample grids in samples/", ge=1)
     checkpoint_every: int = key(1000, "steps between checkpoints (one is always written at the end)", ge=1)
-    keep_checkpoints: int = key(3, "most recent checkpoints kept", ge=1)
+    keep_checkpoints: int = key(3, "most recent checkpoints kept (the best one is kept as well)", ge=1)
     num_threads: int | None = key(None, "CPU threads for torch (default: torch's choice)", ge=1)
+    val_every: int | None = key(None, "steps between validation passes (default: at each checkpoint when "
+                                "there is a validation split)", ge=1)
+    val_images: int | None = key(None, "validation images per pass (default: the whole split)", ge=1)
+    best_metric: str | None = key(None, "validation metric that picks the kept 'best' checkpoint, e.g. "
+                                  "\"val_psnr\" (higher is better for psnr/ssim, lower for the others)")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = key(
+        "auto", "autocast precision; auto: bf16 on GPUs that support it, fp32 on CPU; fp16 adds a grad scaler")
+    channels_last: Literal["auto", "on", "off"] = key("auto", "channels-last memory format; auto: on for CUDA, "
+                                                      "off on CPU (measured slower there)")
+    compile: bool = key(False, "torch.compile the generator and discriminator")
+    accumulate: int = key(1, "micro-batches per optimiser step (gradient accumulation)", ge=1)
+    clip_grad_norm: float | None = key(None, "clip each network's gradient norm to this value", gt=0)
+    pool_size: int = key(0, "image pool of past generated pairs shown to D (0: off, as pix2pix)", ge=0)
+    ema_decay: float | None = key(None, "exponential moving average of the generator weights (e.g. 0.999); "
+                                  "evaluated and saved alongside", gt=0, le=1)
+    ema_start: int = key(0, "step at which the EMA starts (it copies the weights then)", ge=0)
+    sync_batchnorm: bool = key(False, "SyncBatchNorm across processes in distributed CUDA runs")
 
 
 @dataclass(frozen=True)
@@ -47,8 +64,8 @@ class OptimSection:
     name: Literal["adam", "adamw"] = key("adam", "optimiser for both networks")
     lr_g: float = key(2e-4, "generator learning rate", gt=0)
     lr_d: float = key(2e-4, "discriminator learning rate", gt=0)
-    beta1: float = key(0.5, "Adam beta1", ge=0, le=1)
-    beta2: float = key(0.999, "Adam beta2", ge=0, le=1)
+    betas_g: tuple[float, float] = key((0.5, 0.999), "generator Adam betas")
+    betas_d: tuple[float, float] = key((0.5, 0.999), "discriminator Adam betas")
     weight_decay: float = key(0.0, "weight decay", ge=0)
 
 
@@ -56,10 +73,20 @@ class OptimSection:
 class ScheduleSection:
     """``[schedule]``: the learning-rate schedule, over the run's total steps."""
 
-    name: Literal["constant", "linear"] = key(
-        "linear", "constant, or linear: constant until decay_start then linear decay to zero (pix2pix)")
-    decay_start: float = key(0.5, "fraction of the run after which the linear decay starts", ge=0, le=1)
-    warmup_steps: int = key(0, "steps of linear warm-up from zero", ge=0)
+    name: Literal["constant", "linear", "step", "plateau", "cosine"] = key(
+        "linear", "constant; linear: constant until decay_start then linear decay to zero (pix2pix); "
+        "step: x gamma every step_size steps; plateau: x factor when the validation metric stalls; "
+        "cosine: cosine decay to min_factor")
+    decay_start: float = key(0.5, "linear: fraction of the run after which the decay starts", ge=0, le=1)
+    warmup_steps: int = key(0, "steps of linear warm-up from zero (all schedules)", ge=0)
+    step_size: int = key(10000, "step: steps between decays", ge=1)
+    gamma: float = key(0.1, "step: decay factor", gt=0, le=1)
+    metric: str = key("val_l1", "plateau: the validation metric watched (lower is better unless it is "
+                      "psnr/ssim-like)")
+    factor: float = key(0.2, "plateau: multiplier applied when the metric stalls", gt=0, le=1)
+    patience: int = key(5, "plateau: validation passes without improvement before a decay", ge=0)
+    threshold: float = key(0.01, "plateau: relative improvement that counts", ge=0)
+    min_factor: float = key(0.0, "cosine: final multiplier; plateau: lowest multiplier", ge=0, le=1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,7 @@ CORE_SECTIONS: dict[str, type] = {
 #: Sections holding one component: ``name`` plus the factory's options.
 COMPONENT_SECTIONS = {"task": "tasks", "generator": "generators", "discriminator": "discriminators"}
 
-ALL_SECTIONS = (*CORE_SECTIONS, *COMPONENT_SECTIONS, "losses")
+ALL_SECTIONS = (*CORE_SECTIONS, *COMPONENT_SECTIONS, "losses", "plugins")
 
 
 def section_keys(section: type) -> dict[str, Any]:

@@ -74,6 +74,7 @@ class _Checker:
         source = self.source_spec(tables.get("data", {}))
         components = {section: self.component(section, tables.get(section)) for section in COMPONENT_SECTIONS}
         losses = self.losses(tables.get("losses", {}))
+        plugin_tables = self.plugin_tables(tables.get("plugins", {}))
         self.cross_checks(core, components, losses)
         return Recipe(
             path=self.source,
@@ -82,6 +83,7 @@ class _Checker:
             task=components["task"] or ComponentSpec(DEFAULT_TASK, freeze({})),
             generator=components["generator"] or ComponentSpec("?", freeze({})),
             discriminator=components["discriminator"],
+            plugins=freeze(plugin_tables),
             **core,
         )
 
@@ -174,6 +176,21 @@ class _Checker:
             specs.append(LossSpec(label, name, float(weight), freeze(self.filled(registry, name, options))))
         return tuple(specs)
 
+    def plugin_tables(self, table: Any) -> dict[str, Any]:
+        """``[plugins.NAME]`` option tables for event plugins, named by a loaded plugin."""
+        if not isinstance(table, dict):
+            self.add("plugins", f"expected a table of [plugins.NAME] tables, got {table!r}")
+            return {}
+        names = {info.name for info in self.plugins.infos}
+        known = names | {n.removeprefix("i2i.") for n in names}
+        for name, options in table.items():
+            if name not in known:
+                self.add(f"plugins.{name}", f"no plugin {name!r} is loaded{did_you_mean(name, known)}; "
+                                            f"loaded: {one_of(known)}")
+            elif not isinstance(options, dict):
+                self.add(f"plugins.{name}", f"expected a table of the plugin's options, got {options!r}")
+        return table
+
     def filled(self, registry: Any, name: str, options: dict[str, Any]) -> dict[str, Any]:
         """Options with the factory's defaults filled in, for the resolved recipe."""
         filled = {k: v for k, v in registry.get(name).defaults().items() if k not in registry.provided}
@@ -189,16 +206,21 @@ class _Checker:
             self.add("data.crop_size", f"{data.crop_size} is larger than data.load_size {data.load_size}; "
                                        "the crop must fit in the resized image")
         registry = self.plugins["losses"]
-        adversarial = [loss.label for loss in losses
-                       if getattr(registry.get(loss.name).factory, "role", None) == "adversarial"]
+        adversarial = [loss.label for loss in losses if loss.weight != 0
+                       and getattr(registry.get(loss.name).factory, "role", None) == "adversarial"]
         if len(adversarial) > 1:
             self.add("losses", f"only one adversarial loss may be used, got {', '.join(adversarial)}")
         if adversarial and components["discriminator"] is None and "discriminator" not in {
                 k.split(".")[0] for k, _ in self.problems}:
             self.add("discriminator.name", f"losses.{adversarial[0]} is adversarial and needs a discriminator; "
                                            f"choose one of: {one_of(self.plugins['discriminators'].names())}")
-        if not losses:
-            self.add("losses", "no loss terms: add at least one [losses.LABEL] table, e.g. "
+        train = core["train"]
+        if train.steps is None and train.epochs is None:
+            self.add("train.steps", "set train.steps (optimisation steps) or train.epochs")
+        if train.best_metric is not None and not train.best_metric.startswith("val_"):
+            self.add("train.best_metric", f"names a validation metric such as 'val_psnr', got {train.best_metric!r}")
+        if not any(loss.weight != 0 for loss in losses):
+            self.add("losses", "no loss term with a non-zero weight: add a [losses.LABEL] table, e.g. "
                                "[losses.l1] name = \"l1\", weight = 100")
 
 
