@@ -126,9 +126,11 @@ def test_gradient_clipping_bounds_the_norm():
     ("losses.gan.name=\"hinge\"",),
     ("losses.gan.name=\"wgangp\"", "losses.gan.gp_weight=10.0"),
     ("losses.gan.name=\"vanilla\"", "losses.fm.name=\"feature_matching\"", "losses.fm.weight=10.0"),
+    ("discriminator.name=\"multiscale\"", "discriminator.num_D=3", "discriminator.ndf=4", "losses.gan.name=\"lsgan\"",
+     "losses.fm.name=\"feature_matching\"", "losses.fm.weight=10.0"),
     ("losses.ssim.name=\"ssim\"", "losses.ssim.weight=1.0", "train.accumulate=2", "train.clip_grad_norm=1.0"),
     ("discriminator.name=\"none\"", "losses.gan.weight=0"),
-], ids=["bf16", "lsgan", "hinge", "wgangp", "feature_matching", "ssim+accumulate+clip", "no-discriminator"])
+], ids=["bf16", "lsgan", "hinge", "wgangp", "feature_matching", "multiscale+feature_matching", "ssim+accumulate+clip", "no-discriminator"])
 def test_loss_and_precision_variants_train(tiny_recipe, tmp_path, sets):
     out = tmp_path / "run"
     train_in_process(tiny_recipe, out, "train.steps=2", "train.log_every=1", *sets)

@@ -11,9 +11,10 @@ from tests.conftest import run_i2i
 from tests.plugin_fixtures import DUPLICATE, GOOD, MISSPELT_HOOK, RAISES_AT_IMPORT, REGISTER_RAISES, make_distribution
 
 BUILTIN_COMPONENTS = {
-    "generators": {"unet_256", "unet_128", "unet"},
-    "discriminators": {"patchgan", "pixel"},
-    "losses": {"vanilla", "lsgan", "l1", "l2"},
+    "generators": {"unet_256", "unet_128", "unet", "resnet", "resnet_9blocks", "resnet_6blocks", "global",
+                   "unet_timm"},
+    "discriminators": {"patchgan", "pixel", "multiscale"},
+    "losses": {"vanilla", "lsgan", "hinge", "wgangp", "l1", "l2", "ssim", "feature_matching", "perceptual"},
     "tasks": {"paired"},
     "sources": {"aligned"},
 }

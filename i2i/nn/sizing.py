@@ -61,7 +61,7 @@ def _reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tens
 
 def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect") -> torch.Tensor:
     """``net(x)`` for any H x W: pads to ``net.size_divisor`` and crops the output back."""
-    multiple = int(getattr(_unwrap(net), "size_divisor", 1) or 1)
+    multiple = int(getattr(unwrap(net), "size_divisor", 1) or 1)
     if multiple <= 1:
         return net(x)
     padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode)
@@ -71,10 +71,12 @@ def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect")
     return y[..., top:y.shape[-2] - bottom, left:y.shape[-1] - right]
 
 
-def _unwrap(net: nn.Module) -> nn.Module:
-    """The module inside DDP / ``torch.compile`` wrappers."""
+def unwrap(net: nn.Module) -> nn.Module:
+    """The module inside DDP / DataParallel / ``torch.compile`` wrappers (``net`` itself if none)."""
     while True:
-        inner = getattr(net, "module", None) or getattr(net, "_orig_mod", None)
-        if inner is None:
+        if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            net = net.module
+        elif isinstance(getattr(net, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
+            net = net._orig_mod
+        else:
             return net
-        net = inner

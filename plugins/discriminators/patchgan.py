@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer, receptive_field
+from i2i.nn.checks import check_int
 
 
 class NLayerDiscriminator(nn.Module):
@@ -62,8 +63,8 @@ def patchgan(in_channels: int, ndf: int = 64, n_layers: int = 3, norm: NormName 
              spectral_norm: bool = False, init: InitName = "normal", init_gain: float = 0.02) -> NLayerDiscriminator:
     """PatchGAN: ``n_layers`` 3 is the 70x70 pix2pix discriminator, 0 the 1x1 pixel one,
     1 is 16x16 and 5 is 286x286."""
-    if not 0 <= n_layers <= 8:
-        raise ValueError(f"n_layers must be in 0..8, got {n_layers}")
+    check_int("n_layers", n_layers, 0, 8)
+    check_int("ndf", ndf, 1)
     return init_weights(NLayerDiscriminator(in_channels, ndf, n_layers, norm, spectral_norm), init, init_gain)
 
 

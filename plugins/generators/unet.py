@@ -7,27 +7,18 @@ has exactly the reference's 54,413,955 parameters.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
-
-Upsample = Literal["transposed", "resize_conv"]
-Activation = Literal["tanh", "none", "sigmoid"]
+from i2i.nn.checks import check_dropout, check_int
+from i2i.nn.layers import Activation, Upsample, output_activation, resize_conv
 
 
 def _up(in_ch: int, out_ch: int, bias: bool, mode: Upsample) -> nn.Module:
     if mode == "transposed":
         return nn.ConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=2, padding=1, bias=bias)
-    # nearest upsampling then a 3x3 conv: no checkerboard artifacts (Odena et al. 2016)
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                         nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1, bias=bias))
-
-
-def _activation(name: Activation) -> list[nn.Module]:
-    return {"tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()], "none": []}[name]
+    return resize_conv(in_ch, out_ch, bias)
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -46,7 +37,7 @@ class UnetSkipConnectionBlock(nn.Module):
         uprelu = nn.ReLU(True)
         if outermost:
             up = _up(inner_nc * 2, outer_nc, True, upsample)
-            layers = [downconv, submodule, uprelu, up, *_activation(activation)]
+            layers = [downconv, submodule, uprelu, up, *output_activation(activation)]
         elif innermost:
             up = _up(inner_nc, outer_nc, bias, upsample)
             layers = [downrelu, downconv, uprelu, up, norm_layer(norm, outer_nc)]
@@ -66,22 +57,31 @@ class UnetSkipConnectionBlock(nn.Module):
 
 class UNetGenerator(nn.Module):
     """U-Net with ``depth`` stride-2 downsamplings; input sides must divide by 2**depth
-    (i2i pads any other size, see ``size_divisor``)."""
+    (i2i pads any other size, see ``size_divisor``).
+
+    Level ``k`` (0 outermost) has ``ngf * min(2**k, 8)`` channels, which at ``depth >= 5``
+    is exactly the reference's ``UnetGenerator(num_downs=depth)``; ``depth`` 2..4 keep the
+    same pattern with fewer levels (for small images). Dropout sits in the decoder blocks
+    of levels 4..depth-2 (the reference's ``depth - 5`` innermost non-bottleneck blocks).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64,
                  norm: NormName = "batch", dropout: float = 0.5, upsample: Upsample = "transposed",
                  activation: Activation = "tanh"):
         super().__init__()
-        if depth < 5:
-            raise ValueError(f"U-Net depth must be >= 5 (the reference's 4 outer levels plus the innermost), got {depth}")
+        check_int("depth", depth, 2)
+        check_int("ngf", ngf, 1)
+        check_dropout(dropout)
         self.size_divisor = 2 ** depth
         common = {"norm": norm, "upsample": upsample}
-        block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **common)
-        for _ in range(depth - 5):
-            block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, dropout=dropout, **common)
-        block = UnetSkipConnectionBlock(ngf * 4, ngf * 8, submodule=block, **common)
-        block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **common)
-        block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **common)
+
+        def channels(level: int) -> int:
+            return ngf * min(2 ** level, 8)
+
+        block = UnetSkipConnectionBlock(channels(depth - 2), channels(depth - 1), innermost=True, **common)
+        for level in range(depth - 2, 0, -1):
+            block = UnetSkipConnectionBlock(channels(level - 1), channels(level), submodule=block,
+                                            dropout=dropout if level >= 4 else 0.0, **common)
         self.model = UnetSkipConnectionBlock(out_channels, ngf, input_nc=in_channels, submodule=block,
                                              outermost=True, activation=activation, **common)
 
@@ -92,8 +92,8 @@ class UNetGenerator(nn.Module):
 def unet(in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64, norm: NormName = "batch",
          dropout: float = 0.5, upsample: Upsample = "transposed", activation: Activation = "tanh",
          init: InitName = "normal", init_gain: float = 0.02) -> UNetGenerator:
-    """U-Net generator: ``depth`` downsamplings (sides padded to a multiple of 2**depth),
-    ``ngf`` base channels, dropout in the ``depth - 5`` innermost decoder blocks."""
+    """U-Net generator: ``depth`` (>= 2) downsamplings (sides padded to a multiple of
+    2**depth), ``ngf`` base channels, dropout in the ``depth - 5`` innermost decoder blocks."""
     net = UNetGenerator(in_channels, out_channels, depth, ngf, norm, dropout, upsample, activation)
     return init_weights(net, init, init_gain)
 

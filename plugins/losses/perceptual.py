@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.losses import ReconstructionLoss
+from i2i.nn.weights import load_state_file
 
 #: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 of VGG19 (torchvision indices), pix2pixHD's weights
 VGG19_LAYERS = {1: 1 / 32, 6: 1 / 16, 11: 1 / 8, 20: 1 / 4, 29: 1.0}
@@ -24,14 +25,7 @@ def load_vgg_features(path: str, arch: Literal["vgg16", "vgg19"]) -> nn.Sequenti
     from torchvision.models.vgg import cfgs, make_layers
 
     file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(f"VGG weights file {str(file)!r} does not exist")
-    if file.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(file))
-    else:
-        state = torch.load(file, map_location="cpu", weights_only=True)
+    state = load_state_file(file)
     features = {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     if not features:
         raise ValueError(f"{file} holds no 'features.*' tensors; expected a torchvision {arch} state dict "
