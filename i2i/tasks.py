@@ -59,6 +59,26 @@ class Task:
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
         return x, y
 
+    def from_network(self, y: torch.Tensor) -> torch.Tensor:
+        """A network-range tensor -> data units: floats in [0, 1] for images (HU for CT tasks).
+        Writers quantise [0, 1] to the bit depth of the file they write."""
+        return ((y.float() + 1.0) / 2.0).clamp(0, 1)
+
+    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
+        """A decoded file (C, H, W; uint8, 16-bit as int32, or float) -> the network input
+        (1, in_channels, H, W) for ``i2i predict``. Channel mismatches fail naming both counts."""
+        batch = self.to_network({"input": image.unsqueeze(0)})
+        x = batch["input"]
+        if x.shape[1] != self.in_channels:
+            raise UsageError(f"the model takes {self.in_channels}-channel input, the image has {x.shape[1]} "
+                             "channel(s); convert it (e.g. to grayscale or RGB) first")
+        return x
+
+    def output_image(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The model's input and output (network range) -> the output image in data units
+        (colorization, say, recombines the input's L with the predicted ab into RGB)."""
+        return self.from_network(y)
+
     def input_comparable(self) -> bool:
         """Whether input and target share a space, so the input itself is a baseline
         (the identity model) for every metric."""
