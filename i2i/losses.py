@@ -65,9 +65,21 @@ class FeatureMatchingLoss:
 
 
 class ReconstructionLoss:
-    """A loss between the generator's output and the target: ``loss(output, target)``."""
+    """A loss between the generator's output and the target: ``loss(output, target, weight)``.
+
+    ``weight`` is ``None`` or per-pixel weights (N, 1, H, W) from the task (inpainting weighs
+    the hole); losses that cannot weigh pixels ignore it and say so in their docstring.
+    """
 
     role: ClassVar[str] = "reconstruction"
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+
+def weighted_mean(values: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``values`` (N, C, H, W), weighted per pixel by ``weight`` (N, 1, H, W) when given."""
+    if weight is None:
+        return values.mean()
+    weight = weight.to(values.dtype)
+    return (values * weight).sum() / (weight.sum() * values.shape[1]).clamp_min(1e-12)

@@ -2,11 +2,14 @@
 
 A task knows its channels and value range, turns decoded samples into normalised
 ``(input, target)`` batches on the training device, and brings recipe defaults.
-The engine calls, per batch and on the training device::
+The engine calls, per batch and on the training device (see :mod:`i2i.data.pipeline`)::
 
+    batch = geometry(batch)             # the same random crop/flip for every image key (raw values)
     batch = task.to_network(batch)      # uint8/uint16/float -> float network range
-    batch = geometry(batch)             # the same random crop/flip for every image key
     x, y = task.make_pair(batch, train) # e.g. build the input from the target
+    x = task.apply_photometric(x, ops)  # training only, when allows_photometric
+
+and, in the generator step, weighs reconstruction losses by ``task.pixel_weights(x)``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,22 @@ import torch
 from i2i.errors import UsageError
 
 Role = Literal["input", "output", "target"]
+
+#: Seed of the generator that makes evaluation pairs (masks, degradations, view counts) so
+#: validation and ``i2i eval`` see the same pairs every time.
+EVAL_SEED = 1234
+
+
+def pair_generator(train: bool) -> torch.Generator | None:
+    """Where a task draws random numbers when it builds pairs: the global (checkpointed)
+    generator in training, a fixed-seed one for evaluation."""
+    return None if train else torch.Generator().manual_seed(EVAL_SEED)
+
+
+def uniform(n: int, low: float, high: float, generator: torch.Generator | None,
+            device: torch.device) -> torch.Tensor:
+    """``n`` draws from U(low, high) on the CPU generator, moved to ``device``."""
+    return (low + (high - low) * torch.rand(n, generator=generator)).to(device)
 
 
 def to_unit_range(image: torch.Tensor) -> torch.Tensor:
@@ -37,12 +56,20 @@ class Task:
 
     #: Recipe tables layered under the user's recipe (e.g. the default generator and losses).
     recipe_defaults: ClassVar[dict[str, Any]] = {}
+    #: Whether ``[[augment.photometric]]`` may change the input (not for tasks whose input
+    #: values carry meaning the target depends on).
+    allows_photometric: ClassVar[bool] = True
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3):
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"channel counts must be >= 1, got in {in_channels}, out {out_channels}")
         self.in_channels = in_channels
         self.out_channels = out_channels
+
+    def expected_channels(self) -> dict[str, int]:
+        """Channels each decoded sample key must have; files that differ are reported (or
+        skipped with ``data.on_error = "skip"``)."""
+        return {"input": self.in_channels, "target": self.out_channels}
 
     def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         """Decoded image tensors -> float tensors in [-1, 1]; other entries are kept."""
@@ -58,6 +85,15 @@ class Task:
         self.check_channels(x, self.in_channels, "input", "task.in_channels", batch)
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
         return x, y
+
+    def apply_photometric(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
+        """Apply kornia intensity augmentations to a network-range input (in [0, 1] space)."""
+        return ops(((x + 1.0) / 2.0).clamp(0, 1)) * 2.0 - 1.0
+
+    def pixel_weights(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Per-pixel weights (N, 1, H, W) for reconstruction losses, from the network input;
+        ``None`` weighs every pixel alike (inpainting weighs the hole)."""
+        return None
 
     def from_network(self, y: torch.Tensor) -> torch.Tensor:
         """A network-range tensor -> data units: floats in [0, 1] for images (HU for CT tasks).
@@ -84,9 +120,22 @@ class Task:
         (the identity model) for every metric."""
         return self.in_channels == self.out_channels
 
-    def metrics(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    def baseline(self, x: torch.Tensor) -> torch.Tensor:
+        """The network input as an output (network range), for the identity baseline
+        (inpainting drops its mask channel)."""
+        return x
+
+    def display_images(self, x: torch.Tensor, output: torch.Tensor,
+                       target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Input, output and target (network range) as [0, 1] images with 1 or 3 channels,
+        for sample grids and reports."""
+        return self.to_display(x, "input"), self.to_display(output, "output"), self.to_display(target, "target")
+
+    def metrics(self, output: torch.Tensor, target: torch.Tensor,
+                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Per-image metrics of a network-range output against its target: MAE, PSNR and SSIM
-        on images mapped to [0, 1]."""
+        on images mapped to [0, 1]. ``x`` is the network input, for tasks whose outputs only
+        make images together with it (colorization)."""
         from i2i import metrics as M
 
         x, y = ((output.float() + 1) / 2).clamp(0, 1), ((target.float() + 1) / 2).clamp(0, 1)

@@ -28,16 +28,16 @@ def test_facades_resolves_with_reference_defaults():
     assert r.generator.options["dropout"] == 0.5 and r.generator.options["ngf"] == 64
     assert {(l.label, l.name, l.weight) for l in r.losses} == {("gan", "vanilla", 1.0), ("l1", "l1", 100.0)}
     assert (r.optim.lr_g, r.optim.betas_g, r.optim.betas_d) == (2e-4, (0.5, 0.999), (0.5, 0.999))
-    assert (r.data.load_size, r.data.crop_size, r.data.flip) == (286, 256, True)
+    assert (r.data.load_size, r.data.crop_size, r.augment.flip) == (286, 256, True)
     assert r.source.options["direction"] == "BtoA"
     assert (r.train.epochs, r.train.batch_size, r.schedule.name, r.schedule.decay_start) == (200, 1, "linear", 0.5)
 
 
 def test_set_overrides_with_toml_values():
-    r = load_recipe(FACADES, ["train.steps=20", 'generator.norm="instance"', "data.flip=false",
+    r = load_recipe(FACADES, ["train.steps=20", 'generator.norm="instance"', "augment.flip=false",
                               "losses.l1.weight=10", "run.seed=7"])
     assert r.train.steps == 20 and r.generator.options["norm"] == "instance"
-    assert r.data.flip is False and r.run.seed == 7
+    assert r.augment.flip is False and r.run.seed == 7
     assert next(l for l in r.losses if l.label == "l1").weight == 10.0
 
 

@@ -1,55 +1,110 @@
-"""The reference preprocessing (resize, crop, flip) on the training device, in batch.
+"""The reference preprocessing's random part and the geometric augmentation, on the
+training device, in batch, with one draw shared by input and target.
 
-All image tensors of a batch (input, target, masks...) are concatenated along channels
-and transformed once, so each random draw applies identically to all of them.
+All image tensors of a batch (input, target, masks) are concatenated along channels and
+transformed once. Values keep their type: crops, flips and 90-degree rotations only move
+pixels, so an identity pipeline returns the data bit for bit; interpolating kornia
+operations work in float and integer data are rounded back (as the reference's PIL
+resizing of 8-bit images does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import kornia.augmentation as K
 import torch
 from torch import nn
 
-from i2i.recipe.schema import DataSection
+from i2i.data.augment_ops import build
 
 
 class PairGeometry(nn.Module):
-    """``resize_and_crop``: resize to ``load_size`` then random crop ``crop_size``;
-    ``crop``: random crop only; ``none``: unchanged. Random horizontal flip when ``flip``.
-    Evaluation (``train=False``) uses a center crop and no flip."""
+    """Random crop (``crop``, ``*_and_crop`` modes; center crop when evaluating), flips,
+    90-degree rotations and recipe-named kornia geometric operations (training only)."""
 
-    def __init__(self, preprocess: str = "resize_and_crop", load_size: int = 286, crop_size: int = 256,
-                 flip: bool = True):
+    def __init__(self, preprocess: str = "resize_and_crop", crop_size: int = 256, flip: bool = True,
+                 vflip: bool = False, rot90: bool = False, geometric: Sequence[Mapping[str, Any]] = ()):
         super().__init__()
-        self.preprocess = preprocess
-        resize = [K.Resize((load_size, load_size), resample="bicubic", align_corners=False, antialias=True)] \
-            if preprocess == "resize_and_crop" else []
-        crop = preprocess in ("resize_and_crop", "crop")
-        self.train_ops = nn.Sequential(*resize,
-                                       *([K.RandomCrop((crop_size, crop_size))] if crop else []),
-                                       *([K.RandomHorizontalFlip()] if flip else []))
-        self.eval_ops = nn.Sequential(*resize, *([K.CenterCrop((crop_size, crop_size))] if crop else []))
+        self.crop_size = crop_size if preprocess in ("resize_and_crop", "crop", "scale_width_and_crop") else None
+        self.flip, self.vflip, self.rot90 = flip, vflip, rot90
+        self.extra = None
+        if geometric:
+            import kornia.augmentation as K
+
+            self.extra = K.AugmentationSequential(*[build("geometric", entry) for entry in geometric])
 
     @classmethod
-    def from_recipe(cls, data: DataSection) -> PairGeometry:
-        return cls(data.preprocess, data.load_size, data.crop_size, data.flip)
+    def from_recipe(cls, recipe) -> PairGeometry:
+        a = recipe.augment
+        return cls(recipe.data.preprocess, recipe.data.crop_size, a.flip, a.vflip, a.rot90, a.geometric)
 
     def forward(self, batch: Mapping[str, Any], train: bool) -> dict[str, Any]:
         keys = [k for k, v in batch.items() if isinstance(v, torch.Tensor) and v.ndim == 4]
-        if not keys:
-            return dict(batch)
-        ops = self.train_ops if train else self.eval_ops
-        if len(ops) == 0:
-            return dict(batch)
-        sizes = [batch[k].shape[1] for k in keys]
-        stacked = torch.cat([batch[k] for k in keys], dim=1)
-        low, high = stacked.amin(), stacked.amax()
-        out = ops(stacked)
-        if self.preprocess == "resize_and_crop":  # bicubic overshoot stays in the data's range
-            out = out.clamp(low, high)
         result = dict(batch)
-        result.update(zip(keys, torch.split(out, sizes, dim=1)))
+        if not keys:
+            return result
+        sizes = [batch[k].shape[1] for k in keys]
+        dtypes = {k: batch[k].dtype for k in keys}
+        common = torch.float32 if len(set(dtypes.values())) > 1 else batch[keys[0]].dtype
+        x = torch.cat([batch[k].to(common) for k in keys], dim=1)
+        if self.crop_size is not None:
+            x = random_crop(x, self.crop_size) if train else center_crop(x, self.crop_size)
+        if train:
+            x = self._random(x)
+        for key, part in zip(keys, torch.split(x, sizes, dim=1)):
+            result[key] = part.to(dtypes[key]) if part.dtype != dtypes[key] else part
         return result
+
+    def _random(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if self.flip:
+            x = torch.where(_coin(n, x.device), x.flip(-1), x)
+        if self.vflip:
+            x = torch.where(_coin(n, x.device), x.flip(-2), x)
+        if self.rot90:
+            x = random_rot90(x)
+        if self.extra is not None:
+            dtype = x.dtype
+            y = self.extra(x.float())
+            x = y if dtype.is_floating_point else y.round().clamp(x.amin(), x.amax()).to(dtype)
+        return x
+
+
+def _coin(n: int, device: torch.device) -> torch.Tensor:
+    return (torch.rand(n) < 0.5).view(n, 1, 1, 1).to(device)
+
+
+def random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A random ``size`` x ``size`` window per sample (exact indexing, no interpolation)."""
+    n, c, h, w = x.shape
+    if h < size or w < size:
+        raise ValueError(f"crop_size {size} is larger than the image ({h}x{w}); lower data.crop_size or "
+                         "raise data.load_size")
+    top = torch.randint(0, h - size + 1, (n,)).to(x.device)
+    left = torch.randint(0, w - size + 1, (n,)).to(x.device)
+    offsets = torch.arange(size, device=x.device)
+    rows = (top[:, None] + offsets)[:, None, :, None]
+    cols = (left[:, None] + offsets)[:, None, None, :]
+    return x[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
+             rows, cols]
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The central ``size`` x ``size`` window (the whole side when it is smaller)."""
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return x[..., top:top + size, left:left + size]
+
+
+def random_rot90(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample rotation by k x 90 degrees (k in 0..3 for square images, 0 or 2 otherwise
+    so that the batch keeps one shape)."""
+    n = x.shape[0]
+    square = x.shape[-1] == x.shape[-2]
+    k = torch.randint(0, 4, (n,)) if square else torch.randint(0, 2, (n,)) * 2
+    k = k.view(n, 1, 1, 1).to(x.device)
+    out = x
+    for turns in (1, 2, 3) if square else (2,):
+        out = torch.where(k == turns, torch.rot90(x, turns, dims=(-2, -1)), out)
+    return out

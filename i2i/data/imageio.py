@@ -38,6 +38,21 @@ def read_image(path: str | Path) -> torch.Tensor:
     return _to_chw(array, path)
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header (NPY: from the array header), without decoding."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".npy":
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+            return int(shape[0]), int(shape[1])
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return img.height, img.width
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the image header: {type(exc).__name__}: {exc}") from None
+
+
 def _read_pil(path: Path) -> np.ndarray:
     from PIL import Image
 

@@ -3,6 +3,8 @@
 A source gives one map-style dataset per split. Samples are dicts of decoded tensors:
 ``input`` and ``target`` for paired data, ``target`` alone when the task builds the
 input, plus ``path`` (a string naming the file, for error messages and outputs).
+Datasets may also offer ``relative_paths`` (for grouping), ``groups`` and a cheap
+``size_of(index)`` (image size without decoding, for size buckets).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from i2i.data.imageio import IMAGE_EXTENSIONS
+from i2i.data.imageio import IMAGE_EXTENSIONS, DataError, image_size
 from i2i.errors import UsageError
 
 SPLITS = ("train", "val", "test")
@@ -27,6 +29,32 @@ class Source:
     def dataset(self, split: str) -> Dataset:
         """The samples of ``split``."""
         raise NotImplementedError
+
+
+class FileDataset(Dataset):
+    """Base of datasets with one file per sample under a root folder."""
+
+    def __init__(self, files: list[Path], root: Path):
+        self.files = files
+        self.root = root
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def relative_paths(self) -> list[str]:
+        return [_relative(f, self.root) for f in self.files]
+
+    def size_of(self, index: int) -> tuple[int, int]:
+        """(H, W) of sample ``index`` from the file header."""
+        return image_size(self.files[index])
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
 
 
 def resolve_root(root: str | None, source: str) -> Path:
@@ -52,3 +80,10 @@ def list_images(folder: Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) ->
              if p.suffix.lower() in extensions and p.is_file()
              and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
     return sorted(files)
+
+
+def require_images(files: list[Path], folder: Path) -> list[Path]:
+    """``files``, or a data error naming ``folder`` when it holds none."""
+    if not files:
+        raise DataError(f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import torch
+from torch.utils.data import Dataset, Subset
+
+from i2i.errors import UsageError
 
 
 def holdout_split(size: int, fraction: float, seed: int,
@@ -31,3 +35,64 @@ def holdout_split(size: int, fraction: float, seed: int,
         held = set(order[:n_val])
         val = {i for i, name in enumerate(groups) if name in held}
     return [i for i in range(size) if i not in val], sorted(val)
+
+
+def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
+    """Each sample's group: the source's own ``groups`` when it has them, else the first
+    group (or the whole match) of ``pattern`` on its relative path."""
+    own = getattr(dataset, "groups", None)
+    if pattern is None:
+        return list(own) if own is not None else None
+    paths = getattr(dataset, "relative_paths", None)
+    if paths is None:
+        raise UsageError("data.group_pattern: this source does not expose relative paths to match")
+    regex = re.compile(pattern)
+    groups = []
+    for path in paths:
+        match = regex.search(str(path))
+        if match is None:
+            raise UsageError(f"data.group_pattern: {pattern!r} does not match {str(path)!r}; every sample needs "
+                             "a group")
+        groups.append(match.group(1) if match.groups() else match.group(0))
+    return groups
+
+
+class SplitSubset(Subset):
+    """A ``Subset`` that keeps the source dataset's per-sample information
+    (``size_of``, ``relative_paths``, ``groups``) for its own indices."""
+
+    def size_of(self, index: int) -> tuple[int, int]:
+        return self.dataset.size_of(self.indices[index])
+
+    @property
+    def relative_paths(self) -> list[str] | None:
+        paths = getattr(self.dataset, "relative_paths", None)
+        return None if paths is None else [paths[i] for i in self.indices]
+
+    @property
+    def groups(self) -> list[str] | None:
+        groups = getattr(self.dataset, "groups", None)
+        return None if groups is None else [groups[i] for i in self.indices]
+
+
+def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
+    """``{"train": ..., "val": ..., "test": ...}`` (the latter two when present): the source's
+    own split folders, else hold-outs of ``data.val_fraction`` / ``data.test_fraction`` of the
+    training samples, by group when groups are known."""
+    splits = {name: source.dataset(name) for name in source.splits()}
+    train = splits["train"]
+    wanted = {name: fraction for name, fraction in (("test", data.test_fraction), ("val", data.val_fraction))
+              if fraction > 0 and name not in splits}
+    if not wanted:
+        return splits
+    groups = sample_groups(train, data.group_pattern)
+    keep = list(range(len(train)))
+    for offset, (name, fraction) in enumerate(wanted.items()):
+        share = fraction * len(train) / max(1, len(keep))
+        sub_groups = [groups[i] for i in keep] if groups is not None else None
+        rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
+        if held:
+            splits[name] = SplitSubset(train, [keep[i] for i in held])
+        keep = [keep[i] for i in rest]
+    splits["train"] = SplitSubset(train, keep)
+    return splits

@@ -13,7 +13,7 @@ module call, so that DistributedDataParallel sees exactly one forward per backwa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -54,7 +54,8 @@ class GANStep:
 
     def __init__(self, generator: nn.Module, objective: nn.Module | None, opt_g: torch.optim.Optimizer,
                  opt_d: torch.optim.Optimizer | None, terms: Sequence[LossTerm], precision: Precision,
-                 clip_grad_norm: float | None = None, pool: ImagePool | None = None):
+                 clip_grad_norm: float | None = None, pool: ImagePool | None = None,
+                 pixel_weights: Callable[[torch.Tensor], torch.Tensor | None] | None = None):
         self.generator = generator
         self.objective = objective
         self.discriminator = unwrap(objective).discriminator if objective is not None else None
@@ -65,6 +66,7 @@ class GANStep:
         self.scaler_d = precision.scaler() if objective is not None else None
         self.clip = clip_grad_norm
         self.pool = pool
+        self.pixel_weights = pixel_weights
         self.adversarial = next((t for t in terms if t.role == "adversarial"), None)
         self.feature_terms = [t for t in terms if t.role == "feature_matching"]
         self.pixel_terms = [t for t in terms if t.role == "reconstruction"]
@@ -153,8 +155,9 @@ class GANStep:
                         term = t.loss(fake_scales, real_scales) * t.weight
                         logs[f"loss_g_{t.label}"] = term.detach()
                         total = total + term
+            weight = self.pixel_weights(x) if self.pixel_weights is not None else None
             for t in self.pixel_terms:
-                term = t.loss(fake, y) * t.weight
+                term = (t.loss(fake, y) if weight is None else t.loss(fake, y, weight)) * t.weight
                 logs[f"loss_g_{t.label}"] = term.detach()
                 total = total + term
         self._backward(total * scale, self.scaler_g)

@@ -1,7 +1,8 @@
 """The trainer: builds a recipe's components and runs the training loop.
 
-Per step: ``train.accumulate`` batches -> device -> ``task.to_network`` -> shared geometry
--> ``task.make_pair`` -> learning rates -> GAN step -> EMA -> logs, validation, samples,
+Per step: ``train.accumulate`` decoded batches -> the batch pipeline on the device
+(geometry, ``task.to_network``, ``task.make_pair``, photometric jitter; see
+:mod:`i2i.data.pipeline`) -> learning rates -> GAN step -> EMA -> logs, validation, samples,
 checkpoint, events. Everything that decides the next step (weights, optimizers, schedule,
 scalers, image pool, RNG states of every rank, data position) is in the checkpoint, so
 ``--resume`` continues exactly.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +24,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
 from i2i import __version__
-from i2i.data.geometry import PairGeometry
+from i2i.data.dataset import CheckedDataset, sample_size
 from i2i.data.loader import collate_samples
-from i2i.data.sampler import EpochSampler
-from i2i.data.splits import holdout_split
+from i2i.data.pipeline import BatchPipeline
+from i2i.data.sampler import EpochBatchSampler
+from i2i.data.splits import split_datasets
 from i2i.engine import build as B
 from i2i.engine import distributed as dist
 from i2i.engine.checkpoint import CheckpointWriter, load_weights, read_trainer_state
@@ -81,9 +84,11 @@ class Trainer:
 
         self.task: Task = B.build_task(plugins, recipe)
         self.source = B.build_source(plugins, recipe)
-        self.train_set, self.val_set = self._datasets()
-        self.sampler = EpochSampler(len(self.train_set), train.batch_size, seed=recipe.run.seed,
-                                    rank=self.dist.rank, world_size=self.dist.world_size)
+        self.splits = self._datasets()
+        self.train_set, self.val_set = self.splits["train"], self.splits.get("val")
+        self.sampler = EpochBatchSampler(len(self.train_set), train.batch_size, seed=recipe.run.seed,
+                                         rank=self.dist.rank, world_size=self.dist.world_size,
+                                         buckets=self._size_buckets())
         self.steps_per_epoch = self.sampler.batches_per_epoch // train.accumulate
         if self.steps_per_epoch < 1:
             raise UsageError(
@@ -92,10 +97,11 @@ class Trainer:
                 f"{recipe.data.root or recipe.source.name})")
         self.total_steps = train.steps or (train.epochs or 1) * self.steps_per_epoch
         self.loader = self._loader()
-        self.geometry = PairGeometry.from_recipe(recipe.data).to(self.device)
+        self.skipped_files = 0
 
         self.precision = Precision(resolve_precision(train.precision, self.device), self.device)
         self.channels_last = train.channels_last == "on" or (train.channels_last == "auto" and self.device.type == "cuda")
+        self.pipeline = BatchPipeline.from_recipe(recipe, self.task, self.device, self.channels_last)
         self.generator = self._prepare_network(B.build_generator(plugins, recipe, self.task))
         discriminator = B.build_discriminator(plugins, recipe, self.task)
         self.discriminator = self._prepare_network(discriminator) if discriminator is not None else None
@@ -120,15 +126,20 @@ class Trainer:
 
     # -- construction helpers ---------------------------------------------------------------
 
-    def _datasets(self) -> tuple[torch.utils.data.Dataset, torch.utils.data.Dataset | None]:
-        train = self.source.dataset("train")
-        if "val" in self.source.splits():
-            return train, self.source.dataset("val")
-        if self.recipe.data.val_fraction > 0:
-            groups = getattr(train, "groups", None)
-            keep, held = holdout_split(len(train), self.recipe.data.val_fraction, self.recipe.run.seed, groups)
-            return Subset(train, keep), Subset(train, held) if held else None
-        return train, None
+    def _datasets(self) -> dict[str, CheckedDataset]:
+        data = self.recipe.data
+        return {name: CheckedDataset(ds, self.task.expected_channels(), data.preprocess, data.load_size,
+                                     data.crop_size, data.on_error)
+                for name, ds in split_datasets(self.source, data, self.recipe.run.seed).items()}
+
+    def _size_buckets(self) -> list[tuple[int, int]] | None:
+        """Each training sample's decoded size, when batches hold more than one image and the
+        source can tell sizes cheaply (so batches only mix images of one size)."""
+        if self.recipe.train.batch_size * self.dist.world_size == 1 or not hasattr(self.train_set, "size_of"):
+            return None
+        d = self.recipe.data
+        return [sample_size(self.train_set, i, d.preprocess, d.load_size, d.crop_size)
+                for i in range(len(self.train_set))]
 
     def _prepare_network(self, net: torch.nn.Module) -> torch.nn.Module:
         if self.recipe.train.sync_batchnorm and self.dist.enabled:
@@ -163,13 +174,13 @@ class Trainer:
         pool = ImagePool(train.pool_size) if train.pool_size else None
         self._pool = pool
         return GANStep(generator, objective, self.opt_g, self.opt_d, self.terms, self.precision,
-                       train.clip_grad_norm, pool)
+                       train.clip_grad_norm, pool, self.task.pixel_weights)
 
     def _loader(self) -> DataLoader:
         workers = self.recipe.data.num_workers
-        return DataLoader(self.train_set, batch_size=self.recipe.train.batch_size, sampler=self.sampler,
-                          num_workers=workers, collate_fn=collate_samples, drop_last=True,
-                          pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+        return DataLoader(self.train_set, batch_sampler=self.sampler, num_workers=workers,
+                          collate_fn=collate_samples, pin_memory=self.device.type == "cuda",
+                          persistent_workers=workers > 0,
                           generator=torch.Generator().manual_seed(self.recipe.run.seed))
 
     def _fixed_samples(self) -> list[dict[str, Any]]:
@@ -192,14 +203,7 @@ class Trainer:
 
     def prepare(self, raw: dict[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """A decoded batch -> the network's ``(input, target)`` on the device."""
-        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-                 for k, v in raw.items()}
-        batch = self.task.to_network(batch)
-        batch = self.geometry(batch, train=train)
-        x, y = self.task.make_pair(batch, train)
-        if self.channels_last:
-            x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-        return x, y
+        return self.pipeline(raw, train)
 
     def batches(self) -> Iterator[dict[str, Any]]:
         """Training batches from the current step on, epoch after epoch."""
@@ -211,8 +215,17 @@ class Trainer:
                 if self._trace is not None:
                     with self._trace.open("a") as f:
                         f.write("".join(f"{epoch}\t{p}\n" for p in raw.get("path", [])))
+                self._count_skipped(raw.pop("skipped", None))
                 yield raw
             epoch, position = epoch + 1, 0
+
+    def _count_skipped(self, skipped: list[list[str]] | None) -> None:
+        """``data.on_error = "skip"``: count and report the files replaced in this batch."""
+        for problems in skipped or []:
+            for problem in problems:
+                self.skipped_files += 1
+                if self.dist.is_main:
+                    print(f"i2i: skipped a bad sample: {problem}", file=sys.stderr, flush=True)
 
     def fit(self) -> str:
         """Train to ``total_steps``; returns ``"completed"`` or ``"interrupted"``."""
@@ -302,6 +315,8 @@ class Trainer:
             logs["lr_d"] = lr_d
         images = steps * self.recipe.train.batch_size * self.recipe.train.accumulate * self.dist.world_size
         logs["images_per_s"] = images / max(seconds, 1e-9)
+        if self.skipped_files:
+            logs["data_skipped"] = self.skipped_files
         return logs
 
     def _check_finite(self, pending: list[dict[str, torch.Tensor]]) -> None:
@@ -375,9 +390,7 @@ class Trainer:
             rows = []
             for raw in self._sample_batches:
                 x, y = self.prepare(raw, train=False)
-                out = forward_any_size(net, x)
-                rows.append((self.task.to_display(x, "input"), self.task.to_display(out, "output"),
-                             self.task.to_display(y, "target")))
+                rows.append(self.task.display_images(x, forward_any_size(net, x), y))
             net.train(was_training)
         path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
         if len({r[0].shape for r in rows}) == 1:

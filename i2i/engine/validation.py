@@ -29,9 +29,9 @@ def validate(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Task,
             net.eval()
         for raw in batches:
             x, y = prepare(raw, False)
-            results = {name: task.metrics(forward_any_size(net, x), y) for name, net in generators.items()}
+            results = {name: task.metrics(forward_any_size(net, x), y, x=x) for name, net in generators.items()}
             if with_baseline and task.input_comparable():
-                results["input"] = task.metrics(x, y)
+                results["input"] = task.metrics(task.baseline(x), y, x=x)
             for name, metrics in results.items():
                 prefix = "val_" if name == "model" else f"val_{name}_"
                 for key, values in metrics.items():

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from i2i.recipe.schema import DataSection, OptimSection, RunSection, ScheduleSection, TrainSection
+from i2i.recipe.schema import AugmentSection, DataSection, OptimSection, RunSection, ScheduleSection, TrainSection
 
 
 def freeze(value: Any) -> Any:
@@ -70,6 +70,7 @@ class Recipe:
     optim: OptimSection
     schedule: ScheduleSection
     data: DataSection
+    augment: AugmentSection
     source: ComponentSpec
     task: ComponentSpec
     generator: ComponentSpec
@@ -94,6 +95,7 @@ class Recipe:
             "optim": asdict(self.optim),
             "schedule": asdict(self.schedule),
             "data": data,
+            "augment": thaw(asdict(self.augment)),
             "task": self.task.as_dict(),
             "generator": self.generator.as_dict(),
             "discriminator": self.discriminator.as_dict() if self.discriminator else {"name": "none"},

@@ -99,14 +99,44 @@ class DataSection:
     source: str = key("aligned", "the registered data source (see i2i list-plugins)")
     root: str | None = key(None, "folder (or file) the source reads; relative paths are relative to the "
                            "current directory")
-    preprocess: Literal["resize_and_crop", "crop", "none"] = key(
-        "resize_and_crop", "reference preprocessing: resize to load_size then random crop to crop_size")
-    load_size: int = key(286, "resize target (pixels) for resize_and_crop", ge=1)
-    crop_size: int = key(256, "random crop size (pixels); validation and samples use a center crop", ge=1)
-    flip: bool = key(True, "random horizontal flips (same for input and target)")
-    num_workers: int = key(0, "DataLoader worker processes that decode files", ge=0)
-    val_fraction: float = key(0.0, "fraction of the data held out for validation when there is no val split",
+    preprocess: Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"] = key(
+        "resize_and_crop", "reference preprocessing: resize_and_crop (resize to load_size x load_size, random "
+        "crop crop_size), crop (random crop only), scale_width (width to load_size, aspect kept), "
+        "scale_width_and_crop (then random crop), none (images as they are; any size is padded for the "
+        "network)")
+    load_size: int = key(286, "resize target in pixels (resize_and_crop: both sides; scale_width*: the width)",
+                         ge=1)
+    crop_size: int = key(256, "random crop size in pixels; validation and samples use a center crop", ge=1)
+    num_workers: int = key(0, "DataLoader worker processes that decode files (0: decode in the main process)",
+                           ge=0)
+    on_error: Literal["raise", "skip"] = key(
+        "raise", "a file that cannot be used (unreadable, truncated, wrong channels, pair sizes differ): "
+        "raise names it and stops; skip uses the next good sample and counts it in metrics.jsonl")
+    val_fraction: float = key(0.0, "fraction held out for validation when the source has no val split",
                               ge=0, le=0.9)
+    test_fraction: float = key(0.0, "fraction held out for testing (i2i eval) when the source has no test "
+                               "split", ge=0, le=0.9)
+    group_pattern: str | None = key(None, "regular expression on each sample's relative path whose first group "
+                                    "(or whole match) names its group (a patient, a scene): held-out splits "
+                                    "take whole groups, e.g. \"^([^/]+)/\" groups by top folder")
+
+
+@dataclass(frozen=True)
+class AugmentSection:
+    """``[augment]``: random augmentation on the training device, after the preprocessing.
+
+    Geometric operations apply with one random draw to input and target alike; photometric
+    ones to the input only, where the task allows it. Both name kornia.augmentation classes
+    with their options, e.g. ``[[augment.geometric]] name = "RandomAffine", degrees = 10``.
+    """
+
+    flip: bool = key(True, "random horizontal flips (the reference's flip)")
+    vflip: bool = key(False, "random vertical flips")
+    rot90: bool = key(False, "random rotations by multiples of 90 degrees (square crops)")
+    geometric: list[dict] = key((), "kornia geometric augmentations for input and target: tables with "
+                                "'name' (e.g. RandomAffine, RandomElasticTransform) and the class's options")
+    photometric: list[dict] = key((), "kornia intensity augmentations for the input only: tables with 'name' "
+                                  "(e.g. ColorJitter, RandomGaussianNoise) and the class's options")
 
 
 CORE_SECTIONS: dict[str, type] = {
@@ -115,6 +145,7 @@ CORE_SECTIONS: dict[str, type] = {
     "optim": OptimSection,
     "schedule": ScheduleSection,
     "data": DataSection,
+    "augment": AugmentSection,
 }
 
 #: Sections holding one component: ``name`` plus the factory's options.

@@ -13,7 +13,8 @@ from i2i.errors import RecipeError, did_you_mean, one_of
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe.layers import merge, parse_sets, read_toml
 from i2i.recipe.model import ComponentSpec, LossSpec, Recipe, freeze
-from i2i.recipe.schema import ALL_SECTIONS, COMPONENT_SECTIONS, CORE_SECTIONS, DataSection
+from i2i.recipe.schema import ALL_SECTIONS, COMPONENT_SECTIONS, CORE_SECTIONS, AugmentSection, DataSection
+from i2i.data.augment_ops import check_augmentation
 from i2i.typecheck import check_value, coerce, resolved_parameters
 
 DEFAULT_TASK = "paired"
@@ -107,7 +108,12 @@ class _Checker:
             if message:
                 self.add(dotted, message)
                 continue
-            values[key] = coerce(value, hints[key])
+            values[key] = freeze(coerce(value, hints[key]))
+        if cls is AugmentSection:
+            for kind in ("geometric", "photometric"):
+                for i, entry in enumerate(values.get(kind, ())):
+                    for where, message in check_augmentation(kind, entry):
+                        self.add(f"augment.{kind}[{i}]{where}", message)
         return cls(**values)
 
     def source_spec(self, table: Any) -> ComponentSpec:

@@ -68,7 +68,8 @@ class Perceptual(ReconstructionLoss):
                 out.append(h)
         return out
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-pixel weights are ignored: VGG features mix neighbouring pixels."""
         weights = list(self.layers.values())
         with torch.no_grad():
             target_feats = self.features(target)

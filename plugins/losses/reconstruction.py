@@ -5,21 +5,25 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from i2i.losses import ReconstructionLoss
+from i2i.losses import ReconstructionLoss, weighted_mean
 
 
 class L1(ReconstructionLoss):
     """Mean absolute error between output and target (pix2pix's L1 term, weight 100)."""
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.l1_loss(output, target)
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        if weight is None:
+            return F.l1_loss(output, target)
+        return weighted_mean((output - target).abs(), weight)
 
 
 class L2(ReconstructionLoss):
     """Mean squared error between output and target."""
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(output, target)
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        if weight is None:
+            return F.mse_loss(output, target)
+        return weighted_mean((output - target) ** 2, weight)
 
 
 class SSIM(ReconstructionLoss):
@@ -32,8 +36,8 @@ class SSIM(ReconstructionLoss):
         self.window_size = window_size
         self.data_range = data_range
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         from kornia.metrics import ssim
 
         value = ssim(output.float(), target.float(), self.window_size, max_val=self.data_range)
-        return 1.0 - value.mean()
+        return 1.0 - weighted_mean(value, weight)

@@ -6,31 +6,36 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch.utils.data import Dataset
 
 from i2i.data import DataError, Source, list_images, read_image
-from i2i.data.source import resolve_root, split_folders
+from i2i.data.imageio import image_size
+from i2i.data.source import FileDataset, require_images, resolve_root, split_folders
 
 
-class AlignedDataset(Dataset):
+def split_halves(image: torch.Tensor, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The left and right halves of a side-by-side image; an odd width is an error."""
+    width = image.shape[-1]
+    if width % 2:
+        raise DataError(f"{path}: width {width} is odd; an aligned A|B image has two halves of equal width")
+    return image[..., : width // 2], image[..., width // 2:]
+
+
+class AlignedDataset(FileDataset):
     """Each file holds A in its left half and B in its right half."""
 
-    def __init__(self, files: list[Path], direction: Literal["AtoB", "BtoA"]):
-        self.files = files
+    def __init__(self, files: list[Path], root: Path, direction: Literal["AtoB", "BtoA"]):
+        super().__init__(files, root)
         self.direction = direction
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
         path = self.files[index]
-        image = read_image(path)
-        width = image.shape[-1]
-        if width % 2:
-            raise DataError(f"{path}: width {width} is odd; an aligned A|B image has two halves of equal width")
-        a, b = image[..., : width // 2], image[..., width // 2:]
+        a, b = split_halves(read_image(path), path)
         x, y = (a, b) if self.direction == "AtoB" else (b, a)
         return {"input": x, "target": y, "path": str(path)}
+
+    def size_of(self, index: int) -> tuple[int, int]:
+        h, w = image_size(self.files[index])
+        return h, w // 2
 
 
 class AlignedSource(Source):
@@ -48,7 +53,5 @@ class AlignedSource(Source):
 
     def dataset(self, split: str) -> AlignedDataset:
         folder = self.folders[split]
-        files = [folder] if folder.is_file() else list_images(folder)
-        if not files:
-            raise DataError(f"{folder}: no images found (looked for .png, .jpg, .jpeg, .bmp, .tif, .tiff, .webp, .npy)")
-        return AlignedDataset(files, self.direction)
+        files = [folder] if folder.is_file() else require_images(list_images(folder), folder)
+        return AlignedDataset(files, folder if folder.is_dir() else folder.parent, self.direction)

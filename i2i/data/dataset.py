@@ -1,0 +1,87 @@
+"""The dataset the engine trains on: a source's samples, checked and decoded at a fixed size.
+
+:class:`CheckedDataset` wraps a source dataset. In the worker processes it only decodes:
+it checks each sample (readable, expected channels, input and target of one size),
+resizes it to the preprocessing's fixed size, and, with ``on_error = "skip"``, replaces a
+bad sample deterministically by the next good one, reporting the files it skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from i2i.data.imageio import DataError
+from i2i.data.resize import fixed_size, resize
+
+IMAGE_KEYS = ("input", "target")
+
+
+class CheckedDataset(Dataset):
+    """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process."""
+
+    def __init__(self, dataset: Dataset, channels: Mapping[str, int], preprocess: str = "none",
+                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise"):
+        self.dataset = dataset
+        self.channels = dict(channels)
+        self.preprocess = preprocess
+        self.load_size = load_size
+        self.crop_size = crop_size
+        self.on_error = on_error
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> Any:  # groups, relative_paths... of the source dataset
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        skipped: list[str] = []
+        for offset in range(len(self)):
+            i = (index + offset) % len(self)
+            try:
+                sample = self.load(i)
+            except DataError as exc:
+                if self.on_error != "skip":
+                    raise
+                skipped.append(str(exc))
+                continue
+            sample["skipped"] = skipped
+            return sample
+        raise DataError(f"every sample failed to load; the first error: {skipped[0]}")
+
+    def load(self, index: int) -> dict[str, Any]:
+        """Decode, check and resize sample ``index`` (errors raise :class:`DataError`)."""
+        sample = dict(self.dataset[index])
+        path = sample.get("path", f"sample {index}")
+        images = {k: sample[k] for k in IMAGE_KEYS if isinstance(sample.get(k), torch.Tensor)}
+        for key, image in images.items():
+            if image.ndim != 3:
+                raise DataError(f"{path}: {key} must be (C, H, W), got shape {tuple(image.shape)}")
+            expected = self.channels.get(key)
+            if expected is not None and image.shape[0] != expected:
+                raise DataError(f"{path}: {key} has {image.shape[0]} channel(s), the task expects {expected}")
+        sizes = {tuple(img.shape[-2:]) for img in images.values()}
+        if len(sizes) > 1:
+            described = ", ".join(f"{k} {img.shape[-2]}x{img.shape[-1]}" for k, img in images.items())
+            raise DataError(f"{path}: input and target differ in size ({described})")
+        if sizes:
+            h, w = sizes.pop()
+            size = fixed_size(self.preprocess, h, w, self.load_size, self.crop_size)
+            for key, image in images.items():
+                sample[key] = resize(image, size)
+        return sample
+
+
+def sample_size(dataset: Dataset, index: int, preprocess: str, load_size: int, crop_size: int) -> tuple[int, int]:
+    """The size sample ``index`` will have after decoding (from the source's cheap
+    ``size_of(index)`` when it has one, else by decoding it)."""
+    source = getattr(dataset, "dataset", dataset)
+    size_of = getattr(source, "size_of", None)
+    h, w = size_of(index) if size_of else tuple(dataset[index]["target"].shape[-2:])
+    return fixed_size(preprocess, h, w, load_size, crop_size)

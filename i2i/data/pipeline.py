@@ -1,0 +1,50 @@
+"""From a decoded batch to the network's ``(input, target)`` on the training device.
+
+Order: to the device (non-blocking from pinned memory) -> shared geometry on the raw
+values -> ``task.to_network`` (normalisation) -> ``task.make_pair`` (builds the input
+from the target for unpaired tasks) -> photometric augmentation of the input (training,
+where the task allows it) -> channels-last layout when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from i2i.data.augment_ops import build
+from i2i.data.geometry import PairGeometry
+from i2i.tasks import Task
+
+
+class BatchPipeline:
+    """``pipeline(raw_batch, train) -> (x, y)``."""
+
+    def __init__(self, task: Task, geometry: PairGeometry, device: torch.device,
+                 photometric: Sequence[Mapping[str, Any]] = (), channels_last: bool = False):
+        self.task = task
+        self.geometry = geometry.to(device)
+        self.device = device
+        self.channels_last = channels_last
+        self.photometric = None
+        if photometric:
+            import kornia.augmentation as K
+
+            self.photometric = K.AugmentationSequential(*[build("photometric", e) for e in photometric]).to(device)
+
+    @classmethod
+    def from_recipe(cls, recipe, task: Task, device: torch.device, channels_last: bool = False) -> BatchPipeline:
+        return cls(task, PairGeometry.from_recipe(recipe), device, recipe.augment.photometric, channels_last)
+
+    def __call__(self, raw: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                 for k, v in raw.items()}
+        batch = self.geometry(batch, train=train)
+        batch = self.task.to_network(batch)
+        x, y = self.task.make_pair(batch, train)
+        if train and self.photometric is not None and self.task.allows_photometric:
+            x = self.task.apply_photometric(x, self.photometric)
+        if self.channels_last:
+            x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+        return x, y

@@ -1,0 +1,149 @@
+"""``inpainting``: fill holes, with box and free-form masks generated on the device."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+
+from i2i.tasks import Task, pair_generator, uniform
+
+MaskKind = Literal["box", "free_form", "mixed"]
+
+
+def box_masks(n: int, h: int, w: int, size: tuple[float, float], g: torch.Generator | None,
+              device: torch.device) -> torch.Tensor:
+    """One random rectangle per image, sides a random fraction in ``size`` of the image's."""
+    bh = (uniform(n, *size, g, device) * h).clamp(min=1)
+    bw = (uniform(n, *size, g, device) * w).clamp(min=1)
+    top = uniform(n, 0, 1, g, device) * (h - bh)
+    left = uniform(n, 0, 1, g, device) * (w - bw)
+    rows = torch.arange(h, device=device).view(1, h, 1)
+    cols = torch.arange(w, device=device).view(1, 1, w)
+    inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + bh).view(n, 1, 1))
+              & (cols >= left.view(n, 1, 1)) & (cols < (left + bw).view(n, 1, 1)))
+    return inside.float().unsqueeze(1)
+
+
+def free_form_masks(n: int, h: int, w: int, strokes: tuple[int, int], width: tuple[float, float],
+                    g: torch.Generator | None, device: torch.device, vertices: int = 6) -> torch.Tensor:
+    """Random brush strokes (DeepFill v2 style): per image up to ``strokes[1]`` polylines of
+    ``vertices`` random-walk vertices, thickness a fraction in ``width`` of the shorter side.
+    Rasterised for the whole batch at once as distances to line segments."""
+    s_max = strokes[1]
+    count = torch.randint(strokes[0], strokes[1] + 1, (n,), generator=g).to(device)
+    side = min(h, w)
+    start = torch.stack([uniform(n * s_max, 0, h, g, device), uniform(n * s_max, 0, w, g, device)], -1)
+    angles = uniform(n * s_max * vertices, 0, 2 * math.pi, g, device).view(n * s_max, vertices)
+    lengths = uniform(n * s_max * vertices, 0.05, 0.25, g, device).view(n * s_max, vertices) * side
+    steps = torch.stack([torch.sin(angles), torch.cos(angles)], -1) * lengths.unsqueeze(-1)
+    points = torch.cat([start.unsqueeze(1), start.unsqueeze(1) + steps.cumsum(1)], 1)  # (S, V+1, 2)
+    radius = (uniform(n * s_max, *width, g, device) * side / 2).view(n * s_max, 1, 1)
+    yy, xx = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
+                            torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
+    pixels = torch.stack([yy, xx], -1).view(1, 1, h * w, 2)
+    a, b = points[:, :-1].unsqueeze(2), points[:, 1:].unsqueeze(2)  # (S, V, 1, 2)
+    ab = b - a
+    t = (((pixels - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-6)).clamp(0, 1)
+    dist = (pixels - (a + t.unsqueeze(-1) * ab)).norm(dim=-1).amin(1)  # (S, H*W)
+    hit = (dist.view(n * s_max, h, w) <= radius).view(n, s_max, h, w)
+    active = (torch.arange(s_max, device=device).view(1, s_max) < count.view(n, 1)).view(n, s_max, 1, 1)
+    return (hit & active).any(1, keepdim=True).float()
+
+
+class InpaintingTask(Task):
+    """The input is the image with its hole zeroed (mid-grey in [-1, 1]) plus the mask as an
+    extra channel (+1 in the hole, -1 elsewhere); the target is the whole image. Masks are
+    ``box``, ``free_form`` strokes or ``mixed`` (half of each), drawn on the device.
+
+    ``loss_region``: ``all`` pixels alike, only the ``hole``, or ``weighted`` (hole pixels
+    weigh ``hole_weight``, the rest 1) for the reconstruction losses. Outputs keep the known
+    pixels and take the hole from the network (the usual composite).
+    """
+
+    recipe_defaults = {
+        "data": {"source": "folder"},
+        "generator": {"name": "unet_256"},
+        "discriminator": {"name": "patchgan"},
+        "losses": {"gan": {"name": "vanilla", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
+    }
+
+    def __init__(self, channels: int = 3, mask: MaskKind = "mixed", box_size: tuple[float, float] = (0.2, 0.5),
+                 strokes: tuple[int, int] = (1, 4), stroke_width: tuple[float, float] = (0.03, 0.08),
+                 loss_region: Literal["all", "hole", "weighted"] = "all", hole_weight: float = 6.0):
+        if not 0 < box_size[0] <= box_size[1] <= 1:
+            raise ValueError(f"box_size must be fractions 0 < low <= high <= 1, got {list(box_size)}")
+        if not 1 <= strokes[0] <= strokes[1]:
+            raise ValueError(f"strokes must be counts 1 <= low <= high, got {list(strokes)}")
+        super().__init__(channels + 1, channels)
+        self.mask, self.box_size, self.strokes, self.stroke_width = mask, box_size, strokes, stroke_width
+        self.loss_region, self.hole_weight = loss_region, hole_weight
+
+    def expected_channels(self) -> dict[str, int]:
+        return {"target": self.out_channels}
+
+    def masks(self, n: int, h: int, w: int, train: bool, device: torch.device) -> torch.Tensor:
+        """(N, 1, H, W) masks, 1 in the hole."""
+        g = pair_generator(train)
+        if self.mask == "box":
+            return box_masks(n, h, w, self.box_size, g, device)
+        strokes = free_form_masks(n, h, w, self.strokes, self.stroke_width, g, device)
+        if self.mask == "free_form":
+            return strokes
+        boxes = box_masks(n, h, w, self.box_size, g, device)
+        pick = (torch.rand(n, generator=g) < 0.5).to(device).view(n, 1, 1, 1)
+        return torch.where(pick, boxes, strokes)
+
+    def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        y = batch["target"]
+        self.check_channels(y, self.out_channels, "target", "task.channels", batch)
+        m = self.masks(y.shape[0], y.shape[-2], y.shape[-1], train, y.device)
+        return torch.cat([y * (1 - m), m * 2 - 1], 1), y
+
+    @staticmethod
+    def hole(x: torch.Tensor) -> torch.Tensor:
+        """The mask (N, 1, H, W), 1 in the hole, from a network input."""
+        return ((x[:, -1:] + 1) / 2).round()
+
+    def pixel_weights(self, x: torch.Tensor) -> torch.Tensor | None:
+        if self.loss_region == "all":
+            return None
+        m = self.hole(x)
+        return m if self.loss_region == "hole" else 1 + (self.hole_weight - 1) * m
+
+    def apply_photometric(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
+        image = super().apply_photometric(x[:, :-1], ops) * (1 - self.hole(x))
+        return torch.cat([image, x[:, -1:]], 1)
+
+    def composite(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Known pixels from the input, the hole from ``y`` (network range)."""
+        m = self.hole(x)
+        return x[:, :-1] * (1 - m) + y * m
+
+    def baseline(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :-1]
+
+    def output_image(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.from_network(self.composite(x, y))
+
+    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
+        """An image whose last channel is the mask (an RGBA PNG with the hole transparent, or
+        C + 1 channels with 1/255 = hole)."""
+        x = self.to_network({"input": image.unsqueeze(0)})["input"]
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"inpainting input needs {self.out_channels} image channels plus a mask channel "
+                             f"({self.in_channels} in all, e.g. RGBA with the hole transparent); got {x.shape[1]}")
+        if image.shape[0] == 4 and self.out_channels == 3:  # alpha: opaque = known, transparent = hole
+            m = 1 - (x[:, -1:] + 1) / 2
+            x = torch.cat([x[:, :-1] * (1 - m.round()), m.round() * 2 - 1], 1)
+        return x
+
+    def metrics(self, output, target, x=None):
+        """Metrics of the composite (known pixels kept) when the input is given."""
+        return super().metrics(self.composite(x, output) if x is not None else output, target)
+
+    def display_images(self, x, output, target):
+        return (self.to_display(x[:, :-1], "input"), self.to_display(self.composite(x, output), "output"),
+                self.to_display(target, "target"))
