@@ -1,0 +1,17 @@
+"""Medical imaging: CT geometry and physics, phantoms, Hounsfield-unit windows, metrics
+and DICOM/NIfTI input and output.
+
+Modules (each imported on demand; this package imports nothing heavy at import time):
+
+``i2i.medical.projector``  parallel-beam Radon transform and filtered back-projection (torch)
+``i2i.medical.physics``    sparse-view and low-dose pair simulation from clean HU slices
+``i2i.medical.phantom``    seedable random anatomical-like phantoms in HU
+``i2i.medical.hu``         named HU windows, windowing and [-1, 1] normalisation
+``i2i.medical.metrics``    PSNR/SSIM inside an HU window, RMSE/MAE in HU, per image
+``i2i.medical.volume``     the :class:`~i2i.medical.volume.Volume` returned by the readers
+``i2i.medical.dicom``      DICOM files and series (pydicom), writing derived series
+``i2i.medical.nifti``      NIfTI volumes (nibabel)
+``i2i.medical.io``         ``read_volume`` for any of DICOM / NIfTI / NPY, and NPY reading
+"""
+
+from __future__ import annotations

@@ -1,0 +1,306 @@
+"""Parallel-beam CT in torch: the Radon transform and filtered back-projection (FBP).
+
+Conventions follow ``skimage.transform.radon`` / ``iradon`` with ``circle=True``:
+
+* Images are square, batched ``(N, 1, S, S)``, and assumed zero outside the inscribed
+  circle (radius ``S // 2`` pixels around pixel ``(S // 2, S // 2)``, the rotation axis).
+* Angles are in degrees. The default angle set is ``views`` angles equally spaced over
+  ``[0, 180)``: ``k * 180 / views``. At angle ``theta`` the detector coordinate of pixel
+  ``(row, col)`` is ``t = (col - c) cos(theta) - (row - c) sin(theta)`` with ``c = S // 2``.
+* A sinogram has ``S`` detector bins (the rotation axis at bin ``S // 2``) and is laid out
+  ``(N, 1, V, S)``: one row per view. skimage's ``(S, V)`` sinogram is its transpose.
+* Line integrals are sums of interpolated pixel values along each ray times the step
+  length, so ``radon`` of an attenuation map in 1/pixel gives line integrals in pixel units
+  (multiply by the pixel size in mm for an attenuation map in 1/mm). :func:`radon` uses
+  Joseph's method by default; ``method="rotate"`` reproduces skimage's sums exactly.
+
+Per-sample view sets: ``angles`` may be ``(N, V)`` (each sample its own angles) with a
+``mask`` ``(N, V)`` of valid entries, so samples with different view counts share one batch
+(pad with any angle and mask it out; :func:`per_sample_angles` builds both). Masked views
+give zero sinogram rows in :func:`radon` and are ignored by :func:`fbp`, whose scale
+``pi / (2 V)`` uses each sample's own count of valid views.
+
+Memory: views are processed in chunks so that at most about ``2**22`` sampled values are
+held at once (``chunk_size`` overrides the number of views per chunk); a 512x512 image at
+720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
+sampling grid for the backward pass.
+
+Everything runs on the device and dtype of the input tensor and is differentiable with
+respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backproject`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+#: Filter windows for :func:`fbp`, as in ``skimage.transform.iradon``: the ramp (Ram-Lak)
+#: filter alone, or the ramp times a Shepp-Logan (sinc), cosine, Hamming or Hann window.
+#: ``None`` means no filtering (plain back-projection).
+FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
+_ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "hanning": "hann"}
+
+#: Sampled values held at once per chunk of views (16 MiB in float32; the sampling grid is twice that).
+CHUNK_ELEMENTS = 2**22
+
+Angles = int | Sequence[float] | torch.Tensor | None
+
+
+def equal_angles(views: int, *, device: torch.device | str | None = None,
+                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``views`` angles in degrees equally spaced over ``[0, 180)``: ``k * 180 / views``."""
+    if int(views) < 1:
+        raise ValueError(f"views must be >= 1, got {views}")
+    return (torch.arange(int(views), dtype=torch.float64) * (180.0 / int(views))).to(device=device, dtype=dtype)
+
+
+def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.device | str | None = None,
+                      dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Angles ``(N, Vmax)`` and validity mask ``(N, Vmax)`` for per-sample view counts ``views``
+    ``(N,)``: sample ``n`` gets ``views[n]`` angles equally spaced over ``[0, 180)``; the
+    remaining slots hold angle 0 and are masked out."""
+    counts = torch.as_tensor(views).long().reshape(-1).cpu()  # a few ints; float64 maths on the CPU
+    if counts.numel() == 0 or bool((counts < 1).any()):
+        raise ValueError(f"every view count must be >= 1, got {counts.tolist()}")
+    k = torch.arange(int(counts.max()))
+    mask = k[None, :] < counts[:, None]
+    angles = k[None, :].double() * (180.0 / counts[:, None].double())
+    angles = angles.where(mask, torch.zeros((), dtype=torch.float64))
+    return angles.to(device=device, dtype=dtype), mask.to(device)
+
+
+def circle_mask(size: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """``(size, size)`` bool: True inside the reconstruction circle (radius ``size // 2``
+    around pixel ``(size // 2, size // 2)``, skimage's convention)."""
+    r = torch.arange(size, device=device) - size // 2
+    return r[:, None] ** 2 + r[None, :] ** 2 <= (size // 2) ** 2
+
+
+def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
+          method: str = "joseph", chunk_size: int | None = None) -> torch.Tensor:
+    """Parallel-beam projections of ``image`` ``(N, 1, S, S)`` -> sinogram ``(N, 1, V, S)``.
+
+    ``angles``: ``None`` (180 views over [0, 180)), an int (that many equally spaced views),
+    ``(V,)`` degrees shared by the batch, or ``(N, V)`` degrees per sample. ``mask``
+    (``(V,)`` or ``(N, V)`` bool) zeroes the rows of invalid views.
+
+    ``method``: ``"joseph"`` (default) steps along each ray one row (or column, whichever
+    the ray crosses faster) at a time and interpolates linearly across it, weighting by the
+    step length (Joseph 1982); it blurs less than ``"rotate"``, which is skimage's method
+    exactly (rotate the image bilinearly, sum along columns). The two agree to well within
+    1 % (relative L2) on the Shepp-Logan phantom.
+    """
+    _check_image(image)
+    if method not in ("joseph", "rotate"):
+        raise ValueError(f"unknown projection method {method!r}; accepted: 'joseph', 'rotate'")
+    n, _, size, _ = image.shape
+    theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
+    per_sample = theta.ndim == 2
+    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (n * size * size * (3 if per_sample else 1)))
+    rows = []
+    for start in range(0, theta.shape[-1], chunk):
+        th = torch.deg2rad(theta[..., start:start + chunk])
+        vc = th.shape[-1]
+        grid, weight = _ray_grid(th, size, method)
+        source = image if per_sample else image.reshape(1, n, size, size)
+        sampled = F.grid_sample(source, grid.reshape(n if per_sample else 1, vc * size, size, 2),
+                                mode="bilinear", padding_mode="zeros", align_corners=True)
+        rows.append(sampled.reshape(n, vc, size, size).sum(dim=2) * weight[..., None])
+    sinogram = torch.cat(rows, dim=1).unsqueeze(1)
+    if valid is not None:
+        sinogram = sinogram * valid[:, None, :, None].to(sinogram.dtype)
+    return sinogram
+
+
+def _ray_grid(theta: torch.Tensor, size: int, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sampling grid ``(..., V, steps, bins, 2)`` (grid_sample's normalised x, y) for angles
+    ``theta`` (radians, ``(..., V)``) and the length of one step along each ray ``(..., V)``.
+
+    Sample points are ``col - c = A t + B k`` and ``row - c = C t + D k`` for detector bin
+    ``t`` and step ``k`` (both ``-c .. S - 1 - c``) with per-angle coefficients."""
+    cos, sin = theta.cos(), theta.sin()
+    if method == "rotate":  # the rotated pixel grid: col - c = t cos + k sin, row - c = -t sin + k cos
+        a, b, c, d = cos, sin, -sin, cos
+        weight = torch.ones_like(theta)
+    else:  # one sample per row (|cos| >= |sin|) or per column, interpolated linearly across the ray
+        by_row = cos.abs() >= sin.abs()
+        one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+        safe_cos, safe_sin = torch.where(by_row, cos, one), torch.where(by_row, one, sin)
+        a = torch.where(by_row, 1.0 / safe_cos, zero)
+        b = torch.where(by_row, sin / safe_cos, one)
+        c = torch.where(by_row, zero, -1.0 / safe_sin)
+        d = torch.where(by_row, one, cos / safe_sin)
+        weight = 1.0 / torch.maximum(cos.abs(), sin.abs())
+    centre = size // 2
+    scale = 2.0 / max(size - 1, 1)
+    k = (torch.arange(size, device=theta.device, dtype=theta.dtype) - centre) * scale
+    t, step = k[None, :], k[:, None]  # detector bin (last axis), step along the ray
+    grid = torch.empty(*theta.shape, size, size, 2, device=theta.device, dtype=theta.dtype)
+    offset = centre * scale - 1.0
+    torch.add(t * a[..., None, None] + offset, step * b[..., None, None], out=grid[..., 0])
+    torch.add(t * c[..., None, None] + offset, step * d[..., None, None], out=grid[..., 1])
+    return grid, weight
+
+
+def fbp(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
+        filter_name: str | None = "ramp", output_size: int | None = None, circle: bool = True,
+        chunk_size: int | None = None) -> torch.Tensor:
+    """Filtered back-projection of ``sinogram`` ``(N, 1, V, D)`` -> images ``(N, 1, M, M)``.
+
+    ``angles``/``mask`` as in :func:`radon`; ``None`` means ``V`` views over [0, 180).
+    ``filter_name``: one of :data:`FILTERS` (``"ramp"`` is Ram-Lak; ``"ram-lak"`` is accepted)
+    or ``None``. The projections are zero-padded to a power of two (at least 64 and twice
+    the ``ceil(sqrt(2) D)`` detector extent), filtered in the Fourier domain with skimage's
+    filter, then back-projected with linear interpolation and scaled by ``pi / (2 V)``.
+    ``output_size`` defaults to ``D``; with ``circle`` pixels outside the inscribed circle are 0.
+    """
+    _check_sinogram(sinogram)
+    filtered, centre = _filter(sinogram, filter_name)
+    return _backproject(filtered, centre, angles, mask, output_size or sinogram.shape[-1], circle, chunk_size)
+
+
+def backproject(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
+                output_size: int | None = None, circle: bool = True, chunk_size: int | None = None) -> torch.Tensor:
+    """Unfiltered back-projection (``fbp`` with ``filter_name=None``): the sum over valid views
+    of each projection smeared back along its rays, times ``pi / (2 V)``."""
+    _check_sinogram(sinogram)
+    return _backproject(sinogram, sinogram.shape[-1] // 2, angles, mask, output_size or sinogram.shape[-1],
+                        circle, chunk_size)
+
+
+def fourier_filter(size: int, filter_name: str | None = "ramp") -> torch.Tensor:
+    """The frequency response (``size``,) float64 used by :func:`fbp`, identical to skimage's
+    ``_get_fourier_filter``: the ramp computed from its band-limited spatial form (Kak &
+    Slaney, eq. 61; no DC bias), optionally times a window."""
+    return _fourier_filter(int(size), _filter_key(filter_name)).clone()
+
+
+@lru_cache(maxsize=32)
+def _fourier_filter(size: int, name: str | None) -> torch.Tensor:
+    if name is None:
+        return torch.ones(size, dtype=torch.float64)
+    n = torch.cat((torch.arange(1, size // 2 + 1, 2), torch.arange(size // 2 - 1, 0, -2))).double()
+    f = torch.zeros(size, dtype=torch.float64)
+    f[0] = 0.25
+    f[1::2] = -1.0 / (math.pi * n) ** 2
+    response = 2.0 * torch.fft.fft(f).real
+    if name == "shepp-logan":
+        omega = math.pi * torch.fft.fftfreq(size, dtype=torch.float64)[1:]
+        response[1:] *= torch.sin(omega) / omega
+    elif name == "cosine":
+        response *= torch.fft.fftshift(torch.sin(torch.arange(size, dtype=torch.float64) * (math.pi / size)))
+    elif name == "hamming":
+        response *= torch.fft.fftshift(torch.hamming_window(size, periodic=False, dtype=torch.float64))
+    elif name == "hann":
+        response *= torch.fft.fftshift(torch.hann_window(size, periodic=False, dtype=torch.float64))
+    return response
+
+
+def _filter_key(filter_name: str | None) -> str | None:
+    if filter_name is None:
+        return None
+    key = _ALIASES.get(str(filter_name).lower(), str(filter_name).lower())
+    if key not in FILTERS:
+        raise ValueError(f"unknown FBP filter {filter_name!r}; accepted: {', '.join(FILTERS)}, 'ram-lak' or None")
+    return key
+
+
+def _filter(sinogram: torch.Tensor, filter_name: str | None) -> tuple[torch.Tensor, int]:
+    """Filter each projection as skimage does (circle=True): embed the ``D`` bins centred in
+    ``ceil(sqrt(2) D)`` bins, zero-pad to a power of two, filter, keep the ``ceil(sqrt(2) D)``.
+    Returns the filtered rows and the index of the rotation axis in them."""
+    key = _filter_key(filter_name)
+    if key is None:
+        return sinogram, sinogram.shape[-1] // 2
+    d = sinogram.shape[-1]
+    diag = int(math.ceil(math.sqrt(2) * d))
+    before = diag // 2 - d // 2
+    padded = max(64, int(2 ** math.ceil(math.log2(2 * diag))))
+    response = _fourier_filter(padded, key)
+    # Only the even part of a real response reaches the real output, so rfft/irfft with the
+    # symmetrised response equals skimage's real(ifft(fft(x) * response)).
+    even = 0.5 * (response + response.roll(-1).flip(0))
+    real_dtype = torch.float64 if sinogram.dtype == torch.float64 else torch.float32
+    even = even[: padded // 2 + 1].to(device=sinogram.device, dtype=real_dtype)
+    x = F.pad(sinogram.to(real_dtype), (before, padded - d - before))
+    out = torch.fft.irfft(torch.fft.rfft(x, dim=-1) * even, n=padded, dim=-1)[..., :diag]
+    return out.to(sinogram.dtype), diag // 2
+
+
+def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Tensor | None,
+                 output_size: int, circle: bool, chunk_size: int | None) -> torch.Tensor:
+    n, _, views, bins = rows.shape
+    theta, valid = _resolve_angles(angles if angles is not None else views, n, views,
+                                   rows.device, rows.dtype, mask)
+    if theta.shape[-1] != views:
+        raise ValueError(f"the sinogram has {views} views (rows) but {theta.shape[-1]} angles were given")
+    per_sample = theta.ndim == 2
+    rows = rows[:, 0]
+    if valid is not None:
+        rows = rows * valid[..., None].to(rows.dtype)
+    m = int(output_size)
+    offsets = torch.arange(m, device=rows.device, dtype=rows.dtype) - m // 2
+    x_off, y_off = offsets[:, None], offsets[None, :]  # row offset, column offset
+    scale = 2.0 / max(bins - 1, 1)
+    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (m * m * (3 * n if per_sample else n + 2)))
+    image = rows.new_zeros(n, m, m)
+    for start in range(0, views, chunk):
+        th = torch.deg2rad(theta[..., start:start + chunk])
+        vc = th.shape[-1]
+        grid = rows.new_empty(*th.shape, m, m, 2)
+        grid[..., 1].zero_()  # y = 0: the single row of each projection
+        torch.sub(y_off * (th.cos() * scale)[..., None, None] + (centre * scale - 1.0),
+                  x_off * (th.sin() * scale)[..., None, None], out=grid[..., 0])
+        part = rows[:, start:start + vc]
+        if per_sample:
+            sampled = F.grid_sample(part.reshape(n * vc, 1, 1, bins), grid.reshape(n * vc, m, m, 2),
+                                    mode="bilinear", padding_mode="zeros", align_corners=True)
+            image = image + sampled.reshape(n, vc, m, m).sum(dim=1)
+        else:
+            sampled = F.grid_sample(part.permute(1, 0, 2).reshape(vc, n, 1, bins).contiguous(), grid,
+                                    mode="bilinear", padding_mode="zeros", align_corners=True)
+            image = image + sampled.sum(dim=0)
+    counts = valid.sum(dim=-1).to(rows.dtype) if valid is not None else torch.full(
+        (n,), float(views), device=rows.device, dtype=rows.dtype)
+    image = image * (math.pi / (2.0 * counts.clamp(min=1)))[:, None, None]
+    if circle:
+        image = image * circle_mask(m, device=rows.device).to(image.dtype)
+    return image.unsqueeze(1)
+
+
+def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,
+                    mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Angles as ``(V,)`` (shared) or ``(N, V)`` degrees, and the mask as ``(N, V)`` or None."""
+    if angles is None:
+        theta = equal_angles(default_views, device=device, dtype=dtype)
+    elif isinstance(angles, int) and not isinstance(angles, bool):
+        theta = equal_angles(angles, device=device, dtype=dtype)
+    else:
+        theta = torch.as_tensor(angles, device=device).to(dtype)
+        if theta.ndim not in (1, 2) or (theta.ndim == 2 and theta.shape[0] != n) or theta.shape[-1] == 0:
+            raise ValueError(f"angles must be (V,) or (N, V) with N = {n}, got shape {tuple(theta.shape)}")
+    if mask is None:
+        return theta, None
+    valid = torch.as_tensor(mask, device=device).bool()
+    if valid.shape[-1] != theta.shape[-1] or valid.ndim not in (1, 2) or (valid.ndim == 2 and valid.shape[0] != n):
+        raise ValueError(f"mask must be (V,) or (N, V) matching angles {tuple(theta.shape)}, "
+                         f"got shape {tuple(valid.shape)}")
+    return theta, valid.expand(n, theta.shape[-1])
+
+
+def _check_image(image: torch.Tensor) -> None:
+    if image.ndim != 4 or image.shape[1] != 1 or image.shape[2] != image.shape[3]:
+        raise ValueError(f"expected square images (N, 1, S, S), got shape {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise ValueError(f"expected a floating-point image, got {image.dtype}")
+
+
+def _check_sinogram(sinogram: torch.Tensor) -> None:
+    if sinogram.ndim != 4 or sinogram.shape[1] != 1:
+        raise ValueError(f"expected a sinogram (N, 1, V, D), got shape {tuple(sinogram.shape)}")
+    if not sinogram.is_floating_point():
+        raise ValueError(f"expected a floating-point sinogram, got {sinogram.dtype}")
