@@ -8,19 +8,20 @@ import subprocess
 import sys
 from collections import defaultdict
 
-from i2i.data.sampler import EpochSampler
+from i2i.data.sampler import EpochBatchSampler
 from i2i.engine.checkpoint import list_checkpoints, read_trainer_state
 from tests.conftest import ROOT
 
 
 def test_sampler_shards_are_disjoint_and_equal():
-    a = EpochSampler(101, batch_size=4, seed=3, rank=0, world_size=2)
-    b = EpochSampler(101, batch_size=4, seed=3, rank=1, world_size=2)
+    a = EpochBatchSampler(101, batch_size=4, seed=3, rank=0, world_size=2)
+    b = EpochBatchSampler(101, batch_size=4, seed=3, rank=1, world_size=2)
     for epoch in range(3):
-        ia, ib = a.order(epoch), b.order(epoch)
-        assert len(ia) == len(ib) == 50 and not set(ia) & set(ib)
+        ia = [i for batch in a.epoch_batches(epoch) for i in batch]
+        ib = [i for batch in b.epoch_batches(epoch) for i in batch]
+        assert len(ia) == len(ib) == 48 and not set(ia) & set(ib)
     a.set_position(1, 5)
-    assert list(a) == a.order(1)[20:48]
+    assert list(a) == a.epoch_batches(1)[5:] and len(a) == 12 - 5
 
 
 def test_two_process_gloo_run(tiny_recipe, tmp_path):
