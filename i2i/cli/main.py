@@ -12,7 +12,8 @@ import sys
 import click
 
 from i2i import __version__
-from i2i.cli import plugins_cmd, recipe_cmd, run_cmd, scaffold_cmd, summary_cmd
+from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, report_cmd, run_cmd, scaffold_cmd,
+                     summary_cmd)
 from i2i.errors import I2IError, RecipeError
 
 
@@ -49,7 +50,8 @@ def cli() -> None:
 
 
 for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, summary_cmd.summary,
-                scaffold_cmd.new_plugin):
+                scaffold_cmd.new_plugin, predict_cmd.predict, eval_cmd.eval_command, report_cmd.report,
+                export_cmd.export):
     cli.add_command(command)
 
 

@@ -86,8 +86,37 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
         click.echo(f"{status}: step {trainer.step}/{trainer.total_steps}, run directory {run_dir}", err=True)
         if status == "interrupted":
             click.echo(f"continue with: i2i run --resume {run_dir}", err=True)
+        else:
+            _finish(resolved, run_dir, torch_device, quiet)
     if status == "interrupted":
         raise SystemExit(130)
+
+
+def _finish(resolved, run_dir: Path, device, quiet: bool) -> None:
+    """After a completed run: the held-out evaluation (``eval.json``) and ``report.html``."""
+    from i2i.evaluation.evaluate import evaluate_run
+    from i2i.report.page import write_report
+
+    if resolved.train.final_eval:
+        done = evaluate_run(run_dir, device, resolved.train.final_eval_images)
+        if done is None:
+            click.echo("no held-out split (data.test_fraction / data.val_fraction, or test/ val/ folders): "
+                       "no final evaluation", err=True)
+        elif not quiet:
+            result, json_path, _ = done
+            model, base = result.summary["metrics"]["model"], result.summary["metrics"].get("input", {})
+            shown = [name for name in ("psnr", "ssim", "mae") if name in model]
+            line = ", ".join(f"{name} {_mean(model[name])}" + (f" (input {_mean(base[name])})" if name in base else "")
+                             for name in shown)
+            click.echo(f"evaluation on {result.summary['images']} {result.summary['split']} image(s): {line}; "
+                       f"{json_path}", err=True)
+    path = write_report(run_dir)
+    if not quiet:
+        click.echo(f"report: {path}", err=True)
+
+
+def _mean(stats: dict) -> str:
+    return "n/a" if stats.get("mean") is None else f"{stats['mean']:.4g}"
 
 
 def _argv_without_nproc(argv: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ def thaw(value: Any) -> Any:
 #: Keys that may change between a run and its resumption (``--resume --set train.steps=...``).
 RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_threads",
-                  "data.root", "data.num_workers")
+                  "train.final_eval", "train.final_eval_images", "data.root", "data.num_workers")
 
 
 @dataclass(frozen=True)

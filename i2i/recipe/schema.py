@@ -55,6 +55,11 @@ class TrainSection:
                                   "evaluated and saved alongside", gt=0, le=1)
     ema_start: int = key(0, "step at which the EMA starts (it copies the weights then)", ge=0)
     sync_batchnorm: bool = key(False, "SyncBatchNorm across processes in distributed CUDA runs")
+    final_eval: bool = key(True, "when the run completes, evaluate the final generator on the held-out split "
+                           "(test, else val) into eval.json + eval.csv, as `i2i eval` does, then write "
+                           "report.html; skipped when the data have no held-out split")
+    final_eval_images: int | None = key(None, "images of the held-out split the final evaluation uses "
+                                        "(default: all)", ge=1)
 
 
 @dataclass(frozen=True)

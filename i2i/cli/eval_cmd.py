@@ -1,0 +1,77 @@
+"""``i2i eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.option("--data", "data_root", type=click.Path(exists=True), help="Data location (overrides the recipe's data.root).")
+@click.option("--split", help="Split to evaluate: test, val or train (default: test, else val, else train with a warning).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="JSON summary to write (default: RUN_DIR/eval.json, or ./eval.json); the per-image CSV goes "
+                   "beside it with the suffix .csv.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-images", type=click.IntRange(min=1), help="Evaluate only the first N images of the split.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--no-ema", is_flag=True, help="Use the raw generator weights even when the checkpoint has EMA weights.")
+@click.option("--train-mode", is_flag=True, help="Run the generator in training mode (dropout on, batch statistics).")
+@click.option("--inception", type=click.Path(), metavar="FILE",
+              help="torchvision Inception-v3 weights (inception_v3_google-*.pth or .safetensors): adds FID and KID.")
+@click.option("--lpips", type=click.Path(), metavar="FILE",
+              help="torchvision backbone weights for LPIPS (alexnet-*.pth for --lpips-net alex).")
+@click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex", show_default=True)
+@click.option("--quiet", is_flag=True, help="Print only the output paths.")
+def eval_command(checkpoint: str, data_root: str | None, split: str | None, out_file: str | None, batch_size: int,
+                 max_images: int | None, device: str, precision: str, no_ema: bool, train_mode: bool,
+                 inception: str | None, lpips: str | None, lpips_net: str, quiet: bool) -> None:
+    """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
+    identity baseline (where input and target share a space).
+
+    \b
+    Pairs are built exactly as in training (same source, splits, preprocessing and task).
+    Metrics per image: mae (L1), psnr, ssim, ms_ssim and the task's own; with --inception
+    FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
+    Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
+    """
+    from i2i.errors import UsageError
+    from i2i.evaluation.evaluate import EvalOptions, default_output, evaluate, write_result
+    from i2i.inference.model import choose_device, load_model
+
+    torch_device = choose_device(device)
+    if precision == "fp16" and torch_device.type != "cuda":
+        raise UsageError("--precision: 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
+    overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
+    model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides)
+    options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
+                          precision=precision, inception=Path(inception) if inception else None,
+                          lpips=Path(lpips) if lpips else None, lpips_net=lpips_net)
+    result = evaluate(model, options)
+    json_path, csv_path = write_result(result, out_file or default_output(model))
+    if quiet:
+        click.echo(json_path)
+        return
+    summary = result.summary
+    click.echo(f"{summary['images']} image(s) of split {summary['split']!r}, {model.weights} (step {model.step})")
+    for note in summary["warnings"]:
+        click.secho(f"warning: {note}", fg="yellow", err=True)
+    metrics = summary["metrics"]
+    for name in sorted(metrics["model"]):
+        line = f"  {name:>10}  model {_fmt(metrics['model'][name])}"
+        if "input" in metrics and name in metrics["input"]:
+            line += f"   input {_fmt(metrics['input'][name])}"
+        click.echo(line)
+    for who, values in summary.get("distribution", {}).items():
+        click.echo(f"  {who}: " + json.dumps(values))
+    click.echo(f"wrote {json_path} and {csv_path}")
+
+
+def _fmt(stats: dict) -> str:
+    if stats["mean"] is None:
+        return "n/a"
+    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"

@@ -1,0 +1,57 @@
+"""``i2i predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("predict")
+@click.argument("checkpoint", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--tile", type=click.IntRange(min=0), default=1024, show_default=True,
+              help="Images larger than this (pixels per side) are predicted in overlapping tiles; 0: never tile.")
+@click.option("--overlap", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Overlap of neighbouring tiles, blended with a raised-cosine window.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Tiles (or images of one size) per forward pass.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="Autocast dtype for the generator (fp16 needs CUDA).")
+@click.option("--no-ema", is_flag=True, help="Use the raw generator weights even when the checkpoint has EMA weights.")
+@click.option("--train-mode", is_flag=True,
+              help="Run the generator in training mode, as the reference's test script does (dropout on, "
+                   "batch statistics); the default is eval mode.")
+@click.option("--convert-channels", is_flag=True,
+              help="Convert inputs whose channel count differs from the model's (grey <-> RGB by luma / "
+                   "repetition, alpha dropped); without it such inputs are an error.")
+@click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
+            device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
+            ext: str | None, quiet: bool) -> None:
+    """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
+    (a run directory, a checkpoint folder or a generator .safetensors file).
+
+    \b
+    Any image size: sides are padded to the generator's size divisor and cropped back;
+    images larger than --tile are predicted in blended tiles. Outputs keep the input's
+    name (and sub-folder), format and bit depth: 8-bit in -> 8-bit out, 16-bit PNG/TIFF
+    -> 16-bit, float TIFF/NPY -> float. EMA weights are used when the checkpoint has them.
+    """
+    from i2i.inference.model import choose_device, load_model
+    from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
+
+    items = collect_inputs(inputs)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
+                             train_mode=train_mode, convert_channels=convert_channels, ext=ext)
+    if not quiet:
+        click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
+                   err=True)
+    echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
+    written = predict_files(model, items, Path(out_dir), options, on_written=echo)
+    if not quiet:
+        click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)

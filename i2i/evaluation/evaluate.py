@@ -1,0 +1,260 @@
+"""``i2i eval``: metrics of a trained generator on held-out pairs, and of the identity baseline.
+
+Pairs are built exactly as in training: the recipe's source (``data.root`` may be
+overridden), the same deterministic hold-out splits (:func:`i2i.data.splits.split_datasets`
+with ``run.seed``), the same checked fixed-size decoding (:class:`i2i.data.dataset.CheckedDataset`)
+and the same batch pipeline in evaluation mode (:class:`i2i.data.pipeline.BatchPipeline`:
+centre crop, ``task.to_network``, ``task.make_pair`` with the fixed evaluation seed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from i2i import __version__
+from i2i.data.dataset import CheckedDataset
+from i2i.data.loader import collate_samples
+from i2i.data.pipeline import BatchPipeline
+from i2i.data.splits import split_datasets
+from i2i.engine import build as B
+from i2i.errors import UsageError, one_of
+from i2i.evaluation.metrics import image_metrics
+from i2i.inference.model import LoadedModel
+from i2i.inference.predict import PRECISIONS
+from i2i.metrics import PSNR_CAP, higher_is_better
+from i2i.nn.sizing import forward_any_size
+from i2i.plugins import Plugins, get_plugins
+
+#: Split preference when none is named: held-out test data, then validation data, then
+#: (with a warning in the result) the training data.
+SPLIT_ORDER = ("test", "val", "train")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What ``i2i eval`` measures and how."""
+
+    split: str | None = None
+    batch_size: int = 1
+    max_images: int | None = None
+    train_mode: bool = False
+    precision: str = "fp32"
+    inception: Path | None = None
+    lpips: Path | None = None
+    lpips_net: str = "alex"
+
+
+@dataclass
+class EvalResult:
+    """The summary (``eval.json``'s content) and one row per image."""
+
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def choose_split(available: list[str], requested: str | None) -> tuple[str, list[str]]:
+    """The split to evaluate and notes about the choice."""
+    if requested is not None:
+        if requested not in available:
+            raise UsageError(f"--split: {requested!r} is not a split of this data; it has {one_of(available)} "
+                             "(held-out splits come from data.val_fraction / data.test_fraction or from "
+                             "val/ and test/ folders)")
+        return requested, []
+    for name in SPLIT_ORDER:
+        if name in available:
+            notes = []
+            if name == "train":
+                notes.append("no held-out split (set data.test_fraction or data.val_fraction, or give test/ "
+                             "and val/ folders): these metrics are measured on TRAINING images")
+            return name, notes
+    raise UsageError(f"no usable split among {one_of(available)}")
+
+
+def eval_dataset(model: LoadedModel, split: str | None, plugins: Plugins) -> tuple[str, Any, list[str]]:
+    """``(split, dataset, notes)``: the split's samples, checked and decoded as in training."""
+    recipe, task = model.recipe, model.task
+    source = B.build_source(plugins, recipe)
+    splits = split_datasets(source, recipe.data, recipe.run.seed)
+    name, notes = choose_split(list(splits), split)
+    d = recipe.data
+    dataset = CheckedDataset(splits[name], task.expected_channels(), d.preprocess, d.load_size, d.crop_size,
+                             d.on_error)
+    return name, dataset, notes
+
+
+def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: Plugins | None = None,
+             progress=None) -> EvalResult:
+    """Run ``model`` on its recipe's evaluation pairs and measure it and the identity baseline.
+    ``progress(done, total)`` is called after each batch when given."""
+    plugins = plugins or get_plugins()
+    if options.batch_size < 1:
+        raise UsageError(f"--batch-size: must be >= 1, got {options.batch_size}")
+    recipe, task, device = model.recipe, model.task, model.device
+    split, dataset, notes = eval_dataset(model, options.split, plugins)
+    if options.max_images is not None:
+        dataset = Subset(dataset, range(min(options.max_images, len(dataset))))
+    if len(dataset) == 0:
+        raise UsageError(f"split {split!r} has no images to evaluate")
+    loader = DataLoader(dataset, batch_size=options.batch_size, collate_fn=collate_samples, num_workers=0)
+    pipeline = BatchPipeline.from_recipe(recipe, task, device)
+    net = model.generator
+    net.train(options.train_mode)
+    comparable = task.input_comparable()
+    distribution, lpips = _perceptual(options, comparable, device)
+    autocast = (torch.autocast(device.type, dtype=PRECISIONS[options.precision])
+                if PRECISIONS.get(options.precision) is not None else contextlib.nullcontext())
+    rows: list[dict[str, Any]] = []
+    with torch.no_grad(), torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        for raw in loader:
+            x, y = pipeline(raw, False)
+            with autocast:
+                out = forward_any_size(net, x)
+            out = out.float()
+            results = {"model": image_metrics(task, x, out, y)}
+            baseline = task.baseline(x) if comparable else None
+            if baseline is not None:
+                results["input"] = image_metrics(task, x, baseline, y)
+            shown = task.display_images(x, out, y)
+            shown_input = task.display_images(x, baseline, y)[1] if baseline is not None else None
+            if lpips is not None:
+                results["model"]["lpips"] = lpips(shown[1], shown[2])
+                if shown_input is not None:
+                    results["input"]["lpips"] = lpips(shown_input, shown[2])
+            if distribution is not None:
+                outputs = {"model": shown[1]}
+                if shown_input is not None:
+                    outputs["input"] = shown_input
+                distribution.update(shown[2], outputs)
+            paths = raw.get("path") or [None] * x.shape[0]
+            for i in range(x.shape[0]):
+                row: dict[str, Any] = {"index": len(rows), "path": paths[i]}
+                for who, metrics in results.items():
+                    row.update({f"{who}_{k}": float(v[i]) for k, v in metrics.items()})
+                rows.append(row)
+            if progress is not None:
+                progress(len(rows), len(dataset))
+    summary = _summary(model, split, rows, notes, options)
+    if distribution is not None:
+        summary["distribution"] = distribution.compute()
+    return EvalResult(summary, rows)
+
+
+def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
+    distribution = lpips = None
+    if options.inception is not None:
+        from i2i.evaluation.perceptual import DistributionMetrics, InceptionFeatures
+
+        names = ["model", "input"] if comparable else ["model"]
+        distribution = DistributionMetrics(InceptionFeatures(options.inception), names, device)
+    if options.lpips is not None:
+        from i2i.evaluation.perceptual import LPIPS
+
+        lpips = LPIPS(options.lpips, options.lpips_net).to(device)
+    return distribution, lpips
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return {"mean": None, "std": None, "min": None, "max": None, "count": 0}
+    t = torch.tensor(finite, dtype=torch.float64)
+    return {"mean": float(t.mean()), "std": float(t.std(unbiased=False)), "min": float(t.min()),
+            "max": float(t.max()), "count": len(finite)}
+
+
+def _summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: list[str],
+             options: EvalOptions) -> dict[str, Any]:
+    metrics: dict[str, dict[str, Any]] = {}
+    for key in rows[0]:
+        who, _, name = key.partition("_")
+        if who in ("model", "input") and name:
+            metrics.setdefault(who, {})[name] = _stats([r[key] for r in rows])
+    names = sorted({name for table in metrics.values() for name in table})
+    return {
+        "format": "i2i.eval.v1",
+        "i2i_version": __version__,
+        "checkpoint": str(model.checkpoint),
+        "weights": model.weights.name,
+        "step": model.step,
+        "task": model.recipe.task.name,
+        "generator": model.recipe.generator.name,
+        "data": model.recipe.data.root or model.recipe.source.name,
+        "split": split,
+        "images": len(rows),
+        "mode": "train" if options.train_mode else "eval",
+        "precision": options.precision,
+        "baseline": "input" in metrics,
+        "metrics": metrics,
+        "higher_is_better": {name: higher_is_better(name) for name in names},
+        "warnings": notes,
+        "notes": [
+            f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",
+            "mae, psnr, ssim, ms_ssim: on the task's output images in data units (task.output_image); "
+            "the task's own metrics replace those it also defines",
+            "input: the identity baseline (the network input taken as the output)"
+            if "input" in metrics else "no identity baseline: input and target are in different spaces",
+        ],
+    }
+
+
+def default_output(model: LoadedModel) -> Path:
+    """``RUN/eval.json`` for a checkpoint inside a run directory, else ``./eval.json``."""
+    return (model.run_dir or Path(".")) / "eval.json"
+
+
+def write_result(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
+    """Write ``path`` (JSON summary) and the per-image CSV beside it (same name, ``.csv``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = path.with_suffix(".csv")
+    result.summary["per_image_csv"] = table.name
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_finite(result.summary), indent=2) + "\n")
+    tmp.replace(path)
+    columns = list(result.rows[0]) if result.rows else ["index", "path"]
+    with table.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in result.rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return path, table
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | None = None,
+                 plugins: Plugins | None = None) -> tuple[EvalResult, Path, Path] | None:
+    """The end of ``i2i run``: evaluate the run's newest checkpoint (EMA weights when there are
+    some) on its held-out split, test else val, into ``RUN/eval.json`` and ``RUN/eval.csv``.
+    Returns ``None`` without measuring anything when the data have no held-out split
+    (metrics on training images would flatter the model)."""
+    from i2i.inference.model import load_model
+
+    plugins = plugins or get_plugins()
+    model = load_model(run_dir, device, plugins=plugins)
+    source = B.build_source(plugins, model.recipe)
+    available = [name for name in SPLIT_ORDER[:2] if name in split_datasets(source, model.recipe.data,
+                                                                           model.recipe.run.seed)]
+    if not available:
+        return None
+    result = evaluate(model, EvalOptions(split=available[0], max_images=max_images), plugins)
+    json_path, csv_path = write_result(result, Path(run_dir) / "eval.json")
+    return result, json_path, csv_path

@@ -1,0 +1,229 @@
+"""Reading inputs and writing outputs for ``i2i predict``, dispatched by file suffix.
+
+A :class:`Format` pairs a reader (file -> :class:`Decoded`) with a writer (an output in data
+units -> file). The table is built on first use from the built-in image formats and from
+the providers in :data:`PROVIDERS` (``"module:function"`` returning a list of formats;
+a provider whose module is not installed is skipped), and :func:`register_format` adds
+more at run time. This is the extension point for medical formats: a
+``i2i.medical.formats:formats`` provider returning DICOM (``.dcm``) and NIfTI
+(``.nii``, ``.nii.gz``) formats is picked up without changing this module.
+
+Writers get the output in the task's data units (floats in [0, 1] for images) and the
+decoded input, whose dtype sets the output's bit depth: 8-bit in -> 8-bit out, 16-bit in
+-> 16-bit out, float in -> float out.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from i2i.data.imageio import DataError, read_image
+from i2i.errors import UsageError, one_of
+
+#: Modules providing extra formats: ``"module:function"``, the function returning a list of
+#: :class:`Format`. Missing modules are skipped.
+PROVIDERS: tuple[str, ...] = ("i2i.medical.formats:formats",)
+
+
+@dataclass
+class Decoded:
+    """A decoded input: the (C, H, W) tensor as read (uint8; 16-bit values as int32 or
+    uint16; float32) and whatever the format needs to write a matching output
+    (e.g. a DICOM header) in ``meta``."""
+
+    path: Path
+    image: torch.Tensor
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bits(self) -> str:
+        """``"8"``, ``"16"`` or ``"float"``: the bit depth outputs are written with."""
+        if self.image.dtype == torch.uint8:
+            return "8"
+        if self.image.dtype in (torch.int32, torch.uint16, torch.int16):
+            return "16"
+        return "float"
+
+
+Reader = Callable[[Path], Decoded]
+#: ``writer(path, image, like)``: ``image`` is (C, H, W) float in data units, ``like`` the input.
+Writer = Callable[[Path, torch.Tensor, Decoded], None]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its name, the suffixes it owns (lower case, with the dot; may be
+    double like ``.nii.gz``), a reader and a writer."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Reader
+    write: Writer
+
+
+_table: dict[str, Format] | None = None
+
+
+def register_format(fmt: Format, replace: bool = False) -> None:
+    """Add ``fmt`` for its suffixes; an already taken suffix fails unless ``replace``."""
+    table = _formats()
+    for suffix in fmt.suffixes:
+        if suffix in table and not replace and table[suffix] is not fmt:
+            raise ValueError(f"suffix {suffix!r} is already handled by format {table[suffix].name!r}")
+    for suffix in fmt.suffixes:
+        table[suffix] = fmt
+
+
+def suffix_of(path: str | Path) -> str:
+    """The longest registered suffix ``path`` ends with (``.nii.gz`` before ``.gz``), else
+    its last suffix, lower case."""
+    name = Path(path).name.lower()
+    for suffix in sorted(_formats(), key=len, reverse=True):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix
+    return Path(name).suffix
+
+
+def format_for(path: str | Path) -> Format:
+    """The format of ``path`` by its suffix; unknown suffixes fail listing the known ones."""
+    suffix = suffix_of(path)
+    table = _formats()
+    if suffix not in table:
+        raise UsageError(f"{path}: no reader/writer for {suffix or 'files without a suffix'!r}; "
+                         f"supported: {one_of(table)}")
+    return table[suffix]
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    """Every suffix that has a format."""
+    return tuple(sorted(_formats()))
+
+
+def read_input(path: str | Path) -> Decoded:
+    """Decode ``path`` with the reader of its format."""
+    return format_for(path).read(Path(path))
+
+
+def write_output(path: str | Path, image: torch.Tensor, like: Decoded) -> Path:
+    """Write ``image`` (C, H, W, data units) with the writer of ``path``'s format."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    format_for(path).write(path, image.detach().float().cpu(), like)
+    return path
+
+
+def _formats() -> dict[str, Format]:
+    global _table
+    if _table is None:
+        table: dict[str, Format] = {}
+        for fmt in image_formats():
+            table.update({s: fmt for s in fmt.suffixes})
+        for provider in PROVIDERS:
+            for fmt in _provided(provider):
+                table.update({s: fmt for s in fmt.suffixes})
+        _table = table
+    return _table
+
+
+def _provided(provider: str) -> list[Format]:
+    module_name, _, function = provider.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return []  # the providing module is not there (yet)
+        raise
+    return list(getattr(module, function)())
+
+
+# -- built-in image formats --------------------------------------------------------------------
+
+def read_image_file(path: Path) -> Decoded:
+    """PNG, JPEG, BMP, TIFF, WebP, NPY through :func:`i2i.data.imageio.read_image`."""
+    return Decoded(path, read_image(path))
+
+
+def quantise(image: torch.Tensor, bits: int, rows: int = 256) -> np.ndarray:
+    """[0, 1] floats (C, H, W) -> (H, W, C) unsigned integers of ``bits`` (8 or 16), rounded;
+    ``rows`` rows at a time, so no full-size float temporaries are made."""
+    top = 255 if bits == 8 else 65535
+    c, h, w = image.shape
+    out = np.empty((h, w, c), dtype=np.uint8 if bits == 8 else np.uint16)
+    for r in range(0, h, rows):
+        part = (image[:, r:r + rows].clamp(0, 1) * top).round_().to(torch.int32)
+        out[r:r + rows] = part.permute(1, 2, 0).numpy()
+    return out
+
+
+def write_pil_image(path: Path, image: torch.Tensor, like: Decoded) -> None:
+    """PNG/TIFF keep the input's bit depth (8, 16, or float as 32-bit float TIFF / 16-bit
+    PNG); JPEG, BMP and WebP are always 8-bit."""
+    from PIL import Image
+
+    suffix = path.suffix.lower()
+    channels = image.shape[0]
+    if channels not in (1, 2, 3, 4):
+        raise DataError(f"{path}: {channels}-channel outputs need .npy (image files take 1 to 4 channels)")
+    bits = like.bits if suffix in (".png", ".tif", ".tiff") else "8"
+    if bits == "float" and suffix == ".png":
+        bits = "16"
+    if bits == "8":
+        array = quantise(image, 8)
+        if suffix in (".jpg", ".jpeg") and channels in (2, 4):
+            array = array[:, :, :channels - 1]  # JPEG has no alpha
+        pil = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+        pil.save(path, **({"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}))
+        return
+    if bits == "16":
+        array = quantise(image, 16)
+        if suffix == ".png":
+            if channels == 1:
+                Image.fromarray(array[:, :, 0]).save(path)
+            else:
+                from i2i.inference.png16 import write_png16
+
+                write_png16(path, array)
+            return
+        _write_tiff(path, array)
+        return
+    _write_tiff(path, image.permute(1, 2, 0).numpy().astype(np.float32))
+
+
+def _write_tiff(path: Path, array: np.ndarray) -> None:
+    """One channel through Pillow; several through tifffile (installed with scikit-image)."""
+    if array.shape[2] == 1:
+        from PIL import Image
+
+        Image.fromarray(array[:, :, 0]).save(path)
+        return
+    try:
+        import tifffile
+    except ImportError:
+        raise UsageError(f"{path}: writing a {array.shape[2]}-channel {array.dtype} TIFF needs the 'tifffile' "
+                         "package (pip install tifffile), or write .png/.npy with --ext") from None
+    tifffile.imwrite(path, array, photometric="rgb" if array.shape[2] in (3, 4) else "minisblack")
+
+
+def write_npy(path: Path, image: torch.Tensor, like: Decoded) -> None:
+    """float32 ``(H, W)`` for one channel, else ``(H, W, C)`` (the layout ``.npy`` inputs use)."""
+    array = image.permute(1, 2, 0).numpy().astype(np.float32)
+    np.save(path, array[:, :, 0] if array.shape[2] == 1 else array)
+
+
+def image_formats() -> list[Format]:
+    """The built-in formats."""
+    return [
+        Format("png", (".png",), read_image_file, write_pil_image),
+        Format("jpeg", (".jpg", ".jpeg"), read_image_file, write_pil_image),
+        Format("tiff", (".tif", ".tiff"), read_image_file, write_pil_image),
+        Format("bmp", (".bmp",), read_image_file, write_pil_image),
+        Format("webp", (".webp",), read_image_file, write_pil_image),
+        Format("npy", (".npy",), read_image_file, write_npy),
+    ]

@@ -1,0 +1,112 @@
+"""Rebuilding a trained generator from a checkpoint alone.
+
+Every generator ``.safetensors`` written by the trainer (and by ``i2i export --format
+safetensors``) carries the full resolved recipe as JSON in its metadata; the task and the
+generator are rebuilt from it and the weights loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from i2i.engine import build as B
+from i2i.engine.checkpoint import CheckpointError, load_weights, read_metadata, resolve_checkpoint
+from i2i.errors import UsageError
+from i2i.plugins import Plugins, get_plugins
+from i2i.recipe import Recipe, resolve
+from i2i.tasks import Task
+
+GENERATOR_FILES = ("generator_ema.safetensors", "generator.safetensors")
+
+
+@dataclass
+class LoadedModel:
+    """A generator ready for inference, with the task and recipe it was trained with."""
+
+    recipe: Recipe
+    task: Task
+    generator: nn.Module
+    weights: Path
+    step: int | None
+    device: torch.device
+
+    @property
+    def checkpoint(self) -> Path:
+        """The folder the weights came from."""
+        return self.weights.parent
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run directory holding this checkpoint (``RUN/checkpoints/step_*/``), if any."""
+        run = self.weights.parent.parent.parent
+        return run if (run / "recipe.toml").exists() and self.weights.parent.parent.name == "checkpoints" else None
+
+    @property
+    def size_divisor(self) -> int:
+        return int(getattr(self.generator, "size_divisor", 1) or 1)
+
+
+def generator_file(checkpoint: str | Path, ema: bool = True) -> Path:
+    """The generator weights to use: a ``*.safetensors`` file given directly is used as is;
+    a checkpoint folder or run directory gives ``generator_ema.safetensors`` when it exists
+    (and ``ema``), else ``generator.safetensors``."""
+    p = Path(checkpoint)
+    if p.is_file() and p.suffix == ".safetensors":
+        return p
+    if p.is_file():
+        raise UsageError(f"{checkpoint}: not a checkpoint; give a run directory, a checkpoint folder "
+                         "(checkpoints/step_*/) or a generator .safetensors file")
+    folder = resolve_checkpoint(p)
+    names = GENERATOR_FILES if ema else GENERATOR_FILES[1:]
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
+    raise UsageError(f"{folder}: no generator weights in it (looked for {', '.join(names)})")
+
+
+def recipe_of(weights: Path, overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> Recipe:
+    """The resolved recipe stored in a weights file's metadata, with ``overrides`` (nested
+    tables, e.g. ``{"data": {"root": PATH}}``) layered on top and validated."""
+    meta = read_metadata(weights)
+    if meta.get("role") == "discriminator":
+        raise UsageError(f"{weights}: holds discriminator weights; give the generator's file or the checkpoint folder")
+    if "recipe" not in meta:
+        raise UsageError(f"{weights}: has no recipe in its metadata (not written by i2i); "
+                         "give a checkpoint made by `i2i run` or `i2i export --format safetensors`")
+    try:
+        tables = json.loads(meta["recipe"])
+    except ValueError as exc:
+        raise CheckpointError(f"{weights}: the recipe in its metadata is not valid JSON: {exc}") from None
+    return resolve(f"{weights}[recipe]", tables, overrides or {}, None, plugins or get_plugins())
+
+
+def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: bool = True,
+               overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> LoadedModel:
+    """Rebuild the task and generator of ``checkpoint`` (see :func:`generator_file`) on
+    ``device``, in eval mode."""
+    plugins = plugins or get_plugins()
+    weights = generator_file(checkpoint, ema)
+    recipe = recipe_of(weights, overrides, plugins)
+    task = B.build_task(plugins, recipe)
+    generator = B.build_generator(plugins, recipe, task)
+    load_weights(generator, weights)
+    generator.to(torch.device(device)).eval()
+    step = read_metadata(weights).get("step")
+    return LoadedModel(recipe, task, generator, weights, int(step) if step and step.isdigit() else None,
+                       torch.device(device))
+
+
+def choose_device(requested: str) -> torch.device:
+    """``--device``: ``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a
+    usage error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device: 'cuda' was asked for but no CUDA device is available; use --device cpu or auto")
+    return torch.device(requested)

@@ -1,0 +1,249 @@
+"""``i2i predict``: a trained generator on files of any size.
+
+Per input file: decode (:mod:`i2i.inference.formats`) -> tiles (:mod:`i2i.inference.tiling`;
+one tile when the image is no larger than ``tile``) -> ``task.input_from_image`` per tile ->
+the generator, padded to its ``size_divisor`` -> ``task.output_image`` per tile -> blended
+into a float32 image on the CPU -> written in the input's format and bit depth.
+Tiling takes ``input_from_image`` and ``output_image`` to be per-pixel maps (true of every
+built-in task); a task whose input depends on the whole image sets
+``pixelwise_io = False`` and gets its input computed once for the whole image. Tiles of consecutive images that have one
+shape share batches of ``batch_size``, so many small files are batched too, and a large
+one needs memory for ``batch_size`` tiles, not for the whole image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from i2i.errors import UsageError
+from i2i.inference import formats
+from i2i.inference.model import LoadedModel
+from i2i.inference.tiling import Blender, Box, TilePlan
+from i2i.nn.sizing import forward_any_size
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to predict. ``tile <= 0`` never tiles; ``train_mode`` runs the generator as the
+    reference's test script does by default (dropout on, batch-norm batch statistics)."""
+
+    tile: int = 1024
+    overlap: int = 256
+    batch_size: int = 4
+    precision: str = "fp32"
+    train_mode: bool = False
+    convert_channels: bool = False
+    ext: str | None = None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input and the path of its output relative to the output folder."""
+
+    path: Path
+    name: Path
+
+
+def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
+    """Files named by ``arguments``: files, folders (every supported file under them, their
+    sub-folders kept in the output names) or glob patterns. Fails on arguments that match
+    nothing and on two inputs that would write the same output."""
+    suffixes = formats.supported_suffixes()
+    found: list[InputFile] = []
+    for arg in arguments:
+        p = Path(arg)
+        if p.is_file():
+            found.append(InputFile(p, Path(p.name)))
+        elif p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
+                           and formats.suffix_of(f) in suffixes)
+            if not files:
+                raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)})")
+            found += [InputFile(f, f.relative_to(p)) for f in files]
+        else:
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
+            found += [InputFile(m, Path(m.name)) for m in matches]
+    seen: dict[Path, Path] = {}
+    unique = []
+    for item in found:
+        if item.name in seen:
+            if seen[item.name].resolve() == item.path.resolve():
+                continue  # the same file named twice
+            raise UsageError(f"{seen[item.name]} and {item.path} would both be written to {item.name}; "
+                             "give their folder instead, or predict them in two runs")
+        seen[item.name] = item.path
+        unique.append(item)
+    return unique
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    """A decoded (C, H, W) image with ``channels`` channels: grey -> RGB repeats the grey;
+    RGB(A) -> grey takes the luma (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B); RGBA -> RGB
+    and grey+alpha -> grey drop the alpha. The dtype is kept (integers rounded)."""
+    c = image.shape[0]
+    if c == channels:
+        return image
+    if channels == 1 and c in (2, 3, 4):
+        if c == 2:
+            return image[:1]
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(3, 1, 1)
+        luma = (image[:3].double() * weights).sum(0, keepdim=True)
+        return luma.round().to(image.dtype) if not image.dtype.is_floating_point else luma.to(image.dtype)
+    if channels == 3 and c in (1, 2):
+        return image[:1].expand(3, -1, -1).contiguous()
+    if channels == 3 and c == 4:
+        return image[:3]
+    raise UsageError(f"cannot convert a {c}-channel image to {channels} channels "
+                     "(conversions: grey <-> RGB, dropping alpha)")
+
+
+class Predictor:
+    """Runs a :class:`LoadedModel` on decoded images, tiled and batched."""
+
+    def __init__(self, model: LoadedModel, options: PredictOptions = PredictOptions()):
+        if options.batch_size < 1:
+            raise UsageError(f"--batch-size: must be >= 1, got {options.batch_size}")
+        if options.tile < 0 or options.overlap < 0:
+            raise UsageError(f"--tile/--overlap: must be >= 0, got {options.tile}/{options.overlap}")
+        if options.precision not in PRECISIONS:
+            raise UsageError(f"--precision: {options.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if options.precision == "fp16" and model.device.type != "cuda":
+            raise UsageError("--precision: 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
+        self.model = model
+        self.options = options
+        self.tile = options.tile
+        self.overlap = options.overlap
+        model.generator.train(options.train_mode)
+
+    def checked_image(self, decoded: formats.Decoded) -> torch.Tensor:
+        """The decoded (C, H, W) image the task can take (channels converted when
+        ``convert_channels`` and needed); mismatches fail naming the file. Checked on a
+        2 x 2 corner, so no full-size work is done here."""
+        task = self.model.task
+        image = decoded.image
+        try:
+            task.input_from_image(image[:, :2, :2])
+            return image
+        except (UsageError, ValueError) as exc:
+            first = exc
+        if self.options.convert_channels:
+            try:
+                converted = convert_channels(image, task.in_channels)
+                task.input_from_image(converted[:, :2, :2])
+                return converted
+            except (UsageError, ValueError) as exc:
+                first = exc
+        hint = "" if self.options.convert_channels else \
+            " (or pass --convert-channels to convert grey <-> RGB and drop alpha)"
+        raise UsageError(f"{decoded.path}: {first}{hint}") from None
+
+    def network_input(self, decoded: formats.Decoded) -> torch.Tensor:
+        """The network input (1, C, H, W) on the CPU for a whole decoded file."""
+        return self.model.task.input_from_image(self.checked_image(decoded))
+
+    def plan(self, height: int, width: int) -> TilePlan:
+        return TilePlan(height, width, self.tile, self.overlap, self.model.size_divisor)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        dtype = PRECISIONS[self.options.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.model.device.type, dtype=dtype)
+
+    def predict(self, image: torch.Tensor) -> torch.Tensor:
+        """One decoded (C, H, W) image -> the output (C_out, H, W) in data units."""
+        decoded = formats.Decoded(Path("<tensor>"), image)
+        return next(iter(self.stream([decoded])))[1]
+
+    def stream(self, images: Iterable[formats.Decoded]) -> Iterator[tuple[formats.Decoded, torch.Tensor]]:
+        """``(decoded, output)`` for each image, in order; images are decoded lazily by the
+        caller's iterable, and tiles of consecutive images share batches."""
+        task = self.model.task
+        per_tile = getattr(task, "pixelwise_io", True)
+        pending: list[tuple[_Job, Box, torch.Tensor]] = []
+        for decoded in images:
+            image = self.checked_image(decoded)
+            whole = None if per_tile else task.input_from_image(image)
+            job = _Job(decoded, self.plan(image.shape[-2], image.shape[-1]))
+            for box in job.plan.boxes():
+                tile = task.input_from_image(job.plan.crop(image, box)) if whole is None else job.plan.crop(whole, box)
+                if pending and (len(pending) == self.options.batch_size or pending[0][2].shape != tile.shape):
+                    yield from self._run(pending)
+                    pending = []
+                pending.append((job, box, tile))
+            del image, whole
+        yield from self._run(pending)
+
+    @torch.no_grad()
+    def _run(self, pending: list[tuple[_Job, Box, torch.Tensor]]) -> list[tuple[formats.Decoded, torch.Tensor]]:
+        """Run a batch of tiles; returns ``(decoded, output)`` of the images it completed."""
+        if not pending:
+            return []
+        device = self.model.device
+        tiles = [tile for _, _, tile in pending]
+        x = (tiles[0] if len(tiles) == 1 else torch.cat(tiles)).to(device)
+        with self.autocast():
+            y = forward_any_size(self.model.generator, x)
+        out = self.model.task.output_image(x, y.float())
+        finished = []
+        for i, (job, box, _) in enumerate(pending):
+            if job.blender is None:
+                job.blender = Blender(job.plan, out.shape[1])
+            job.blender.add(box, out[i])
+            if job.blender.done:
+                finished.append((job.decoded, job.blender.image))
+        return finished
+
+
+@dataclass
+class _Job:
+    """An image being predicted: its tiles' outputs gather in ``blender``."""
+
+    decoded: formats.Decoded
+    plan: TilePlan
+    blender: Blender | None = None
+
+
+def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
+    """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
+    (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
+    target = out_dir / item.name
+    if ext:
+        ext = ext if ext.startswith(".") else f".{ext}"
+        suffix = formats.suffix_of(item.name)
+        target = target.with_name(target.name[: len(target.name) - len(suffix)] + ext)
+    return target
+
+
+def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path,
+                  options: PredictOptions = PredictOptions(), on_written=None) -> list[Path]:
+    """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
+    is called after each file (for progress)."""
+    predictor = Predictor(model, options)
+    targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
+    for target in set(targets.values()):
+        formats.format_for(target)  # unknown output suffixes fail before any work
+    for item in inputs:
+        if targets[item.path].resolve() == item.path.resolve():
+            raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
+    written = []
+    for decoded, image in predictor.stream(formats.read_input(item.path) for item in inputs):
+        path = formats.write_output(targets[decoded.path], image, decoded)
+        written.append(path)
+        if on_written is not None:
+            on_written(path)
+    return written
