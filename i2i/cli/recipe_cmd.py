@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import click
 
 from i2i.cli.options import set_option
@@ -35,11 +37,12 @@ def check(path: str, sets: tuple[str, ...]) -> None:
     click.echo(f"{path}: ok (task {r.task.name}, generator {r.generator.name}, "
                f"discriminator {r.discriminator.name if r.discriminator else 'none'}, "
                f"losses {', '.join(f'{l.label}={l.name}x{l.weight:g}' for l in r.losses)})")
-    if r.data.root is None and "root" in _source_params(r):
+    root = _source_params(r).get("root")
+    if r.data.root is None and root is not None and root.default is inspect.Parameter.empty:
         click.echo(f"note: data.root is not set; source {r.source.name!r} needs it to run (--set data.root=PATH)")
 
 
-def _source_params(r) -> set[str]:
+def _source_params(r) -> dict[str, inspect.Parameter]:
     from i2i.plugins import get_plugins
 
-    return set(get_plugins()["sources"].get(r.source.name).parameters())
+    return dict(get_plugins()["sources"].get(r.source.name).parameters())

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
+from i2i.data.imageio import DataError
 from i2i.errors import UsageError
 
 
@@ -91,8 +92,13 @@ def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
         share = fraction * len(train) / max(1, len(keep))
         sub_groups = [groups[i] for i in keep] if groups is not None else None
         rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
-        if held:
-            splits[name] = SplitSubset(train, [keep[i] for i in held])
+        if not held or not rest:
+            unit = f"{len(set(sub_groups))} group(s) (whole groups are held out: a volume, a patient)" \
+                if sub_groups is not None else f"{len(keep)} sample(s)"
+            raise DataError(f"data.{name}_fraction = {fraction:g}: cannot hold out a {name} split, the training "
+                            f"data left have {unit}; it needs at least two. Give more data, set "
+                            f"data.{name}_fraction = 0, or provide {name}/ and train/ folders")
+        splits[name] = SplitSubset(train, [keep[i] for i in held])
         keep = [keep[i] for i in rest]
     splits["train"] = SplitSubset(train, keep)
     return splits

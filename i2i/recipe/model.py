@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -95,7 +95,7 @@ class Recipe:
             "optim": asdict(self.optim),
             "schedule": asdict(self.schedule),
             "data": data,
-            "augment": thaw(asdict(self.augment)),
+            "augment": {f.name: thaw(getattr(self.augment, f.name)) for f in fields(self.augment)},
             "task": self.task.as_dict(),
             "generator": self.generator.as_dict(),
             "discriminator": self.discriminator.as_dict() if self.discriminator else {"name": "none"},

@@ -63,12 +63,17 @@ class UNetGenerator(nn.Module):
     is exactly the reference's ``UnetGenerator(num_downs=depth)``; ``depth`` 2..4 keep the
     same pattern with fewer levels (for small images). Dropout sits in the decoder blocks
     of levels 4..depth-2 (the reference's ``depth - 5`` innermost non-bottleneck blocks).
+    ``residual`` adds the input to the output (FBPConvNet's global skip: the network learns the
+    correction), which needs as many input as output channels.
     """
 
     def __init__(self, in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64,
                  norm: NormName = "batch", dropout: float = 0.5, upsample: Upsample = "transposed",
-                 activation: Activation = "tanh"):
+                 activation: Activation = "tanh", residual: bool = False):
         super().__init__()
+        if residual and in_channels != out_channels:
+            raise ValueError(f"residual needs as many input as output channels, got {in_channels} -> {out_channels}")
+        self.residual = residual
         check_int("depth", depth, 2)
         check_int("ngf", ngf, 1)
         check_dropout(dropout)
@@ -86,15 +91,17 @@ class UNetGenerator(nn.Module):
                                              outermost=True, activation=activation, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        y = self.model(x)
+        return x + y if self.residual else y
 
 
 def unet(in_channels: int, out_channels: int, depth: int = 8, ngf: int = 64, norm: NormName = "batch",
          dropout: float = 0.5, upsample: Upsample = "transposed", activation: Activation = "tanh",
-         init: InitName = "normal", init_gain: float = 0.02) -> UNetGenerator:
+         residual: bool = False, init: InitName = "normal", init_gain: float = 0.02) -> UNetGenerator:
     """U-Net generator: ``depth`` (>= 2) downsamplings (sides padded to a multiple of
-    2**depth), ``ngf`` base channels, dropout in the ``depth - 5`` innermost decoder blocks."""
-    net = UNetGenerator(in_channels, out_channels, depth, ngf, norm, dropout, upsample, activation)
+    2**depth), ``ngf`` base channels, dropout in the ``depth - 5`` innermost decoder blocks,
+    optionally ``residual`` (output = input + U-Net(input))."""
+    net = UNetGenerator(in_channels, out_channels, depth, ngf, norm, dropout, upsample, activation, residual)
     return init_weights(net, init, init_gain)
 
 
@@ -102,11 +109,11 @@ def unet_256(in_channels: int, out_channels: int, ngf: int = 64, norm: NormName 
              dropout: float = 0.5, upsample: Upsample = "transposed", activation: Activation = "tanh",
              init: InitName = "normal", init_gain: float = 0.02) -> UNetGenerator:
     """The pix2pix U-Net for 256x256 images: 8 downsamplings (54,413,955 parameters at 3->3, batch norm)."""
-    return unet(in_channels, out_channels, 8, ngf, norm, dropout, upsample, activation, init, init_gain)
+    return unet(in_channels, out_channels, 8, ngf, norm, dropout, upsample, activation, init=init, init_gain=init_gain)
 
 
 def unet_128(in_channels: int, out_channels: int, ngf: int = 64, norm: NormName = "batch",
              dropout: float = 0.5, upsample: Upsample = "transposed", activation: Activation = "tanh",
              init: InitName = "normal", init_gain: float = 0.02) -> UNetGenerator:
     """The pix2pix U-Net for 128x128 images: 7 downsamplings (41,828,995 parameters at 3->3, batch norm)."""
-    return unet(in_channels, out_channels, 7, ngf, norm, dropout, upsample, activation, init, init_gain)
+    return unet(in_channels, out_channels, 7, ngf, norm, dropout, upsample, activation, init=init, init_gain=init_gain)

@@ -5,9 +5,11 @@ from i2i import hookimpl
 
 @hookimpl
 def register_sources(register):
-    """Register the file sources."""
-    from i2i_plugins.sources import aligned, folder, paired_folders
+    """Register the file sources, the CT volume source and the built-in phantoms."""
+    from i2i_plugins.sources import aligned, ct, folder, paired_folders, phantom
 
     register("aligned", aligned.AlignedSource)
     register("paired_folders", paired_folders.PairedFoldersSource)
     register("folder", folder.FolderSource)
+    register("ct", ct.CTSource)
+    register("phantom", phantom.PhantomSource)

@@ -1,0 +1,69 @@
+"""``phantom``: built-in random anatomical CT phantoms in HU, so CT recipes need no data."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from i2i.data import Source
+
+#: Phantom seeds of the splits are this far apart, so splits never share a phantom.
+SPLIT_SEED_STRIDE = 1_000_003
+
+
+#: Phantoms a dataset keeps in memory once drawn (bytes); beyond it they are drawn anew each time.
+CACHE_BYTES = 1 << 30
+
+
+class PhantomDataset(Dataset):
+    """Phantom ``i`` of ``seed``: a (1, size, size) float32 slice in HU, the same every time.
+    Drawn phantoms are kept (up to :data:`CACHE_BYTES` per dataset), so epochs after the
+    first cost no rasterising."""
+
+    def __init__(self, count: int, size: int, seed: int, split: str):
+        self.count, self.size, self.seed, self.split = count, size, seed, split
+        self._cache: dict[int, torch.Tensor] | None = {} if count * size * size * 4 <= CACHE_BYTES else None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
+        from i2i.medical.phantom import phantoms
+
+        hu = self._cache.get(index) if self._cache is not None else None
+        if hu is None:
+            hu = phantoms([index], self.size, seed=self.seed)[0]
+            if self._cache is not None:
+                self._cache[index] = hu
+        return {"target": hu.clone(), "path": f"phantom-{self.split}-{self.seed}-{index:06d}"}
+
+    def size_of(self, index: int) -> tuple[int, int]:
+        return self.size, self.size
+
+
+class PhantomSource(Source):
+    """Random anatomical-like axial CT slices in HU (thorax, abdomen, pelvis: body, fat,
+    organs, lungs, bowel gas, vertebrae, ribs, pelvic bones, contrast vessels), generated on
+    the fly, reproducibly: phantom i of a split depends only on ``phantom_seed``, the split
+    and i. ``train_count`` is the length of a training epoch; ``val_count`` and
+    ``test_count`` held-out phantoms come from other seeds."""
+
+    def __init__(self, size: int = 128, train_count: int = 4096, val_count: int = 32, test_count: int = 64,
+                 phantom_seed: int = 0, root: str | None = None):
+        if root is not None:
+            raise ValueError(f"the phantom source generates its slices and reads no files, but data.root is {root!r}; "
+                             "for your own DICOM/NIfTI/NPY scans use data.source = \"ct\" (without data.root it "
+                             "falls back to these phantoms)")
+        if size < 16:
+            raise ValueError(f"phantom size must be >= 16 pixels, got {size}")
+        if min(train_count, val_count, test_count) < 1:
+            raise ValueError("train_count, val_count and test_count must be >= 1")
+        self.size, self.phantom_seed = size, phantom_seed
+        self.counts = {"train": train_count, "val": val_count, "test": test_count}
+
+    def splits(self) -> list[str]:
+        return ["train", "val", "test"]
+
+    def dataset(self, split: str) -> PhantomDataset:
+        offset = ["train", "val", "test"].index(split)
+        return PhantomDataset(self.counts[split], self.size, self.phantom_seed + offset * SPLIT_SEED_STRIDE, split)

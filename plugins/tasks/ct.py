@@ -1,0 +1,185 @@
+"""CT restoration tasks: pairs simulated on the training device from clean slices in HU.
+
+``ct_sparse_view``: the input is the filtered back-projection from few views (streaks), the
+target the clean slice (FBPConvNet's setting). ``ct_low_dose``: the input is the FBP of a
+sinogram with Poisson photon noise (and optional electronic noise). Both keep values in HU
+from the source to the output: the network sees HU mapped linearly from ``hu_range`` to
+[-1, 1], outputs are mapped back to HU, metrics are computed in HU inside the field of view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import torch
+
+from i2i.metrics import PSNR_CAP
+from i2i.tasks import Task, pair_generator
+
+Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
+
+
+class CTTask(Task):
+    """Shared by the CT tasks: HU normalisation, field-of-view masking, HU metrics, display.
+
+    Targets are clipped below at -1000 HU (scanner padding is air) and set to air outside the
+    inscribed circle (what a parallel-beam scan of that slice can reconstruct). Metrics:
+    ``psnr`` inside that circle and ``ssim``, ``ms_ssim`` over the slice, within
+    ``metric_window`` (a name such as "full" = [-1000, 1000], "abdomen", or [lo, hi] in HU;
+    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU).
+    """
+
+    recipe_defaults: ClassVar[dict[str, Any]] = {
+        "data": {"source": "ct", "preprocess": "none"},
+        "augment": {"flip": True},
+        "generator": {"name": "unet", "depth": 4, "ngf": 32, "norm": "batch", "dropout": 0.0,
+                      "activation": "none", "residual": True},
+        "discriminator": {"name": "patchgan", "n_layers": 3},
+        "losses": {"gan": {"name": "lsgan", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
+    }
+    allows_photometric = False  # input HU carry the physics
+
+    def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
+                 display_window: str | list[float] = "abdomen"):
+        from i2i.medical.hu import get_window
+
+        if not hu_range[0] < hu_range[1]:
+            raise ValueError(f"hu_range must be [low, high] with low < high, got {list(hu_range)}")
+        super().__init__(1, 1)
+        self.hu_range = (float(hu_range[0]), float(hu_range[1]))
+        self.metric_window = get_window(_window_arg(metric_window))
+        self.display_window = get_window(_window_arg(display_window))
+
+    def expected_channels(self) -> dict[str, int]:
+        return {"input": 1, "target": 1}
+
+    # -- values ---------------------------------------------------------------------------
+
+    def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        """Keep HU (float) for ``make_pair``, which simulates the input from them."""
+        out = dict(batch)
+        for key in ("input", "target"):
+            if key in out:
+                if not out[key].dtype.is_floating_point:
+                    raise ValueError("CT tasks take HU values (float data: DICOM, NIfTI, NPY); got integer images "
+                                     "without a HU scale (8/16-bit files)")
+                out[key] = out[key].float()
+        return out
+
+    def clean(self, hu: torch.Tensor) -> torch.Tensor:
+        """Air below -1000 HU and outside the field of view."""
+        from i2i.medical.physics import mask_outside_circle
+
+        return mask_outside_circle(hu.clamp_min(-1000.0))
+
+    def normalise(self, hu: torch.Tensor) -> torch.Tensor:
+        from i2i.medical.hu import hu_to_network
+
+        return hu_to_network(hu, *self.hu_range)
+
+    def from_network(self, y: torch.Tensor) -> torch.Tensor:
+        """Network range -> HU."""
+        from i2i.medical.hu import network_to_hu
+
+        return network_to_hu(y.float(), *self.hu_range)
+
+    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
+        """The degraded reconstruction (HU) of clean slices."""
+        raise NotImplementedError
+
+    def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        hu = batch["target"]
+        self.check_channels(hu, 1, "target", "task.out_channels", batch)
+        if hu.shape[-1] != hu.shape[-2]:
+            raise ValueError(f"CT slices must be square for the projector, got {hu.shape[-2]}x{hu.shape[-1]}; "
+                             "use data.preprocess = \"resize_and_crop\" or a square crop")
+        hu = self.clean(hu)
+        return self.normalise(self.simulate(hu, train)), self.normalise(hu)
+
+    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
+        """A reconstruction in HU (float: DICOM, NIfTI, NPY) -> the network input."""
+        if not image.dtype.is_floating_point:
+            raise ValueError("a CT model takes reconstructions in HU: DICOM, NIfTI or float NPY files; 8/16-bit "
+                             "images carry no HU scale")
+        if image.shape[0] != 1:
+            raise ValueError(f"a CT model takes 1-channel slices, got {image.shape[0]} channels")
+        return self.normalise(image.float().clamp_min(-1000.0).unsqueeze(0))
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def metrics(self, output: torch.Tensor, target: torch.Tensor,
+                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        from i2i.medical import metrics as M
+        from i2i.medical.projector import circle_mask
+
+        out_hu, ref_hu = self.from_network(output), self.from_network(target)
+        fov = circle_mask(out_hu.shape[-1], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
+        from i2i.evaluation.metrics import ms_ssim
+        from i2i.medical.hu import apply_window
+
+        return {"psnr": M.psnr(out_hu, ref_hu, self.metric_window, mask=fov).clamp_max(PSNR_CAP),
+                "ssim": M.ssim(out_hu, ref_hu, self.metric_window),
+                "ms_ssim": ms_ssim(apply_window(out_hu, self.metric_window), apply_window(ref_hu, self.metric_window),
+                                   1.0),
+                "rmse_hu": M.rmse(out_hu, ref_hu, mask=fov), "mae_hu": M.mae(out_hu, ref_hu, mask=fov)}
+
+    @property
+    def data_range(self) -> float:
+        """The metric window's width in HU: the data range of the generic image metrics."""
+        return float(self.metric_window.width)
+
+    def to_display(self, x: torch.Tensor, role) -> torch.Tensor:
+        from i2i.medical.hu import apply_window
+
+        return apply_window(self.from_network(x), self.display_window)
+
+
+def _window_arg(window: str | list[float]) -> Any:
+    return tuple(window) if isinstance(window, (list, tuple)) else window
+
+
+class SparseViewTask(CTTask):
+    """Sparse-view CT: the input is the filtered back-projection (``filter``) of a parallel-beam
+    scan at ``views`` equally spaced angles over 180 degrees; ``views = [lo, hi]`` draws a count
+    per slice (augmentation; evaluation draws from a fixed seed)."""
+
+    def __init__(self, views: int | list[int] = 60, filter: Filter = "ramp",
+                 hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
+                 display_window: str | list[float] = "abdomen"):
+        super().__init__(hu_range, metric_window, display_window)
+        counts = views if isinstance(views, list) else [views]
+        if len(counts) not in (1, 2) or min(counts) < 2 or counts[0] > counts[-1]:
+            raise ValueError(f"views must be a count >= 2 or a range [lo, hi], got {views}")
+        self.views = tuple(views) if isinstance(views, list) else views
+        self.filter = filter
+
+    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
+        from i2i.medical.physics import sparse_view
+
+        return sparse_view(hu, self.views, generator=pair_generator(train), filter_name=self.filter)
+
+
+class LowDoseTask(CTTask):
+    """Low-dose CT: Poisson noise on the transmitted photon counts (``I0`` photons per detector
+    bin and view; ``[lo, hi]`` draws log-uniformly per slice), optional Gaussian electronic
+    noise (std in counts), then FBP from ``views`` (default: fully sampled) — the accepted
+    pre-log noise insertion. ``pixel_size_mm`` sets the attenuation scale (default: a 400 mm
+    field of view across the slice)."""
+
+    def __init__(self, I0: float | list[float] = 1e5, electronic_noise: float | list[float] = 0.0,
+                 views: int | None = None, pixel_size_mm: float | None = None, filter: Filter = "ramp",
+                 hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
+                 display_window: str | list[float] = "abdomen"):
+        super().__init__(hu_range, metric_window, display_window)
+        self.I0 = tuple(I0) if isinstance(I0, list) else I0
+        self.noise = tuple(electronic_noise) if isinstance(electronic_noise, list) else electronic_noise
+        if min(self.I0 if isinstance(self.I0, tuple) else (self.I0,)) <= 0:
+            raise ValueError(f"I0 must be > 0, got {I0}")
+        self.views, self.pixel_size_mm, self.filter = views, pixel_size_mm, filter
+
+    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
+        from i2i.medical.physics import low_dose
+
+        return low_dose(hu, self.I0, self.noise, views=self.views, pixel_size_mm=self.pixel_size_mm,
+                        generator=pair_generator(train), filter_name=self.filter)

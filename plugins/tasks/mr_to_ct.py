@@ -1,0 +1,88 @@
+"""``mr_to_ct``: synthetic CT from MR slices (paired, registered slices)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+
+from i2i.metrics import PSNR_CAP
+from i2i.tasks import Task, to_unit_range
+
+
+class MRToCTTask(Task):
+    """MR (1 channel) -> CT (1 channel) on paired slices, split by patient.
+
+    MR intensities have no absolute scale: ``mr_normalization = "scale"`` maps 8/16-bit files by
+    their bit depth, ``"percentile"`` maps each slice's 1st..99th percentile to [-1, 1]
+    (for float MR). CT targets in HU (float files: NIfTI, NPY, DICOM) are mapped from
+    ``ct_hu_range`` and evaluated in HU (PSNR/SSIM inside ``metric_window``, MAE/RMSE in HU);
+    CT already windowed to 8 bits (as in the shared brain set) is used as is, and evaluated in
+    [0, 1]. There is no identity baseline: MR and CT intensities are not comparable.
+    """
+
+    recipe_defaults = {
+        "data": {"source": "paired_folders", "input_dir": "t1", "target_dir": "ct",
+                 "group_pattern": "^([^/]+)/", "val_fraction": 0.17, "test_fraction": 0.17},
+        "generator": {"name": "unet_256"},
+        "discriminator": {"name": "patchgan"},
+        "losses": {"gan": {"name": "vanilla", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
+    }
+    allows_photometric = True  # MR intensity jitter is a sensible augmentation
+
+    def __init__(self, mr_normalization: Literal["scale", "percentile"] = "scale",
+                 ct_hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full"):
+        from i2i.medical.hu import get_window
+
+        super().__init__(1, 1)
+        self.mr_normalization = mr_normalization
+        self.ct_hu_range = (float(ct_hu_range[0]), float(ct_hu_range[1]))
+        self.metric_window = get_window(tuple(metric_window) if isinstance(metric_window, list) else metric_window)
+        self.target_in_hu: bool | None = None
+
+    def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        from i2i.medical.hu import hu_to_network
+
+        out = dict(batch)
+        if "input" in out:
+            out["input"] = self.normalise_mr(out["input"])
+        if "target" in out:
+            ct = out["target"]
+            self.target_in_hu = ct.dtype.is_floating_point
+            out["target"] = hu_to_network(ct.float(), *self.ct_hu_range) if self.target_in_hu \
+                else to_unit_range(ct) * 2 - 1
+        return out
+
+    def normalise_mr(self, mr: torch.Tensor) -> torch.Tensor:
+        if self.mr_normalization == "scale":
+            return to_unit_range(mr) * 2 - 1
+        flat = mr.float().flatten(1)
+        lo, hi = torch.quantile(flat, 0.01, dim=1), torch.quantile(flat, 0.99, dim=1)
+        shape = (-1,) + (1,) * (mr.ndim - 1)
+        unit = (mr.float() - lo.view(shape)) / (hi - lo).clamp_min(1e-6).view(shape)
+        return unit.clamp(0, 1) * 2 - 1
+
+    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
+        return self.normalise_mr(image.unsqueeze(0))[:, :1]
+
+    def from_network(self, y: torch.Tensor) -> torch.Tensor:
+        """HU for HU-trained models, [0, 1] for models trained on 8-bit windowed CT."""
+        from i2i.medical.hu import network_to_hu
+
+        if self.target_in_hu:
+            return network_to_hu(y.float(), *self.ct_hu_range)
+        return super().from_network(y)
+
+    def input_comparable(self) -> bool:
+        return False
+
+    def metrics(self, output: torch.Tensor, target: torch.Tensor,
+                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if not self.target_in_hu:
+            return super().metrics(output, target)
+        from i2i.medical import metrics as M
+
+        a, b = self.from_network(output), self.from_network(target)
+        return {"psnr": M.psnr(a, b, self.metric_window).clamp_max(PSNR_CAP), "ssim": M.ssim(a, b, self.metric_window),
+                "rmse_hu": M.rmse(a, b), "mae_hu": M.mae(a, b)}

@@ -1,0 +1,197 @@
+"""CT tasks and sources: HU from the files exactly, pairs simulated in HU, metrics in HU,
+training from phantoms, DICOM and NIfTI, and clear errors for unusable files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from i2i.data import DataError
+from i2i.plugins import get_plugins
+from tests.conftest import data_path, train_in_process
+
+TINY = ('generator.name="unet"', "generator.depth=3", "generator.ngf=4", "discriminator.ndf=4",
+        "discriminator.n_layers=1", "train.steps=2", "train.batch_size=2", "train.log_every=1",
+        "train.sample_every=2", "train.checkpoint_every=2", "train.val_every=2")
+
+
+def source(name, root=None, **options):
+    return get_plugins()["sources"].build(name, options, root=None if root is None else str(root))
+
+
+def task(name, **options):
+    return get_plugins()["tasks"].build(name, options)
+
+
+def test_phantom_source_is_reproducible_with_disjoint_splits():
+    s = source("phantom", size=32, train_count=5, val_count=3, test_count=3)
+    assert s.splits() == ["train", "val", "test"]
+    train, val = s.dataset("train"), s.dataset("val")
+    assert len(train) == 5 and train[2]["target"].shape == (1, 32, 32)
+    assert torch.equal(train[2]["target"], source("phantom", size=32).dataset("train")[2]["target"])
+    assert not torch.equal(train[0]["target"], val[0]["target"])
+    hu = train[1]["target"]
+    assert hu.min() == -1000 and hu.max() > 300  # air outside the body, bone inside
+
+
+def test_ct_source_falls_back_to_phantoms_without_a_root():
+    s = source("ct", phantom_size=32, phantom_train_count=4)
+    assert s.splits() == ["train", "val", "test"] and len(s.dataset("train")) == 4
+    assert torch.equal(s.dataset("val")[1]["target"], source("phantom", size=32).dataset("val")[1]["target"])
+    with pytest.raises(ValueError, match='data.source = "ct"'):
+        source("phantom", root="/some/scans")
+
+
+def test_medical_ct_recipe_runs_end_to_end_with_no_data(tmp_path):
+    """The README's main job, shortened: phantoms, training, held-out evaluation, report."""
+    from tests.conftest import run_i2i
+
+    out = tmp_path / "run"
+    result = run_i2i("run", "recipes/medical_ct.toml", "--out", out, "--quiet", *[f"--set={s}" for s in TINY],
+                     "--set=data.phantom_size=32", "--set=train.final_eval_images=4")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "eval.json").read_text())
+    assert summary["split"] == "test" and summary["images"] == 4 and summary["task"] == "ct_sparse_view"
+    for name in ("psnr", "ssim", "rmse_hu", "mae_hu"):
+        assert summary["metrics"]["model"][name]["count"] == 4 and summary["metrics"]["input"][name]["count"] == 4
+    assert (out / "report.html").exists()
+
+
+def test_dicom_series_slices_match_pydicom_exactly():
+    import pydicom
+    from pydicom.pixels import apply_modality_lut
+
+    root = data_path("ct", "pancreas", "dicom_series")
+    ds = source("ct", root).dataset("train")
+    assert len(set(ds.groups)) == 1
+    for index in (0, len(ds) // 2, len(ds) - 1):
+        sample = ds[index]
+        file = sample["path"].split("#")[0]
+        dicom = pydicom.dcmread(file)
+        expected = apply_modality_lut(dicom.pixel_array, dicom).astype(np.float32)
+        assert sample["target"].dtype == torch.float32
+        assert np.array_equal(sample["target"][0].numpy(), expected)
+
+
+def test_nifti_slices_match_nibabel_exactly_and_are_padded_with_air():
+    import nibabel as nib
+
+    root = data_path("ct", "totalsegmentator", "nifti", "example_ct_sm.nii.gz")
+    ds = source("ct", root).dataset("train")
+    data = nib.load(str(root)).get_fdata(dtype=np.float32)
+    sample = ds[len(ds) // 2]
+    k = int(sample["path"].split("#")[1])
+    h, w = data.shape[:2]
+    side = max(h, w)
+    image = sample["target"][0].numpy()
+    top, left = (side - h) // 2, (side - w) // 2
+    assert image.shape == (side, side)
+    assert np.array_equal(image[top:top + h, left:left + w], data[:, :, k])
+    assert (image[:top] == -1000).all() and (image[top + h:] == -1000).all()
+
+
+def test_sparse_view_pairs_are_in_hu_and_evaluation_is_fixed():
+    t = task("ct_sparse_view", views=[20, 40])
+    hu = source("phantom", size=64).dataset("train")[0]["target"].unsqueeze(0).repeat(2, 1, 1, 1)
+    x, y = t.make_pair(t.to_network({"target": hu}), train=False)
+    assert x.shape == y.shape == (2, 1, 64, 64)
+    clean = t.from_network(y)
+    assert torch.allclose(clean, t.clean(hu), atol=1e-2)  # the target is the slice itself, in HU
+    x2, _ = t.make_pair(t.to_network({"target": hu}), train=False)
+    assert torch.equal(x, x2)
+    metrics = t.metrics(x, y)
+    assert set(metrics) == {"psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu"}
+    assert (metrics["rmse_hu"] > 5).all() and (metrics["psnr"] < 45).all()
+    same = t.metrics(y, y)
+    assert torch.all(same["psnr"] == 100.0) and torch.allclose(same["ssim"], torch.ones(2))
+    assert torch.allclose(same["ms_ssim"], torch.ones(2)) and (metrics["ms_ssim"] < 1).all()
+    assert torch.all(same["mae_hu"] == 0)
+
+
+def test_fewer_views_mean_more_streaks():
+    hu = source("phantom", size=64).dataset("train")[3]["target"].unsqueeze(0)
+    errors = {}
+    for views in (16, 64):
+        t = task("ct_sparse_view", views=views)
+        x, y = t.make_pair(t.to_network({"target": hu}), train=False)
+        errors[views] = t.metrics(x, y)["rmse_hu"].item()
+    assert errors[16] > 1.5 * errors[64]
+
+
+def test_low_dose_noise_grows_as_dose_falls():
+    """Poisson noise: its standard deviation in the reconstruction grows as 1/sqrt(I0)."""
+    hu = source("phantom", size=64).dataset("train")[0]["target"].unsqueeze(0)
+    recon = {}
+    for dose in (1e4, 1e5, 1e8):
+        t = task("ct_low_dose", I0=dose)
+        x, _ = t.make_pair(t.to_network({"target": hu}), train=False)
+        recon[dose] = t.from_network(x)
+    noise_low, noise_high = (recon[1e4] - recon[1e8]).std().item(), (recon[1e5] - recon[1e8]).std().item()
+    assert noise_low > 10  # HU: clearly visible at 1e4 photons
+    assert 2.5 < noise_low / noise_high < 4.0  # sqrt(10) = 3.16
+
+
+def test_ct_tasks_refuse_8bit_images():
+    t = task("ct_sparse_view")
+    with pytest.raises(ValueError, match="HU"):
+        t.to_network({"target": torch.zeros(1, 1, 8, 8, dtype=torch.uint8)})
+    with pytest.raises(ValueError, match="HU"):
+        t.input_from_image(torch.zeros(1, 8, 8, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("root", [("ct", "pancreas", "dicom_series"), ("ct", "totalsegmentator", "nifti"),
+                                  ("ct", "totalsegmentator", "dicom_series")])
+def test_medical_recipe_trains_on_real_scans(tmp_path, root):
+    """data.root alone switches the recipe from phantoms to real scans."""
+    from i2i.data.splits import split_datasets
+    from i2i.recipe import load_recipe
+
+    sets = [f'data.root="{data_path(*root)}"', "data.load_size=64", "data.crop_size=64",
+            'data.preprocess="resize_and_crop"', *TINY]
+    recipe = load_recipe("recipes/medical_ct.toml", sets)
+    volumes = len(set(get_plugins()["sources"].build("ct", {}, root=recipe.data.root).dataset("train").groups))
+    if volumes > 1:
+        sets.append("data.val_fraction=0.3")
+    trainer = train_in_process("recipes/medical_ct.toml", tmp_path / "run", *sets)
+    assert trainer.step == 2 and trainer.source.phantoms is None
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert "loss_g_l1" in records[-1]
+    if volumes > 1:  # held out by volume
+        assert "val_psnr" in records[-1] and "val_input_psnr" in records[-1] and "val_mae_hu" in records[-1]
+    else:  # one volume cannot be split by volume: a clear error, not a silent leak
+        with pytest.raises(DataError, match="data.val_fraction = 0.3: cannot hold out a val split.*1 group"):
+            split_datasets(trainer.source, load_recipe("recipes/medical_ct.toml",
+                                                       [*sets, "data.val_fraction=0.3"]).data, 0)
+
+
+def test_mr_to_ct_recipe_trains_with_a_patient_split(tmp_path):
+    out = tmp_path / "run"
+    trainer = train_in_process("recipes/mr_to_ct.toml", out, f'data.root="{data_path("mr_ct_brain")}"',
+                               "data.load_size=64", "data.crop_size=64", *TINY)
+    patients = {name: {p.split("/")[0] for p in ds.relative_paths} for name, ds in trainer.splits.items()}
+    assert not patients["train"] & patients["val"] and not patients["train"] & patients["test"]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert "val_psnr" in records[-1] and "val_input_psnr" not in records[-1]
+
+
+def test_unusable_medical_inputs_name_the_file(tmp_path):
+    import nibabel as nib
+    import pydicom
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: no CT volumes found"):
+        source("ct", tmp_path / "empty").dataset("train")
+    flat = tmp_path / "flat.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8), dtype=np.float32), np.eye(4)), str(flat))
+    with pytest.raises(DataError, match="flat.nii.gz"):
+        source("ct", flat).dataset("train")
+    real = sorted(data_path("ct", "pancreas", "dicom_series").glob("*.dcm"))[0]
+    dicom = pydicom.dcmread(real)
+    del dicom.PixelData
+    (tmp_path / "nopixels").mkdir()
+    dicom.save_as(tmp_path / "nopixels" / "x.dcm")
+    with pytest.raises(DataError, match="x.dcm"):
+        source("ct", tmp_path / "nopixels").dataset("train")
