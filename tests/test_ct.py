@@ -195,3 +195,14 @@ def test_unusable_medical_inputs_name_the_file(tmp_path):
     dicom.save_as(tmp_path / "nopixels" / "x.dcm")
     with pytest.raises(DataError, match="x.dcm"):
         source("ct", tmp_path / "nopixels").dataset("train")
+
+
+def test_mr_to_ct_units_come_from_the_recipe_not_the_data():
+    """A model loaded for prediction sees no CT: its output units must be stated."""
+    hu_task = task("mr_to_ct", ct_units="hu", ct_hu_range=[-1000.0, 1000.0])
+    assert torch.allclose(hu_task.from_network(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([-1000.0, 0.0, 1000.0]))
+    image_task = task("mr_to_ct")
+    assert torch.allclose(image_task.from_network(torch.tensor([-1.0, 1.0])), torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match='ct_units = "hu" needs CT in HU'):
+        hu_task.to_network({"input": torch.zeros(1, 1, 4, 4, dtype=torch.uint8),
+                            "target": torch.zeros(1, 1, 4, 4, dtype=torch.uint8)})

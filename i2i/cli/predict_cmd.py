@@ -39,7 +39,10 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     Any image size: sides are padded to the generator's size divisor and cropped back;
     images larger than --tile are predicted in blended tiles. Outputs keep the input's
     name (and sub-folder), format and bit depth: 8-bit in -> 8-bit out, 16-bit PNG/TIFF
-    -> 16-bit, float TIFF/NPY -> float. EMA weights are used when the checkpoint has them.
+    -> 16-bit, float TIFF/NPY -> float. DICOM in -> DICOM out (HU through rescale, new
+    SOP/Series UIDs, source metadata kept; multi-frame stays multi-frame); NIfTI volumes are
+    predicted slice by slice along their last axis and written with the same affine.
+    EMA weights are used when the checkpoint has them.
     """
     from i2i.inference.model import choose_device, load_model
     from i2i.inference.predict import PredictOptions, collect_inputs, predict_files

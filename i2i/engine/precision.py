@@ -44,3 +44,15 @@ class Precision:
     def scaler(self) -> torch.amp.GradScaler | None:
         """A grad scaler for fp16, else ``None``."""
         return torch.amp.GradScaler(self.device.type) if self.name == "fp16" else None
+
+
+def configure_device(device: torch.device) -> None:
+    """Process-wide speed settings for ``device``, applied when a run, a prediction or an
+    evaluation starts (never at import): cuDNN autotuning on CUDA; on CPU, denormal floats
+    flushed to zero. Denormals (magnitudes below 1.2e-38, e.g. in deep layers of an
+    untrained or weakly activated network) make x86 float arithmetic 10-100x slower; the
+    inference benchmark saw a U-Net drop from 30 to 1.4 images/s on them."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    else:
+        torch.set_flush_denormal(True)

@@ -36,7 +36,7 @@ from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.gan_step import DiscriminatorObjective, GANStep
 from i2i.engine.image_pool import ImagePool
-from i2i.engine.precision import Precision, resolve_precision
+from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.rundir import MetricsLog
 from i2i.engine.samples import save_grid
@@ -78,8 +78,7 @@ class Trainer:
         train = recipe.train
         if train.num_threads:
             torch.set_num_threads(train.num_threads)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        configure_device(self.device)
         seed_everything(recipe.run.seed)
 
         self.task: Task = B.build_task(plugins, recipe)

@@ -11,12 +11,21 @@ more at run time. This is the extension point for medical formats: a
 Writers get the output in the task's data units (floats in [0, 1] for images) and the
 decoded input, whose dtype sets the output's bit depth: 8-bit in -> 8-bit out, 16-bit in
 -> 16-bit out, float in -> float out.
+
+Volumes: a reader may return a :class:`Stack` (a file holding several 2-D images: a NIfTI
+volume, a multi-frame DICOM) instead of a :class:`Decoded`. ``i2i predict`` predicts its
+slices one by one and gives the writer all outputs at once, ``(D, C, H, W)``, with the
+Stack as ``like``; only formats with ``stacks=True`` take them. Writers that share state
+across the files of one run (one new DICOM series per source series) keep it in
+:func:`session_state`, fresh for each :func:`output_session`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,20 +61,33 @@ class Decoded:
         return "float"
 
 
-Reader = Callable[[Path], Decoded]
-#: ``writer(path, image, like)``: ``image`` is (C, H, W) float in data units, ``like`` the input.
-Writer = Callable[[Path, torch.Tensor, Decoded], None]
+@dataclass
+class Stack:
+    """A decoded file holding several 2-D images (e.g. a CT volume): ``slices`` are predicted
+    one by one (each a :class:`Decoded` of this ``path``), their outputs written together."""
+
+    path: Path
+    slices: Sequence[Decoded]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+Reader = Callable[[Path], Decoded | Stack]
+#: ``writer(path, image, like)``: ``image`` is (C, H, W) float in data units and ``like`` the
+#: input's :class:`Decoded`, or (D, C, H, W) and its :class:`Stack` (formats with ``stacks``).
+Writer = Callable[[Path, torch.Tensor, Decoded | Stack], None]
 
 
 @dataclass(frozen=True)
 class Format:
     """A file format: its name, the suffixes it owns (lower case, with the dot; may be
-    double like ``.nii.gz``), a reader and a writer."""
+    double like ``.nii.gz``), a reader and a writer; ``stacks``: the writer also takes the
+    outputs of a :class:`Stack`."""
 
     name: str
     suffixes: tuple[str, ...]
     read: Reader
     write: Writer
+    stacks: bool = False
 
 
 _table: dict[str, Format] | None = None
@@ -106,17 +128,50 @@ def supported_suffixes() -> tuple[str, ...]:
     return tuple(sorted(_formats()))
 
 
-def read_input(path: str | Path) -> Decoded:
+def read_input(path: str | Path) -> Decoded | Stack:
     """Decode ``path`` with the reader of its format."""
     return format_for(path).read(Path(path))
 
 
-def write_output(path: str | Path, image: torch.Tensor, like: Decoded) -> Path:
-    """Write ``image`` (C, H, W, data units) with the writer of ``path``'s format."""
+def write_output(path: str | Path, image: torch.Tensor, like: Decoded | Stack) -> Path:
+    """Write ``image`` (C, H, W, data units; (D, C, H, W) for a :class:`Stack`) with the
+    writer of ``path``'s format."""
     path = Path(path)
+    check_writable(path, like)
     path.parent.mkdir(parents=True, exist_ok=True)
     format_for(path).write(path, image.detach().float().cpu(), like)
     return path
+
+
+def check_writable(path: str | Path, like: Decoded | Stack) -> None:
+    """Fail unless ``path``'s format can hold the output of ``like`` (a :class:`Stack` needs
+    a format with ``stacks``)."""
+    fmt = format_for(path)
+    if isinstance(like, Stack) and not fmt.stacks:
+        volume_formats = sorted(s for s, f in _formats().items() if f.stacks)
+        raise UsageError(f"{like.path}: holds {len(like.slices)} slices, and {fmt.name} files hold one image; "
+                         f"write it as {' or '.join(volume_formats) or 'a volume format'}")
+
+
+_session: contextvars.ContextVar[dict[str, dict] | None] = contextvars.ContextVar("i2i_output_session", default=None)
+
+
+@contextlib.contextmanager
+def output_session() -> Iterator[None]:
+    """The scope of one prediction run (``predict_files``): :func:`session_state` is shared
+    inside it and fresh for the next."""
+    token = _session.set({})
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def session_state(key: str) -> dict:
+    """A dict shared by the writes of the current :func:`output_session` under ``key`` (a
+    format's name); outside a session, a fresh dict for every call (nothing is shared)."""
+    state = _session.get()
+    return {} if state is None else state.setdefault(key, {})
 
 
 def _formats() -> dict[str, Format]:

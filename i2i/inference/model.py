@@ -90,7 +90,10 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
                overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> LoadedModel:
     """Rebuild the task and generator of ``checkpoint`` (see :func:`generator_file`) on
     ``device``, in eval mode."""
+    from i2i.engine.precision import configure_device
+
     plugins = plugins or get_plugins()
+    configure_device(torch.device(device))
     weights = generator_file(checkpoint, ema)
     recipe = recipe_of(weights, overrides, plugins)
     task = B.build_task(plugins, recipe)

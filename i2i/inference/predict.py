@@ -8,13 +8,16 @@ Tiling takes ``input_from_image`` and ``output_image`` to be per-pixel maps (tru
 built-in task); a task whose input depends on the whole image sets
 ``pixelwise_io = False`` and gets its input computed once for the whole image. Tiles of consecutive images that have one
 shape share batches of ``batch_size``, so many small files are batched too, and a large
-one needs memory for ``batch_size`` tiles, not for the whole image.
+one needs memory for ``batch_size`` tiles, not for the whole image. A volume (a reader's
+:class:`~i2i.inference.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
+slices and written once, as one file like its input.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,7 +235,9 @@ def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
 def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path,
                   options: PredictOptions = PredictOptions(), on_written=None) -> list[Path]:
     """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
-    is called after each file (for progress)."""
+    is called after each file (for progress). A file read as a :class:`~formats.Stack`
+    (a volume) is predicted slice by slice, its slices batched like separate images, and
+    written once with all its outputs. All writes share one :func:`~formats.output_session`."""
     predictor = Predictor(model, options)
     targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
     for target in set(targets.values()):
@@ -240,10 +245,29 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
     for item in inputs:
         if targets[item.path].resolve() == item.path.resolve():
             raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
+    units: deque[tuple[formats.Decoded | formats.Stack, list[torch.Tensor]]] = deque()
+
+    def images() -> Iterator[formats.Decoded]:
+        for item in inputs:
+            unit = formats.read_input(item.path)
+            if isinstance(unit, formats.Stack) and not unit.slices:
+                raise UsageError(f"{item.path}: holds no slices to predict")
+            formats.check_writable(targets[item.path], unit)  # before its slices are predicted
+            units.append((unit, []))
+            yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
+
     written = []
-    for decoded, image in predictor.stream(formats.read_input(item.path) for item in inputs):
-        path = formats.write_output(targets[decoded.path], image, decoded)
-        written.append(path)
-        if on_written is not None:
-            on_written(path)
+    with formats.output_session():
+        for _, image in predictor.stream(images()):
+            unit, outputs = units[0]  # outputs come in input order
+            outputs.append(image)
+            if isinstance(unit, formats.Stack):
+                if len(outputs) < len(unit.slices):
+                    continue
+                image = torch.stack(outputs)
+            units.popleft()
+            path = formats.write_output(targets[unit.path], image, unit)
+            written.append(path)
+            if on_written is not None:
+                on_written(path)
     return written

@@ -15,6 +15,9 @@ Writing (:func:`write_dicom_slices`): derived slices with new SOP Instance UIDs 
 Series Instance UID, int16 pixel data through RescaleSlope/RescaleIntercept (the
 source's when the values fit, else an intercept chosen for them), the source metadata
 kept, marked as DERIVED i2i output. Source files are never overwritten.
+:func:`derived_dataset` makes one such file (single- or multi-frame) for callers that name
+their files themselves (``i2i predict``); :func:`read_dicom_frames` reads one file's frames
+in its own order.
 """
 
 from __future__ import annotations
@@ -52,21 +55,29 @@ def read_dicom(path: str | Path, *, series_uid: str | None = None) -> Volume:
 def read_dicom_file(path: str | Path) -> Volume:
     """One DICOM file: a single slice ``(1, H, W)`` or all frames of a multi-frame file ``(F, H, W)``."""
     path = Path(path)
-    ds = _read(path)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    hu, ds = read_dicom_frames(path)
+    frames = hu.shape[0]
     if frames > 1:
-        hu = _multiframe_hu(ds, path)
         positions, normal = _frame_positions(ds)
     else:
-        hu = _hu(ds, path)[None]
         positions, normal = None, _normal(ds)
-    _strip_pixels(ds)
     order = np.argsort(positions, kind="stable") if positions is not None else np.arange(frames)
     if positions is not None and not np.all(order == np.arange(frames)):
         hu, positions = hu[order], positions[order]
     spacing = _spacing([ds], positions)
     return Volume(hu=np.ascontiguousarray(hu), spacing=spacing, paths=[path], kind="dicom", datasets=[ds],
                   affine=_affine(ds, spacing, normal), positions=positions)
+
+
+def read_dicom_frames(path: str | Path) -> tuple[np.ndarray, Dataset]:
+    """One DICOM file's frames ``(F, H, W)`` in HU in the file's own frame order (not sorted
+    by position; ``F`` is 1 for a single-frame file) and its header without the pixel data."""
+    path = Path(path)
+    ds = _read(path)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    hu = _multiframe_hu(ds, path) if frames > 1 else _hu(ds, path)[None]
+    _strip_pixels(ds)
+    return hu, ds
 
 
 def read_dicom_series(folder: str | Path, *, series_uid: str | None = None) -> Volume:
@@ -122,7 +133,6 @@ def write_dicom_slices(hu_slices: np.ndarray | torch.Tensor, reference_datasets:
     file (the references' ``filename``, a Volume's ``paths`` and ``source_paths``), to replace
     an existing file unless ``overwrite``, and references whose size differs from the slices.
     """
-    import pydicom
     from pydicom.uid import generate_uid
 
     hu = _as_slices(hu_slices)
@@ -144,28 +154,53 @@ def write_dicom_slices(hu_slices: np.ndarray | torch.Tensor, reference_datasets:
         if (int(ds.Rows), int(ds.Columns)) != hu.shape[1:]:
             raise DataError(f"{_name(ds)}: reference is {ds.Rows}x{ds.Columns} but the slices are "
                             f"{hu.shape[1]}x{hu.shape[2]}; resample to the reference grid first")
-    slope, intercept = _rescale(hu, refs[0])
+    rescale = _rescale(hu, refs[0])
     series = generate_uid()
-    description = (series_description or "i2i output")[:64]
     out.mkdir(parents=True, exist_ok=True)
     for image, ref, target in zip(hu, refs, targets):
-        ds = copy.deepcopy(ref)
-        for key in _STALE:
-            if key in ds:
-                delattr(ds, key)
-        stored = np.clip(np.rint((image.astype(np.float64) - intercept) / slope), -32768, 32767).astype(np.int16)
-        ds.set_pixel_data(stored, "MONOCHROME2", 16, generate_instance_uid=False)
-        ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = _ds(slope), _ds(intercept), "HU"
-        ds.SOPInstanceUID = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.file_meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
-        ds.SeriesInstanceUID = series
-        ds.SeriesDescription = description
-        image_type = list(ds.get("ImageType", ["ORIGINAL", "PRIMARY"]))
-        ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
-        ds.DerivationDescription = description
-        ds.save_as(target, enforce_file_format=True)
+        derived_dataset(ref, image, series, series_description, rescale).save_as(target, enforce_file_format=True)
     return targets
+
+
+def derived_dataset(ref: Dataset, hu: np.ndarray, series_uid: str, description: str | None = None,
+                    rescale: tuple[float, float] | None = None) -> Dataset:
+    """A copy of ``ref`` (a header, pixel data not needed) holding ``hu``: ``(H, W)``, or
+    ``(F, H, W)`` frames in the file's frame order for a multi-frame reference.
+
+    The copy keeps the patient, study, geometry and other metadata, and gets uncompressed
+    int16 pixel data through ``rescale`` = (slope, intercept) (default: the reference's
+    when the HU fit, else chosen for them; enhanced multi-frame files get it in their
+    functional groups), a new SOPInstanceUID, SeriesInstanceUID ``series_uid``, ImageType
+    ``DERIVED\\SECONDARY`` and SeriesDescription ``description`` (default ``i2i output``).
+    """
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    hu = np.asarray(hu)
+    if not np.isfinite(hu).all():
+        raise DataError(f"{_name(ref)}: the HU to write contain NaN or infinite values")
+    slope, intercept = rescale or _rescale(hu, ref)
+    description = (description or "i2i output")[:64]
+    ds = copy.deepcopy(ref)
+    for key in _STALE:
+        if key in ds:
+            delattr(ds, key)
+    stored = np.clip(np.rint((hu.astype(np.float64) - intercept) / slope), -32768, 32767).astype(np.int16)
+    ds.set_pixel_data(stored, "MONOCHROME2", 16, generate_instance_uid=False)
+    groups = [item.PixelValueTransformationSequence[0]
+              for key in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
+              for item in ds.get(key, []) if item.get("PixelValueTransformationSequence")]
+    for item in [*groups, ds] if "RescaleSlope" in ds or not groups else groups:
+        item.RescaleSlope, item.RescaleIntercept, item.RescaleType = _ds(slope), _ds(intercept), "HU"
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    ds.SeriesInstanceUID = series_uid
+    ds.SeriesDescription = description
+    image_type = list(ds.get("ImageType", ["ORIGINAL", "PRIMARY"]))
+    ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
+    ds.DerivationDescription = description
+    return ds
 
 
 def _read(path: Path) -> Dataset:

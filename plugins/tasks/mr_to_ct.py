@@ -16,10 +16,10 @@ class MRToCTTask(Task):
 
     MR intensities have no absolute scale: ``mr_normalization = "scale"`` maps 8/16-bit files by
     their bit depth, ``"percentile"`` maps each slice's 1st..99th percentile to [-1, 1]
-    (for float MR). CT targets in HU (float files: NIfTI, NPY, DICOM) are mapped from
-    ``ct_hu_range`` and evaluated in HU (PSNR/SSIM inside ``metric_window``, MAE/RMSE in HU);
-    CT already windowed to 8 bits (as in the shared brain set) is used as is, and evaluated in
-    [0, 1]. There is no identity baseline: MR and CT intensities are not comparable.
+    (for float MR). ``ct_units = "hu"``: CT targets in HU (float files: NIfTI, NPY, DICOM) are
+    mapped from ``ct_hu_range``, evaluated in HU (PSNR/SSIM inside ``metric_window``, MAE/RMSE
+    in HU) and predicted in HU; ``"image"`` (default): CT already windowed to 8/16 bits (as in
+    the shared brain set) is used as an image in [0, 1]. There is no identity baseline: MR and CT intensities are not comparable.
     """
 
     recipe_defaults = {
@@ -31,7 +31,7 @@ class MRToCTTask(Task):
     }
     allows_photometric = True  # MR intensity jitter is a sensible augmentation
 
-    def __init__(self, mr_normalization: Literal["scale", "percentile"] = "scale",
+    def __init__(self, mr_normalization: Literal["scale", "percentile"] = "scale", ct_units: Literal["image", "hu"] = "image",
                  ct_hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full"):
         from i2i.medical.hu import get_window
 
@@ -39,7 +39,9 @@ class MRToCTTask(Task):
         self.mr_normalization = mr_normalization
         self.ct_hu_range = (float(ct_hu_range[0]), float(ct_hu_range[1]))
         self.metric_window = get_window(tuple(metric_window) if isinstance(metric_window, list) else metric_window)
-        self.target_in_hu: bool | None = None
+        #: Stated in the recipe, not guessed from the data, so a model loaded for ``i2i predict``
+        #: (which sees no CT) writes the same units it was trained on.
+        self.target_in_hu = ct_units == "hu"
 
     def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         from i2i.medical.hu import hu_to_network
@@ -49,7 +51,9 @@ class MRToCTTask(Task):
             out["input"] = self.normalise_mr(out["input"])
         if "target" in out:
             ct = out["target"]
-            self.target_in_hu = ct.dtype.is_floating_point
+            if self.target_in_hu and not ct.dtype.is_floating_point:
+                raise ValueError("task.ct_units = \"hu\" needs CT in HU (float NIfTI/NPY/DICOM); got integer "
+                                 "images: set task.ct_units = \"image\" for CT already windowed to 8/16 bits")
             out["target"] = hu_to_network(ct.float(), *self.ct_hu_range) if self.target_in_hu \
                 else to_unit_range(ct) * 2 - 1
         return out

@@ -1,0 +1,26 @@
+"""The benchmark suite's smoke run (tiny networks, one repeat): the code stays working.
+Its numbers mean nothing; real measurements are in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_benchmark_suite_smoke_run(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--quick", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ratio vs plain" in proc.stdout and "speed ratio" in proc.stdout
+    steps = json.loads((tmp_path / "train_step.json").read_text())
+    assert [r["batch"] for r in steps] == [1, 2]
+    for r in steps:
+        assert r["images_per_s"]["plain PyTorch"] > 0 and r["flops_per_image"] > 0
+        assert all(v > 0 for v in r["ratio"].values())
+    cases = json.loads((tmp_path / "inference.json").read_text())
+    assert [c["i2i"]["side"] for c in cases] == [64, 300] and cases[1]["i2i"]["tiled"]
+    if (tmp_path / "real_run.json").exists():  # facades present
+        assert json.loads((tmp_path / "real_run.json").read_text())["ratio"] > 0
