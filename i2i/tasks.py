@@ -115,6 +115,12 @@ class Task:
         (colorization, say, recombines the input's L with the predicted ab into RGB)."""
         return self.from_network(y)
 
+    def preview(self, image: torch.Tensor) -> torch.Tensor:
+        """An output image in data units -> [0, 1], for 8/16-bit image files (PNG, JPEG, TIFF,
+        BMP, WebP) written by ``i2i predict``. Identity where data units already are [0, 1];
+        tasks in physical units map them for viewing (CT: the display window)."""
+        return image
+
     def input_comparable(self) -> bool:
         """Whether input and target share a space, so the input itself is a baseline
         (the identity model) for every metric."""

@@ -154,3 +154,20 @@ def test_unusable_medical_files_are_named(ct_run, tmp_path, cli):
         result = cli("predict", ct_run, tmp_path / name, "--out", tmp_path / "out", "--device", "cpu", *options)
         assert result.exit_code == 2, (name, result.output)
         assert name in result.output and message in result.output, result.output
+
+
+def test_png_previews_use_the_task_display_window(ct_run, predictor, tmp_path, cli):
+    from PIL import Image
+
+    from i2i.medical.hu import apply_window
+
+    shutil.copy(data_path(*SERIES, "1-050.dcm"), tmp_path / "s.dcm")
+    result = cli("predict", ct_run, tmp_path / "s.dcm", "--out", tmp_path / "out", "--ext", "png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    png = np.asarray(Image.open(tmp_path / "out" / "s.png"))
+    source = pydicom.dcmread(tmp_path / "s.dcm")
+    hu = expected_hu(predictor, apply_modality_lut(source.pixel_array, source))
+    window = apply_window(torch.from_numpy(hu), "abdomen").numpy()  # ct_sparse_view's default display window
+    assert png.dtype == np.uint16 and png.shape == hu.shape  # float (HU) input -> 16-bit PNG
+    assert np.abs(png.astype(np.float64) - np.round(window * 65535)).max() <= 1
+    assert 0 < (png == 0).mean() < 1 and (png == 65535).mean() < 1  # a window, not HU clipped to [0, 1]

@@ -31,6 +31,9 @@ from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: Image-file formats whose outputs pass through ``task.preview`` (data units -> [0, 1]):
+#: e.g. a CT model's HU become its display window in a PNG.
+PREVIEW_FORMATS = ("png", "jpeg", "tiff", "bmp", "webp")
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,8 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
                     continue
                 image = torch.stack(outputs)
             units.popleft()
+            if formats.format_for(targets[unit.path]).name in PREVIEW_FORMATS:
+                image = model.task.preview(image)
             path = formats.write_output(targets[unit.path], image, unit)
             written.append(path)
             if on_written is not None:

@@ -130,9 +130,13 @@ class CTTask(Task):
         return float(self.metric_window.width)
 
     def to_display(self, x: torch.Tensor, role) -> torch.Tensor:
+        return self.preview(self.from_network(x))
+
+    def preview(self, image: torch.Tensor) -> torch.Tensor:
+        """HU -> [0, 1] through ``display_window`` (PNG previews, sample grids)."""
         from i2i.medical.hu import apply_window
 
-        return apply_window(self.from_network(x), self.display_window)
+        return apply_window(image, self.display_window)
 
 
 def _window_arg(window: str | list[float]) -> Any:

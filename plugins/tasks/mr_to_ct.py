@@ -78,6 +78,12 @@ class MRToCTTask(Task):
             return network_to_hu(y.float(), *self.ct_hu_range)
         return super().from_network(y)
 
+    def preview(self, image: torch.Tensor) -> torch.Tensor:
+        """CT in HU -> [0, 1] through ``metric_window``; windowed CT images are already [0, 1]."""
+        from i2i.medical.hu import apply_window
+
+        return apply_window(image, self.metric_window) if self.target_in_hu else image
+
     def input_comparable(self) -> bool:
         return False
 
