@@ -53,3 +53,19 @@ def _describe(plugins: Plugins, kind: str, role: str, name: str, options: Any, n
         "parameters": sum(p.numel() for p in net.parameters()),
         "trainable_parameters": sum(p.numel() for p in net.parameters() if p.requires_grad),
     }
+
+
+def component_details(component: dict[str, Any]) -> tuple[str, list[str]]:
+    """``(name, details)`` of one summarised component for display: a loss's label with its
+    name; size divisor, receptive field, weight and channels where they apply."""
+    details = []
+    if "size_divisor" in component:
+        details.append(f"size divisor {component['size_divisor']}")
+    if component.get("receptive_field"):
+        details.append(f"receptive field {component['receptive_field']}x{component['receptive_field']}")
+    if "weight" in component:
+        details.append(f"weight {component['weight']:g}")
+    if component["role"] == "task":
+        details.append(f"{component['in_channels']} -> {component['out_channels']} channels")
+    name = component["name"] if component["role"] != "loss" else f"{component['label']}: {component['name']}"
+    return name, details

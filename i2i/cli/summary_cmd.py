@@ -18,7 +18,7 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     discriminator and size divisor of the generator."""
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
-    from i2i.summary import summarize
+    from i2i.summary import component_details, summarize
 
     plugins = get_plugins()
     result = summarize(load_recipe(path, sets, plugins), plugins)
@@ -32,16 +32,7 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     for column in ("role", "name", "parameters", "details", "options"):
         table.add_column(column, overflow="fold")
     for c in result["components"]:
-        details = []
-        if "size_divisor" in c:
-            details.append(f"size divisor {c['size_divisor']}")
-        if c.get("receptive_field"):
-            details.append(f"receptive field {c['receptive_field']}x{c['receptive_field']}")
-        if "weight" in c:
-            details.append(f"weight {c['weight']:g}")
-        if c["role"] == "task":
-            details.append(f"{c['in_channels']} -> {c['out_channels']} channels")
-        name = c["name"] if c["role"] != "loss" else f"{c['label']}: {c['name']}"
+        name, details = component_details(c)
         options = ", ".join(f"{k}={v!r}" for k, v in c["options"].items())
         table.add_row(c["role"], name, f"{c['parameters']:,}" if "parameters" in c else "", "; ".join(details), options)
     Console().print(table)

@@ -250,7 +250,7 @@ def _summary_section(run: Path) -> str:
     try:
         from i2i.plugins import get_plugins
         from i2i.recipe import load_recipe
-        from i2i.summary import summarize
+        from i2i.summary import component_details, summarize
 
         plugins = get_plugins()
         result = summarize(load_recipe(run / "recipe.toml", [], plugins), plugins)
@@ -259,20 +259,11 @@ def _summary_section(run: Path) -> str:
     rows = ["<table id=\"model\"><tr><th>role</th><th>name</th><th>parameters</th><th>details</th>"
             "<th>options</th></tr>"]
     for c in result["components"]:
-        details = []
-        if "size_divisor" in c:
-            details.append(f"size divisor {c['size_divisor']}")
-        if c.get("receptive_field"):
-            details.append(f"receptive field {c['receptive_field']}x{c['receptive_field']}")
-        if "weight" in c:
-            details.append(f"weight {c['weight']:g}")
-        if c["role"] == "task":
-            details.append(f"{c['in_channels']} &rarr; {c['out_channels']} channels")
-        name = c["name"] if c["role"] != "loss" else f"{c['label']}: {c['name']}"
+        name, details = component_details(c)
         options = ", ".join(f"{k}={v!r}" for k, v in c["options"].items())
         params = f"{c['parameters']:,}" if "parameters" in c else ""
         rows.append(f"<tr><td>{_e(c['role'])}</td><td>{_e(name)}</td><td class=\"num\">{params}</td>"
-                    f"<td>{'; '.join(details)}</td><td>{_e(options)}</td></tr>")
+                    f"<td>{_e('; '.join(details))}</td><td>{_e(options)}</td></tr>")
     return "<h2>Model</h2>" + "".join(rows) + "</table>"
 
 
