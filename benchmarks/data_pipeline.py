@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmarks.harness import machine, sync, table
-from benchmarks.plain_pix2pix import PlainPix2Pix
+from benchmarks.real_run import plain_images_per_s
 
 
 def pipeline_images_per_s(data: Path, batch: int, workers: int, batches: int, device: torch.device) -> float:
@@ -45,18 +45,6 @@ def pipeline_images_per_s(data: Path, batch: int, workers: int, batches: int, de
     return batches * batch / (time.perf_counter() - start)
 
 
-def step_images_per_s(batch: int, device: torch.device, steps: int) -> float:
-    loop = PlainPix2Pix(device)
-    a = torch.rand(batch, 3, 256, 256, device=device) * 2 - 1
-    loop.step(a, a)
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loop.step(a, a)
-    sync(device)
-    return steps * batch / (time.perf_counter() - start)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/facades/train"))
@@ -69,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     pipeline = {w: pipeline_images_per_s(args.data, args.batch, w, args.batches, device) for w in args.workers}
-    step = step_images_per_s(args.batch, device, args.steps)
+    step = plain_images_per_s(device, args.steps, args.batch)
     rows = [[f"decode + augment, {w} worker(s)", f"{v:.1f}", f"{v / step:.1f}"] for w, v in pipeline.items()]
     rows.append(["training step (plain loop, fp32)", f"{step:.2f}", "1.0"])
     print(f"\ndata pipeline vs training step, batch {args.batch}, 256x256 crops from the facades JPEGs, {machine()}")

@@ -48,6 +48,7 @@ class EvalOptions:
     max_images: int | None = None
     train_mode: bool = False
     precision: str = "fp32"
+    held_out_only: bool = False  # with no split named: test or val, else NoHeldOutSplit
     inception: Path | None = None
     lpips: Path | None = None
     lpips_net: str = "alex"
@@ -61,8 +62,15 @@ class EvalResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def choose_split(available: list[str], requested: str | None) -> tuple[str, list[str]]:
-    """The split to evaluate and notes about the choice."""
+class NoHeldOutSplit(UsageError):
+    """The data have neither a test nor a val split (and only held-out data were asked for)."""
+
+
+def choose_split(available: list[str], requested: str | None, held_out_only: bool = False) -> tuple[str, list[str]]:
+    """The split to evaluate and notes about the choice; with ``held_out_only``, no split
+    named and neither test nor val present, :class:`NoHeldOutSplit`."""
+    if held_out_only and requested is None and not any(name in available for name in SPLIT_ORDER[:2]):
+        raise NoHeldOutSplit(f"no held-out split among {one_of(available)}")
     if requested is not None:
         if requested not in available:
             raise UsageError(f"--split: {requested!r} is not a split of this data; it has {one_of(available)} "
@@ -79,12 +87,13 @@ def choose_split(available: list[str], requested: str | None) -> tuple[str, list
     raise UsageError(f"no usable split among {one_of(available)}")
 
 
-def eval_dataset(model: LoadedModel, split: str | None, plugins: Plugins) -> tuple[str, Any, list[str]]:
+def eval_dataset(model: LoadedModel, split: str | None, plugins: Plugins,
+                 held_out_only: bool = False) -> tuple[str, Any, list[str]]:
     """``(split, dataset, notes)``: the split's samples, checked and decoded as in training."""
     recipe, task = model.recipe, model.task
     source = B.build_source(plugins, recipe)
     splits = split_datasets(source, recipe.data, recipe.run.seed)
-    name, notes = choose_split(list(splits), split)
+    name, notes = choose_split(list(splits), split, held_out_only)
     d = recipe.data
     dataset = CheckedDataset(splits[name], task.expected_channels(), d.preprocess, d.load_size, d.crop_size,
                              d.on_error)
@@ -99,7 +108,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     if options.batch_size < 1:
         raise UsageError(f"--batch-size: must be >= 1, got {options.batch_size}")
     recipe, task, device = model.recipe, model.task, model.device
-    split, dataset, notes = eval_dataset(model, options.split, plugins)
+    split, dataset, notes = eval_dataset(model, options.split, plugins, options.held_out_only)
     if options.max_images is not None:
         dataset = Subset(dataset, range(min(options.max_images, len(dataset))))
     if len(dataset) == 0:
@@ -250,11 +259,9 @@ def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | No
 
     plugins = plugins or get_plugins()
     model = load_model(run_dir, device, plugins=plugins)
-    source = B.build_source(plugins, model.recipe)
-    available = [name for name in SPLIT_ORDER[:2] if name in split_datasets(source, model.recipe.data,
-                                                                           model.recipe.run.seed)]
-    if not available:
+    try:
+        result = evaluate(model, EvalOptions(max_images=max_images, held_out_only=True), plugins)
+    except NoHeldOutSplit:
         return None
-    result = evaluate(model, EvalOptions(split=available[0], max_images=max_images), plugins)
     json_path, csv_path = write_result(result, Path(run_dir) / "eval.json")
     return result, json_path, csv_path

@@ -3,7 +3,6 @@ images in data units, overridden and extended by the task's own metrics."""
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -82,9 +81,10 @@ def image_metrics(task: Task, x: torch.Tensor, output: torch.Tensor, target: tor
     for network input ``x``: ``mae`` (mean absolute error, L1), ``psnr`` (capped at
     :data:`i2i.metrics.PSNR_CAP`), ``ssim`` and ``ms_ssim`` of ``task.output_image`` images in
     data units, then ``task.metrics`` (whose values win for the names they share)."""
+    own = {k: v.float().reshape(-1) for k, v in task.metrics(output, target, x=x).items()}
     o = task.output_image(x, output).float()
     t = task.output_image(x, target).float()
     r = data_range(task)
-    results = {"mae": M.mae(o, t), "psnr": M.psnr(o, t, r), "ssim": M.ssim(o, t, r), "ms_ssim": ms_ssim(o, t, r)}
-    results.update({k: v.float().reshape(-1) for k, v in task.metrics(output, target, x=x).items()})
-    return results
+    generic = {"mae": lambda: M.mae(o, t), "psnr": lambda: M.psnr(o, t, r), "ssim": lambda: M.ssim(o, t, r),
+               "ms_ssim": lambda: ms_ssim(o, t, r)}
+    return {**{name: compute() for name, compute in generic.items() if name not in own}, **own}

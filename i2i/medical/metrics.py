@@ -81,8 +81,13 @@ def mae(pred: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None =
 
 def ct_metrics(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,
                mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """``psnr``, ``ssim`` (inside ``window``), ``rmse_hu`` and ``mae_hu``, each ``(N,)``."""
-    return {"psnr": psnr(pred, target, window, mask=mask), "ssim": ssim(pred, target, window, mask=mask),
+    """The CT tasks' metrics, each ``(N,)``: ``psnr`` inside ``window`` (capped at
+    :data:`i2i.metrics.PSNR_CAP`, as every reported PSNR), ``ssim`` inside ``window`` over
+    the whole slice, ``rmse_hu`` and ``mae_hu``; ``mask`` restricts psnr, rmse and mae
+    (SSIM's windows would straddle its edge)."""
+    from i2i.metrics import PSNR_CAP
+
+    return {"psnr": psnr(pred, target, window, mask=mask).clamp_max(PSNR_CAP), "ssim": ssim(pred, target, window),
             "rmse_hu": rmse(pred, target, mask=mask), "mae_hu": mae(pred, target, mask=mask)}
 
 

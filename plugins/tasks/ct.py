@@ -14,7 +14,6 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from i2i.metrics import PSNR_CAP
 from i2i.tasks import Task, pair_generator
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
@@ -118,11 +117,9 @@ class CTTask(Task):
         from i2i.evaluation.metrics import ms_ssim
         from i2i.medical.hu import apply_window
 
-        return {"psnr": M.psnr(out_hu, ref_hu, self.metric_window, mask=fov).clamp_max(PSNR_CAP),
-                "ssim": M.ssim(out_hu, ref_hu, self.metric_window),
+        return {**M.ct_metrics(out_hu, ref_hu, self.metric_window, mask=fov),
                 "ms_ssim": ms_ssim(apply_window(out_hu, self.metric_window), apply_window(ref_hu, self.metric_window),
-                                   1.0),
-                "rmse_hu": M.rmse(out_hu, ref_hu, mask=fov), "mae_hu": M.mae(out_hu, ref_hu, mask=fov)}
+                                   1.0)}
 
     @property
     def data_range(self) -> float:

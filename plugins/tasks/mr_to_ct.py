@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 import torch
 
-from i2i.metrics import PSNR_CAP
 from i2i.tasks import Task, to_unit_range
 
 
@@ -93,6 +92,4 @@ class MRToCTTask(Task):
             return super().metrics(output, target)
         from i2i.medical import metrics as M
 
-        a, b = self.from_network(output), self.from_network(target)
-        return {"psnr": M.psnr(a, b, self.metric_window).clamp_max(PSNR_CAP), "ssim": M.ssim(a, b, self.metric_window),
-                "rmse_hu": M.rmse(a, b), "mae_hu": M.mae(a, b)}
+        return M.ct_metrics(self.from_network(output), self.from_network(target), self.metric_window)
