@@ -41,6 +41,7 @@ class PluginInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    distribution: str | None = None
 
     def add_error(self, message: str) -> None:
         """Record a problem (several are joined)."""
@@ -51,6 +52,7 @@ class PluginInfo:
         return {
             "name": self.name,
             "version": self.version,
+            "distribution": self.distribution,
             "builtin": self.builtin,
             "module": self.module,
             "components": {k: sorted(v) for k, v in self.components.items() if v},
@@ -78,6 +80,18 @@ class Plugins:
     def errors(self) -> list[PluginInfo]:
         """Plugins that failed to load or register."""
         return [info for info in self.infos if info.error]
+
+    def info(self, name: str) -> PluginInfo | None:
+        """The plugin called ``name`` (loaded or failed), if any."""
+        return next((info for info in self.infos if info.name == name), None)
+
+    def provenance(self, kind: str, component: str) -> dict[str, str | None]:
+        """Where component ``component`` of ``kind`` comes from: its name, plugin, and the
+        plugin's distribution and version (recorded in every weights file)."""
+        plugin = self.registries[kind].get(component).plugin
+        info = self.info(plugin)
+        return {"name": component, "plugin": plugin, "distribution": info.distribution if info else None,
+                "version": info.version if info else None}
 
 
 def _allowed_third_party() -> set[str] | None:
@@ -109,7 +123,7 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
         dist = ep.dist.name if ep.dist else None
         if not builtin and allowed is not None and ep.name not in allowed and dist not in allowed:
             continue
-        info = PluginInfo(ep.name, ep.dist.version if ep.dist else None, builtin, ep.value)
+        info = PluginInfo(ep.name, ep.dist.version if ep.dist else None, builtin, ep.value, distribution=dist)
         infos.append(info)
         if manager.has_plugin(ep.name):
             info.add_error(f"another plugin is already called {ep.name!r}")

@@ -10,6 +10,10 @@ The engine calls, per batch and on the training device (see :mod:`i2i.data.pipel
     x = task.apply_photometric(x, ops)  # training only, when allows_photometric
 
 and, in the generator step, weighs reconstruction losses by ``task.pixel_weights(x)``.
+Tasks that draw random numbers to make pairs draw them through
+:class:`i2i.data.pair_random.PairRandom` (``PairRandom.for_batch(batch, train)``): the
+global stream in training, a generator per image (seeded by the run seed and the image's
+index) at evaluation time, so evaluation pairs never depend on the batch size.
 """
 
 from __future__ import annotations
@@ -22,22 +26,6 @@ import torch
 from i2i.errors import UsageError
 
 Role = Literal["input", "output", "target"]
-
-#: Seed of the generator that makes evaluation pairs (masks, degradations, view counts) so
-#: validation and ``i2i eval`` see the same pairs every time.
-EVAL_SEED = 1234
-
-
-def pair_generator(train: bool) -> torch.Generator | None:
-    """Where a task draws random numbers when it builds pairs: the global (checkpointed)
-    generator in training, a fixed-seed one for evaluation."""
-    return None if train else torch.Generator().manual_seed(EVAL_SEED)
-
-
-def uniform(n: int, low: float, high: float, generator: torch.Generator | None,
-            device: torch.device) -> torch.Tensor:
-    """``n`` draws from U(low, high) on the CPU generator, moved to ``device``."""
-    return (low + (high - low) * torch.rand(n, generator=generator)).to(device)
 
 
 def to_unit_range(image: torch.Tensor) -> torch.Tensor:
@@ -59,6 +47,11 @@ class Task:
     #: Whether ``[[augment.photometric]]`` may change the input (not for tasks whose input
     #: values carry meaning the target depends on).
     allows_photometric: ClassVar[bool] = True
+    #: Metrics the task adds to the generic suite (``mae``, ``psnr``, ``ssim``, ``ms_ssim`` of
+    #: :mod:`i2i.evaluation.metrics`); the names :meth:`metrics` returns.
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
+    #: The span of the data units the generic metrics use as data range (1 for images in [0, 1]).
+    data_range: float = 1.0
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3):
         if in_channels < 1 or out_channels < 1:
@@ -102,9 +95,13 @@ class Task:
 
     def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
         """A decoded file (C, H, W; uint8, 16-bit as int32, or float) -> the network input
-        (1, in_channels, H, W) for ``i2i predict``. Channel mismatches fail naming both counts."""
-        batch = self.to_network({"input": image.unsqueeze(0)})
-        x = batch["input"]
+        (1, in_channels, H, W) for ``i2i predict``: :meth:`inputs_from_images` of one image."""
+        return self.inputs_from_images(image.unsqueeze(0))
+
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Decoded files (N, C, H, W) -> the network inputs (N, in_channels, H, W), per pixel
+        and traceable (exported graphs run it). Channel mismatches fail naming both counts."""
+        x = self.to_network({"input": images})["input"]
         if x.shape[1] != self.in_channels:
             raise UsageError(f"the model takes {self.in_channels}-channel input, the image has {x.shape[1]} "
                              "channel(s); convert it (e.g. to grayscale or RGB) first")
@@ -114,6 +111,12 @@ class Task:
         """The model's input and output (network range) -> the output image in data units
         (colorization, say, recombines the input's L with the predicted ab into RGB)."""
         return self.from_network(y)
+
+    def finalize_output(self, image: torch.Tensor) -> torch.Tensor:
+        """A whole output image in data units ((C, H, W) or (N, C, H, W), after tiles are
+        blended) -> the image written and scored; what depends on the position in the whole
+        image goes here (CT: air outside the field of view). Identity by default."""
+        return image
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """An output image in data units -> [0, 1], for 8/16-bit image files (PNG, JPEG, TIFF,
@@ -139,13 +142,11 @@ class Task:
 
     def metrics(self, output: torch.Tensor, target: torch.Tensor,
                 x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Per-image metrics of a network-range output against its target: MAE, PSNR and SSIM
-        on images mapped to [0, 1]. ``x`` is the network input, for tasks whose outputs only
-        make images together with it (colorization)."""
-        from i2i import metrics as M
-
-        x, y = ((output.float() + 1) / 2).clamp(0, 1), ((target.float() + 1) / 2).clamp(0, 1)
-        return {"mae": M.mae(x, y), "psnr": M.psnr(x, y, 1.0), "ssim": M.ssim(x, y, 1.0)}
+        """The task's own per-image metrics ((N,) tensors, named in :attr:`extra_metrics`) of a
+        network-range output against its target, for network input ``x``; they are added to
+        (and, for shared names, replace) the generic suite of :mod:`i2i.evaluation.metrics`.
+        None by default."""
+        return {}
 
     def to_display(self, x: torch.Tensor, role: Role) -> torch.Tensor:
         """A network-range tensor (N, C, H, W) -> [0, 1] with 1 or 3 channels for sample grids."""

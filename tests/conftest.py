@@ -113,3 +113,19 @@ def train_in_process(recipe: Path, out: Path, *sets: str, plugins=None, resume: 
     write_recipe(resolved, create_run_dir(out))
     trainer.fit()
     return trainer
+
+
+@pytest.fixture(scope="session")
+def synthetic_images(tmp_path_factory) -> Path:
+    """A folder of 12 smooth random 48 x 40 RGB PNGs (no shared data needed)."""
+    import torch
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("synthetic_images")
+    for i in range(12):
+        g = torch.Generator().manual_seed(i)
+        base = torch.rand(1, 3, 4, 4, generator=g)
+        image = torch.nn.functional.interpolate(base, size=(48, 40), mode="bicubic", align_corners=False)[0]
+        image = (image + 0.1 * torch.rand(3, 48, 40, generator=g)).clamp(0, 1)
+        Image.fromarray((image * 255).round().byte().permute(1, 2, 0).numpy()).save(root / f"{i:02d}.png")
+    return root

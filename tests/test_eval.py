@@ -86,7 +86,7 @@ def test_eval_against_direct_computations(known_run, known_data, tmp_path, cli):
     # every image, model and baseline, against skimage
     for row, expected in zip(rows, direct(known_run, known_data)):
         for key, value in expected.items():
-            tolerance = 2e-2 if key.endswith("ssim") else 1e-4 * max(1.0, abs(value))  # SSIM: border handling
+            tolerance = 1e-5 if key.endswith("ssim") else 1e-4 * max(1.0, abs(value))
             assert float(row[key]) == pytest.approx(value, abs=tolerance), key
     # the summary is the mean and (population) std of the rows
     for who in ("model", "input"):
@@ -120,8 +120,8 @@ def test_split_choice_and_errors(known_run, known_data, tmp_path, cli):
     result = cli("eval", known_run, "--split", "val", "--out", tmp_path / "e.json")
     assert result.exit_code == 2 and "'val'" in result.output and "'test'" in result.output
     only_train = tmp_path / "only"
-    (only_train / "x").mkdir(parents=True)
-    (only_train / "x" / "0.png").write_bytes((known_data / "train" / "0.png").read_bytes())
+    (only_train / "train" / "x").mkdir(parents=True)
+    (only_train / "train" / "x" / "0.png").write_bytes((known_data / "train" / "0.png").read_bytes())
     result = cli("eval", known_run, "--data", only_train, "--out", tmp_path / "t.json")
     assert result.exit_code == 0, result.output
     assert "TRAINING images" in result.output
@@ -129,9 +129,23 @@ def test_split_choice_and_errors(known_run, known_data, tmp_path, cli):
     assert summary["split"] == "train" and summary["warnings"] and summary["data"] == str(only_train)
 
 
+def test_data_may_be_a_split_folder_or_a_folder_of_pairs(known_run, known_data, tmp_path, cli):
+    """Before: --data test/ evaluated its pairs as "training images" (the folder was taken as a
+    source root with a train split only), and only the parent holding test/ worked."""
+    by_parent = cli("eval", known_run, "--data", known_data, "--out", tmp_path / "parent.json")
+    by_folder = cli("eval", known_run, "--data", known_data / "test", "--out", tmp_path / "folder.json")
+    assert by_parent.exit_code == 0 and by_folder.exit_code == 0, by_folder.output
+    assert "TRAINING" not in by_folder.output
+    parent, folder = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("parent", "folder"))
+    assert parent["split"] == "test" and folder["split"] == "all" and not folder["warnings"]
+    assert folder["images"] == parent["images"] == 3
+    assert folder["metrics"] == parent["metrics"]
+    assert folder["protocol"]["frame"] == "full" and "every sample" in folder["protocol"]["split"]
+
+
 def test_ms_ssim_matches_torchmetrics():
     tm = pytest.importorskip("torchmetrics.functional.image")
-    from i2i.evaluation.metrics import ms_ssim, ms_ssim_scales
+    from i2i.metrics import ms_ssim, ms_ssim_scales
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 192, 192, generator=g)

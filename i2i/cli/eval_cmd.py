@@ -10,8 +10,14 @@ import click
 
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(exists=True))
-@click.option("--data", "data_root", type=click.Path(exists=True), help="Data location (overrides the recipe's data.root).")
-@click.option("--split", help="Split to evaluate: test, val or train (default: test, else val, else train with a warning).")
+@click.option("--data", "data_root", type=click.Path(exists=True),
+              help="Data to score (overrides the recipe's data.root): a folder with train/ val/ test/ split folders "
+                   "(its test split is scored, else val), or a folder of pairs (or volumes) scored whole.")
+@click.option("--split", help="Split to evaluate: test, val or train (default: test, else val, else train with a "
+                              "warning; with --data and no split folders: every sample).")
+@click.option("--frame", type=click.Choice(["full", "crop"]),
+              help="What is scored: full = the whole image at the training scale (the pix2pix test protocol), "
+                   "crop = the centre training crop (default: the recipe's train.eval_frame, normally full).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False),
               help="JSON summary to write (default: RUN_DIR/eval.json, or ./eval.json); the per-image CSV goes "
                    "beside it with the suffix .csv.")
@@ -27,14 +33,17 @@ import click
               help="torchvision backbone weights for LPIPS (alexnet-*.pth for --lpips-net alex).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex", show_default=True)
 @click.option("--quiet", is_flag=True, help="Print only the output paths.")
-def eval_command(checkpoint: str, data_root: str | None, split: str | None, out_file: str | None, batch_size: int,
+def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None, out_file: str | None,
+                 batch_size: int,
                  max_images: int | None, device: str, precision: str, no_ema: bool, train_mode: bool,
                  inception: str | None, lpips: str | None, lpips_net: str, quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
 
     \b
-    Pairs are built exactly as in training (same source, splits, preprocessing and task).
+    Pairs are built exactly as in training (same source, splits and task); each image is
+    scored on its full frame at the training scale, inputs the task makes are drawn per
+    image (the numbers do not depend on --batch-size), and eval.json records the protocol.
     Metrics per image: mae (L1), psnr, ssim, ms_ssim and the task's own; with --inception
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
@@ -49,7 +58,7 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, out_
     overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
     model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides)
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
-                          precision=precision, inception=Path(inception) if inception else None,
+                          precision=precision, frame=frame, whole_data=data_root is not None, inception=Path(inception) if inception else None,
                           lpips=Path(lpips) if lpips else None, lpips_net=lpips_net)
     result = evaluate(model, options)
     json_path, csv_path = write_result(result, out_file or default_output(model))

@@ -28,10 +28,19 @@ import click
               help="Convert inputs whose channel count differs from the model's (grey <-> RGB by luma / "
                    "repetition, alpha dropped); without it such inputs are an error.")
 @click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
+@click.option("--pairs", is_flag=True,
+              help="INPUTs are data folders (or files) of the recipe's pair files (aligned A|B, paired folders, "
+                   "images the task degrades, CT volumes), read by the recipe's source as i2i eval reads them "
+                   "(split folders: the test split; else every sample); outputs are what eval scores.")
+@click.option("--grid", is_flag=True, help="With --pairs: also write an input | output | target PNG per pair "
+                                          "into OUT/grids/.")
+@click.option("--frame", type=click.Choice(["full", "crop"]),
+              help="With --pairs: score the full frame or the centre training crop (default: the recipe's "
+                   "train.eval_frame).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
             device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
-            ext: str | None, quiet: bool) -> None:
+            ext: str | None, pairs: bool, grid: bool, frame: str | None, quiet: bool) -> None:
     """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
     (a run directory, a checkpoint folder or a generator .safetensors file).
 
@@ -42,15 +51,28 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     -> 16-bit, float TIFF/NPY -> float. DICOM in -> DICOM out (HU through rescale, new
     SOP/Series UIDs, source metadata kept; multi-frame stays multi-frame); NIfTI volumes are
     predicted slice by slice along their last axis and written with the same affine.
-    EMA weights are used when the checkpoint has them.
+    EMA weights are used when the checkpoint has them. --train-mode normalises each image
+    (or tile) on its own.
     """
+    from i2i.errors import UsageError
     from i2i.inference.model import choose_device, load_model
     from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
 
-    items = collect_inputs(inputs)
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    if (grid or frame) and not pairs:
+        raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
                              train_mode=train_mode, convert_channels=convert_channels, ext=ext)
+    if pairs:
+        from i2i.inference.pairs import predict_pairs
+
+        model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+        echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
+        written = predict_pairs(model, inputs, Path(out_dir), options, grid=grid, frame=frame, on_written=echo)
+        if not quiet:
+            click.echo(f"done: {len(written)} pair output(s) in {out_dir}", err=True)
+        return
+    items = collect_inputs(inputs)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
                    err=True)

@@ -1,9 +1,12 @@
-"""The dataset the engine trains on: a source's samples, checked and decoded at a fixed size.
+"""The dataset the engine trains and evaluates on: a source's samples, checked and decoded
+at the size of a frame.
 
 :class:`CheckedDataset` wraps a source dataset. In the worker processes it only decodes:
 it checks each sample (readable, expected channels, input and target of one size),
-resizes it to the preprocessing's fixed size, and, with ``on_error = "skip"``, replaces a
-bad sample deterministically by the next good one, reporting the files it skipped.
+resizes it to the size its frame asks for (:func:`i2i.data.resize.frame_size`: the training
+preprocessing, or the whole image for evaluation), and, with ``on_error = "skip"``,
+replaces a bad sample deterministically by the next good one, reporting the files it
+skipped. Each sample carries its ``index`` in the split (which seeds its evaluation pair).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from i2i.data.imageio import DataError
-from i2i.data.resize import fixed_size, resize
+from i2i.data.resize import frame_size, resize
 
 IMAGE_KEYS = ("input", "target")
 
@@ -24,8 +27,9 @@ class CheckedDataset(Dataset):
     """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process."""
 
     def __init__(self, dataset: Dataset, channels: Mapping[str, int], preprocess: str = "none",
-                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise"):
+                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise", frame: str = "train"):
         self.dataset = dataset
+        self.frame = frame
         self.channels = dict(channels)
         self.preprocess = preprocess
         self.load_size = load_size
@@ -52,6 +56,7 @@ class CheckedDataset(Dataset):
                 skipped.append(str(exc))
                 continue
             sample["skipped"] = skipped
+            sample["index"] = index
             return sample
         raise DataError(f"every sample failed to load; the first error: {skipped[0]}")
 
@@ -72,16 +77,17 @@ class CheckedDataset(Dataset):
             raise DataError(f"{path}: input and target differ in size ({described})")
         if sizes:
             h, w = sizes.pop()
-            size = fixed_size(self.preprocess, h, w, self.load_size, self.crop_size)
+            size = frame_size(self.frame, self.preprocess, h, w, self.load_size, self.crop_size)
             for key, image in images.items():
                 sample[key] = resize(image, size)
         return sample
 
 
-def sample_size(dataset: Dataset, index: int, preprocess: str, load_size: int, crop_size: int) -> tuple[int, int]:
+def sample_size(dataset: Dataset, index: int, preprocess: str, load_size: int, crop_size: int,
+                frame: str = "train") -> tuple[int, int]:
     """The size sample ``index`` will have after decoding (from the source's cheap
     ``size_of(index)`` when it has one, else by decoding it)."""
     source = getattr(dataset, "dataset", dataset)
     size_of = getattr(source, "size_of", None)
     h, w = size_of(index) if size_of else tuple(dataset[index]["target"].shape[-2:])
-    return fixed_size(preprocess, h, w, load_size, crop_size)
+    return frame_size(frame, preprocess, h, w, load_size, crop_size)

@@ -20,8 +20,9 @@ from i2i.data.augment_ops import build
 
 
 class PairGeometry(nn.Module):
-    """Random crop (``crop``, ``*_and_crop`` modes; center crop when evaluating), flips,
-    90-degree rotations and recipe-named kornia geometric operations (training only)."""
+    """Random crop (``crop``, ``*_and_crop`` modes; when evaluating, a centre crop in the
+    ``crop`` frame and none in the ``full`` frame), flips, 90-degree rotations and
+    recipe-named kornia geometric operations (training only)."""
 
     def __init__(self, preprocess: str = "resize_and_crop", crop_size: int = 256, flip: bool = True,
                  vflip: bool = False, rot90: bool = False, geometric: Sequence[Mapping[str, Any]] = ()):
@@ -39,7 +40,7 @@ class PairGeometry(nn.Module):
         a = recipe.augment
         return cls(recipe.data.preprocess, recipe.data.crop_size, a.flip, a.vflip, a.rot90, a.geometric)
 
-    def forward(self, batch: Mapping[str, Any], train: bool) -> dict[str, Any]:
+    def forward(self, batch: Mapping[str, Any], train: bool, frame: str = "crop") -> dict[str, Any]:
         keys = [k for k, v in batch.items() if isinstance(v, torch.Tensor) and v.ndim == 4]
         result = dict(batch)
         if not keys:
@@ -48,7 +49,7 @@ class PairGeometry(nn.Module):
         dtypes = {k: batch[k].dtype for k in keys}
         common = torch.float32 if len(set(dtypes.values())) > 1 else batch[keys[0]].dtype
         x = torch.cat([batch[k].to(common) for k in keys], dim=1)
-        if self.crop_size is not None:
+        if self.crop_size is not None and (train or frame == "crop"):
             x = random_crop(x, self.crop_size) if train else center_crop(x, self.crop_size)
         if train:
             x = self._random(x)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from i2i.errors import UsageError
 
@@ -27,3 +28,22 @@ def collate_samples(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = list(values)
     return out
+
+
+def same_size_batches(dataset: Dataset, batch_size: int) -> Iterator[dict[str, Any]]:
+    """Batches of up to ``batch_size`` consecutive samples of ``dataset`` that share a size
+    (a new batch starts when the size changes), for evaluation of whole frames whose sizes
+    differ. Samples keep their order, so per-image results do not depend on ``batch_size``."""
+    pending: list[dict[str, Any]] = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        if pending and (len(pending) == batch_size or _shape(pending[0]) != _shape(sample)):
+            yield collate_samples(pending)
+            pending = []
+        pending.append(sample)
+    if pending:
+        yield collate_samples(pending)
+
+
+def _shape(sample: dict[str, Any]) -> tuple:
+    return tuple(tuple(v.shape) for v in sample.values() if isinstance(v, torch.Tensor))

@@ -4,6 +4,11 @@ Order: to the device (non-blocking from pinned memory) -> shared geometry on the
 values -> ``task.to_network`` (normalisation) -> ``task.make_pair`` (builds the input
 from the target for unpaired tasks) -> photometric augmentation of the input (training,
 where the task allows it) -> channels-last layout when asked.
+
+Evaluation batches (``train=False``) are cut to the pipeline's ``frame`` (``full``: as
+decoded; ``crop``: the centre crop) and carry each image's pair seed
+(:func:`i2i.data.pair_random.image_seed` of the run seed and the sample's ``index``), so
+the pairs a task makes do not depend on how images were batched.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch
 
 from i2i.data.augment_ops import build
 from i2i.data.geometry import PairGeometry
+from i2i.data.pair_random import SEEDS_KEY, image_seed
 from i2i.tasks import Task
 
 
@@ -22,8 +28,11 @@ class BatchPipeline:
     """``pipeline(raw_batch, train) -> (x, y)``."""
 
     def __init__(self, task: Task, geometry: PairGeometry, device: torch.device,
-                 photometric: Sequence[Mapping[str, Any]] = (), channels_last: bool = False):
+                 photometric: Sequence[Mapping[str, Any]] = (), channels_last: bool = False, frame: str = "crop",
+                 seed: int = 0):
         self.task = task
+        self.frame = frame
+        self.seed = seed
         self.geometry = geometry.to(device)
         self.device = device
         self.channels_last = channels_last
@@ -34,13 +43,18 @@ class BatchPipeline:
             self.photometric = K.AugmentationSequential(*[build("photometric", e) for e in photometric]).to(device)
 
     @classmethod
-    def from_recipe(cls, recipe, task: Task, device: torch.device, channels_last: bool = False) -> BatchPipeline:
-        return cls(task, PairGeometry.from_recipe(recipe), device, recipe.augment.photometric, channels_last)
+    def from_recipe(cls, recipe, task: Task, device: torch.device, channels_last: bool = False,
+                    frame: str | None = None) -> BatchPipeline:
+        """The recipe's pipeline; evaluation batches are cut to ``frame`` (default ``train.eval_frame``)."""
+        return cls(task, PairGeometry.from_recipe(recipe), device, recipe.augment.photometric, channels_last,
+                   frame or recipe.train.eval_frame, recipe.run.seed)
 
     def __call__(self, raw: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
                  for k, v in raw.items()}
-        batch = self.geometry(batch, train=train)
+        if not train and "index" in batch:
+            batch[SEEDS_KEY] = [image_seed(self.seed, int(i)) for i in batch["index"]]
+        batch = self.geometry(batch, train=train, frame=self.frame)
         batch = self.task.to_network(batch)
         x, y = self.task.make_pair(batch, train)
         if train and self.photometric is not None and self.task.allows_photometric:

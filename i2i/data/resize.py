@@ -39,3 +39,25 @@ def fixed_size(preprocess: str, height: int, width: int, load_size: int, crop_si
     if preprocess in ("scale_width", "scale_width_and_crop"):
         return scale_width_size(height, width, load_size, crop_size)
     return height, width
+
+
+#: What an evaluation scores: ``full``, the whole image at the training scale (the pix2pix test
+#: protocol), or ``crop``, the centre ``crop_size`` window of the training-size image.
+EVAL_FRAMES = ("full", "crop")
+
+
+def frame_size(frame: str, preprocess: str, height: int, width: int, load_size: int, crop_size: int) -> tuple[int, int]:
+    """The size an image is decoded to for ``frame``: ``train`` and ``crop`` use the training
+    preprocessing (:func:`fixed_size`; random or centre crops are cut later, on the device);
+    ``full`` is the whole image as the reference's test phase sees it (``load_size`` taken
+    as ``crop_size``): ``resize_and_crop`` -> ``crop_size`` x ``crop_size``, ``scale_width*``
+    -> ``crop_size`` wide with the aspect kept, ``crop`` and ``none`` -> the image's own size."""
+    if frame in ("train", "crop"):
+        return fixed_size(preprocess, height, width, load_size, crop_size)
+    if frame != "full":
+        raise ValueError(f"unknown frame {frame!r}; frames: train, {', '.join(EVAL_FRAMES)}")
+    if preprocess == "resize_and_crop":
+        return crop_size, crop_size
+    if preprocess in ("scale_width", "scale_width_and_crop"):
+        return scale_width_size(height, width, crop_size, 1)
+    return height, width

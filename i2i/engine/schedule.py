@@ -81,6 +81,25 @@ class Schedule:
         self.bad_passes = int(state["bad_passes"])
 
 
+#: Schedules whose factors depend on the run's total length.
+LENGTH_DEPENDENT = ("linear", "cosine")
+
+
+def resume_note(config: ScheduleSection, saved_total: int, total: int, step: int) -> str | None:
+    """One line saying what a resume with a different run length does to the schedule (it is
+    recomputed over the new length: linear and cosine stretch or shrink, the others do not
+    depend on the length), or ``None`` when the length is unchanged."""
+    if saved_total == total:
+        return None
+    if config.name not in LENGTH_DEPENDENT:
+        return (f"the run now has {total} steps instead of {saved_total}; the {config.name} schedule does not "
+                "depend on the run's length and continues unchanged")
+    before = Schedule(config, saved_total).factor(step)
+    after = Schedule(config, total).factor(step)
+    return (f"the run now has {total} steps instead of {saved_total}: the {config.name} schedule is recomputed "
+            f"over {total} steps (learning-rate factor at step {step}: {before:.4g} -> {after:.4g})")
+
+
 def apply_lr(optimizer, base_lr: float, factor: float) -> float:
     """Set every parameter group's learning rate to ``base_lr * factor``; returns it."""
     lr = base_lr * factor

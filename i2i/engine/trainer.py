@@ -24,14 +24,14 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
 from i2i import __version__
+from i2i.data import datapath
 from i2i.data.dataset import CheckedDataset, sample_size
-from i2i.data.loader import collate_samples
-from i2i.data.pipeline import BatchPipeline
+from i2i.data.loader import collate_samples, same_size_batches
 from i2i.data.sampler import EpochBatchSampler
-from i2i.data.splits import split_datasets
 from i2i.engine import build as B
 from i2i.engine import distributed as dist
 from i2i.engine.checkpoint import CheckpointWriter, load_weights, read_trainer_state
+from i2i.engine.provenance import component_provenance
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.gan_step import DiscriminatorObjective, GANStep
@@ -40,7 +40,7 @@ from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.rundir import MetricsLog
 from i2i.engine.samples import save_grid
-from i2i.engine.schedule import Schedule, apply_lr
+from i2i.engine.schedule import Schedule, apply_lr, resume_note
 from i2i.engine.state import rng_state, seed_everything, set_rng_state
 from i2i.engine.validation import validate
 from i2i.errors import I2IError, UsageError
@@ -82,8 +82,7 @@ class Trainer:
         seed_everything(recipe.run.seed)
 
         self.task: Task = B.build_task(plugins, recipe)
-        self.source = B.build_source(plugins, recipe)
-        self.splits = self._datasets()
+        self.splits: dict[str, CheckedDataset] = datapath.training_splits(plugins, recipe, self.task)
         self.train_set, self.val_set = self.splits["train"], self.splits.get("val")
         self.sampler = EpochBatchSampler(len(self.train_set), train.batch_size, seed=recipe.run.seed,
                                          rank=self.dist.rank, world_size=self.dist.world_size,
@@ -100,7 +99,7 @@ class Trainer:
 
         self.precision = Precision(resolve_precision(train.precision, self.device), self.device)
         self.channels_last = train.channels_last == "on" or (train.channels_last == "auto" and self.device.type == "cuda")
-        self.pipeline = BatchPipeline.from_recipe(recipe, self.task, self.device, self.channels_last)
+        self.pipeline = datapath.pipeline(recipe, self.task, self.device, channels_last=self.channels_last)
         self.generator = self._prepare_network(B.build_generator(plugins, recipe, self.task))
         discriminator = B.build_discriminator(plugins, recipe, self.task)
         self.discriminator = self._prepare_network(discriminator) if discriminator is not None else None
@@ -124,12 +123,6 @@ class Trainer:
             self.load_checkpoint(resume_from)
 
     # -- construction helpers ---------------------------------------------------------------
-
-    def _datasets(self) -> dict[str, CheckedDataset]:
-        data = self.recipe.data
-        return {name: CheckedDataset(ds, self.task.expected_channels(), data.preprocess, data.load_size,
-                                     data.crop_size, data.on_error)
-                for name, ds in split_datasets(self.source, data, self.recipe.run.seed).items()}
 
     def _size_buckets(self) -> list[tuple[int, int]] | None:
         """Each training sample's decoded size, when batches hold more than one image and the
@@ -347,8 +340,7 @@ class Trainer:
             return {}
         limit = self.recipe.train.val_images
         dataset = self.val_set if limit is None else Subset(self.val_set, range(min(limit, len(self.val_set))))
-        loader = DataLoader(dataset, batch_size=self.recipe.train.batch_size, collate_fn=collate_samples,
-                            num_workers=0)
+        loader = same_size_batches(dataset, self.recipe.train.batch_size)
         generators = {"model": unwrap(self.generator)}
         if self.ema is not None:
             generators["ema"] = self.ema.module
@@ -410,7 +402,8 @@ class Trainer:
         return {"format": "i2i.weights.v1", "role": role, "component": component, "i2i_version": __version__,
                 "recipe_digest": self.recipe.digest(), "step": str(self.step),
                 "in_channels": str(self.task.in_channels), "out_channels": str(self.task.out_channels),
-                "recipe": json.dumps(self.recipe.as_dict())}
+                "recipe": json.dumps(self.recipe.as_dict()),
+                "components": json.dumps(component_provenance(self.plugins, self.recipe))}
 
     def trainer_state(self, rank_rngs: dict[str, list[torch.Tensor]]) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -475,6 +468,10 @@ class Trainer:
             self._pool.load_state_dict(state["pool"], self.device)
         self.best = state.get("best")
         self.step = int(state["step"])
+        note = resume_note(self.recipe.schedule, int(state.get("total_steps", self.total_steps)), self.total_steps,
+                           self.step)
+        if note and self.dist.is_main:
+            print(f"i2i: {note}", file=sys.stderr, flush=True)
         set_rng_state(state["rng"])
         torch.set_rng_state(state["rank_rngs"]["cpu"][self.rank])
         if self.device.type == "cuda" and "cuda" in state["rank_rngs"]:

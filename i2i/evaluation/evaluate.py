@@ -1,10 +1,14 @@
 """``i2i eval``: metrics of a trained generator on held-out pairs, and of the identity baseline.
 
-Pairs are built exactly as in training: the recipe's source (``data.root`` may be
-overridden), the same deterministic hold-out splits (:func:`i2i.data.splits.split_datasets`
-with ``run.seed``), the same checked fixed-size decoding (:class:`i2i.data.dataset.CheckedDataset`)
-and the same batch pipeline in evaluation mode (:class:`i2i.data.pipeline.BatchPipeline`:
-centre crop, ``task.to_network``, ``task.make_pair`` with the fixed evaluation seed).
+The protocol (recorded in ``eval.json``): pairs come from the data path training uses
+(:mod:`i2i.data.datapath`: the recipe's source, ``data.root`` possibly overridden, the
+same deterministic hold-out splits); each image is scored on its ``full`` frame at the
+training scale (the pix2pix test protocol; ``--frame crop`` scores the centre training
+crop instead); inputs a task makes (masks, noise, CT physics) are drawn per image from the
+seed ``(run.seed, image index)``; metrics are the suite of :mod:`i2i.evaluation.metrics`,
+the one validation uses. So per-image results do not depend on the batch size and equal
+a run's validation on the same split and weights. ``--data FOLDER`` without split
+folders scores every sample in it.
 """
 
 from __future__ import annotations
@@ -18,20 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from i2i import __version__
-from i2i.data.dataset import CheckedDataset
-from i2i.data.loader import collate_samples
-from i2i.data.pipeline import BatchPipeline
-from i2i.data.splits import split_datasets
-from i2i.engine import build as B
+from i2i.data import datapath
+from i2i.data.loader import same_size_batches
+from i2i.data.resize import EVAL_FRAMES
 from i2i.errors import UsageError, one_of
-from i2i.evaluation.metrics import image_metrics
+from i2i.evaluation.measure import modes, score_batches
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PRECISIONS
 from i2i.metrics import PSNR_CAP, higher_is_better
-from i2i.nn.sizing import forward_any_size
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -49,6 +50,8 @@ class EvalOptions:
     train_mode: bool = False
     precision: str = "fp32"
     held_out_only: bool = False  # with no split named: test or val, else NoHeldOutSplit
+    frame: str | None = None  # full or crop; None: the recipe's train.eval_frame
+    whole_data: bool = False  # --data given: a root without split folders is scored whole
     inception: Path | None = None
     lpips: Path | None = None
     lpips_net: str = "alex"
@@ -87,17 +90,17 @@ def choose_split(available: list[str], requested: str | None, held_out_only: boo
     raise UsageError(f"no usable split among {one_of(available)}")
 
 
-def eval_dataset(model: LoadedModel, split: str | None, plugins: Plugins,
-                 held_out_only: bool = False) -> tuple[str, Any, list[str]]:
-    """``(split, dataset, notes)``: the split's samples, checked and decoded as in training."""
+def eval_dataset(model: LoadedModel, options: EvalOptions, plugins: Plugins) -> tuple[str, Any, list[str]]:
+    """``(split, dataset, notes)``: the samples to score, checked and decoded for the frame."""
     recipe, task = model.recipe, model.task
-    source = B.build_source(plugins, recipe)
-    splits = split_datasets(source, recipe.data, recipe.run.seed)
-    name, notes = choose_split(list(splits), split, held_out_only)
-    d = recipe.data
-    dataset = CheckedDataset(splits[name], task.expected_channels(), d.preprocess, d.load_size, d.crop_size,
-                             d.on_error)
-    return name, dataset, notes
+    frame = options.frame or recipe.train.eval_frame
+    if options.whole_data and options.split is None:
+        whole = datapath.whole_data(plugins, recipe)
+        if whole is not None:
+            return datapath.WHOLE_DATA, datapath.checked(whole, task, recipe, frame), []
+    splits = datapath.source_splits(plugins, recipe)
+    name, notes = choose_split(list(splits), options.split, options.held_out_only)
+    return name, datapath.checked(splits[name], task, recipe, frame), notes
 
 
 def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: Plugins | None = None,
@@ -107,43 +110,39 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     plugins = plugins or get_plugins()
     if options.batch_size < 1:
         raise UsageError(f"--batch-size: must be >= 1, got {options.batch_size}")
+    if options.frame is not None and options.frame not in EVAL_FRAMES:
+        raise UsageError(f"--frame: {options.frame!r} is not one of {', '.join(EVAL_FRAMES)}")
     recipe, task, device = model.recipe, model.task, model.device
-    split, dataset, notes = eval_dataset(model, options.split, plugins, options.held_out_only)
+    split, dataset, notes = eval_dataset(model, options, plugins)
     if options.max_images is not None:
         dataset = Subset(dataset, range(min(options.max_images, len(dataset))))
     if len(dataset) == 0:
         raise UsageError(f"split {split!r} has no images to evaluate")
-    loader = DataLoader(dataset, batch_size=options.batch_size, collate_fn=collate_samples, num_workers=0)
-    pipeline = BatchPipeline.from_recipe(recipe, task, device)
-    net = model.generator
-    net.train(options.train_mode)
+    pipeline = datapath.pipeline(recipe, task, device, options.frame)
     comparable = task.input_comparable()
     distribution, lpips = _perceptual(options, comparable, device)
-    autocast = (torch.autocast(device.type, dtype=PRECISIONS[options.precision])
-                if PRECISIONS.get(options.precision) is not None else contextlib.nullcontext())
+    dtype = PRECISIONS.get(options.precision)
+
+    def autocast():
+        return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
     rows: list[dict[str, Any]] = []
-    with torch.no_grad(), torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-        for raw in loader:
-            x, y = pipeline(raw, False)
-            with autocast:
-                out = forward_any_size(net, x)
-            out = out.float()
-            results = {"model": image_metrics(task, x, out, y)}
-            baseline = task.baseline(x) if comparable else None
-            if baseline is not None:
-                results["input"] = image_metrics(task, x, baseline, y)
-            shown = task.display_images(x, out, y)
-            shown_input = task.display_images(x, baseline, y)[1] if baseline is not None else None
+    generators = {"model": model.generator}
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), \
+            modes(generators, options.train_mode):
+        for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, task, generators,
+                                    per_image=options.train_mode, autocast=autocast):
+            x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
+            shown = task.display_images(x, outputs["model"], y)
+            shown_input = task.display_images(x, outputs["input"], y)[1] if "input" in outputs else None
             if lpips is not None:
                 results["model"]["lpips"] = lpips(shown[1], shown[2])
                 if shown_input is not None:
                     results["input"]["lpips"] = lpips(shown_input, shown[2])
             if distribution is not None:
-                outputs = {"model": shown[1]}
-                if shown_input is not None:
-                    outputs["input"] = shown_input
-                distribution.update(shown[2], outputs)
-            paths = raw.get("path") or [None] * x.shape[0]
+                distribution.update(shown[2], {"model": shown[1], **({"input": shown_input} if shown_input is not None
+                                                                     else {})})
+            paths = scored.raw.get("path") or [None] * x.shape[0]
             for i in range(x.shape[0]):
                 row: dict[str, Any] = {"index": len(rows), "path": paths[i]}
                 for who, metrics in results.items():
@@ -201,6 +200,7 @@ def _summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: 
         "images": len(rows),
         "mode": "train" if options.train_mode else "eval",
         "precision": options.precision,
+        "protocol": protocol(model, split, options),
         "baseline": "input" in metrics,
         "metrics": metrics,
         "higher_is_better": {name: higher_is_better(name) for name in names},
@@ -212,6 +212,31 @@ def _summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: 
             "input: the identity baseline (the network input taken as the output)"
             if "input" in metrics else "no identity baseline: input and target are in different spaces",
         ],
+    }
+
+
+def protocol(model: LoadedModel, split: str, options: EvalOptions) -> dict[str, Any]:
+    """How the numbers were measured, for ``eval.json``: what was scored and at which size,
+    how inputs were made and which metric definitions were used."""
+    d, frame = model.recipe.data, options.frame or model.recipe.train.eval_frame
+    if frame == "crop":
+        size = f"the centre {d.crop_size} x {d.crop_size} window of the image decoded as in training ({d.preprocess})"
+    elif d.preprocess == "resize_and_crop":
+        size = f"the whole image resized to {d.crop_size} x {d.crop_size} (the training crop size)"
+    elif d.preprocess.startswith("scale_width"):
+        size = f"the whole image scaled to {d.crop_size} pixels wide, aspect kept"
+    else:
+        size = "the whole image at its own size"
+    return {
+        "frame": frame,
+        "scored": size,
+        "split": split if split != datapath.WHOLE_DATA else "every sample of the data folder (no split folders)",
+        "pairs": f"made per image from seed (run.seed = {model.recipe.run.seed}, image index): independent of the "
+                 "batch size; the same pairs validation scores",
+        "metrics": "i2i.metrics: PSNR over all pixels; SSIM with an 11x11 Gaussian window (sigma 1.5) over the "
+                   "valid window positions (skimage's gaussian_weights=True, use_sample_covariance=False); "
+                   "MS-SSIM with 5 scales (fewer on small images)",
+        "mode": "train (each image normalised on its own)" if options.train_mode else "eval",
     }
 
 
@@ -234,7 +259,7 @@ def write_result(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in result.rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
     return path, table
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from i2i.engine import build as B
 from i2i.engine.checkpoint import CheckpointError, load_weights, read_metadata, resolve_checkpoint
+from i2i.engine.provenance import check_installed
 from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, resolve
@@ -83,7 +84,9 @@ def recipe_of(weights: Path, overrides: dict[str, Any] | None = None, plugins: P
         tables = json.loads(meta["recipe"])
     except ValueError as exc:
         raise CheckpointError(f"{weights}: the recipe in its metadata is not valid JSON: {exc}") from None
-    return resolve(f"{weights}[recipe]", tables, overrides or {}, None, plugins or get_plugins())
+    plugins = plugins or get_plugins()
+    check_installed(plugins, meta, str(weights))
+    return resolve(f"{weights}[recipe]", tables, overrides or {}, None, plugins)
 
 
 def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: bool = True,

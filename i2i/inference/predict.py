@@ -3,7 +3,8 @@
 Per input file: decode (:mod:`i2i.inference.formats`) -> tiles (:mod:`i2i.inference.tiling`;
 one tile when the image is no larger than ``tile``) -> ``task.input_from_image`` per tile ->
 the generator, padded to its ``size_divisor`` -> ``task.output_image`` per tile -> blended
-into a float32 image on the CPU -> written in the input's format and bit depth.
+into a float32 image on the CPU -> ``task.finalize_output`` on the whole image -> written in
+the input's format and bit depth.
 Tiling takes ``input_from_image`` and ``output_image`` to be per-pixel maps (true of every
 built-in task); a task whose input depends on the whole image sets
 ``pixelwise_io = False`` and gets its input computed once for the whole image. Tiles of consecutive images that have one
@@ -39,7 +40,8 @@ PREVIEW_FORMATS = ("png", "jpeg", "tiff", "bmp", "webp")
 @dataclass(frozen=True)
 class PredictOptions:
     """How to predict. ``tile <= 0`` never tiles; ``train_mode`` runs the generator as the
-    reference's test script does by default (dropout on, batch-norm batch statistics)."""
+    reference's test script does by default (dropout on, batch-norm batch statistics), one
+    image (or tile) per forward pass so each is normalised on its own."""
 
     tile: int = 1024
     overlap: int = 256
@@ -203,7 +205,7 @@ class Predictor:
         tiles = [tile for _, _, tile in pending]
         x = (tiles[0] if len(tiles) == 1 else torch.cat(tiles)).to(device)
         with self.autocast():
-            y = forward_any_size(self.model.generator, x)
+            y = forward_any_size(self.model.generator, x, one_at_a_time=self.options.train_mode)
         out = self.model.task.output_image(x, y.float())
         finished = []
         for i, (job, box, _) in enumerate(pending):
@@ -211,7 +213,7 @@ class Predictor:
                 job.blender = Blender(job.plan, out.shape[1])
             job.blender.add(box, out[i])
             if job.blender.done:
-                finished.append((job.decoded, job.blender.image))
+                finished.append((job.decoded, self.model.task.finalize_output(job.blender.image)))
         return finished
 
 

@@ -80,6 +80,14 @@ def circle_mask(size: int, *, device: torch.device | str | None = None) -> torch
     return r[:, None] ** 2 + r[None, :] ** 2 <= (size // 2) ** 2
 
 
+def fov_mask(height: int, width: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """``(height, width)`` bool: the reconstruction circle of the slice padded to a centred
+    square (what the CT sources do with non-square slices); :func:`circle_mask` when square."""
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    return circle_mask(side, device=device)[top:top + height, left:left + width]
+
+
 def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
           method: str = "joseph", chunk_size: int | None = None) -> torch.Tensor:
     """Parallel-beam projections of ``image`` ``(N, 1, S, S)`` -> sinogram ``(N, 1, V, S)``.

@@ -59,8 +59,13 @@ def _reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tens
     return x
 
 
-def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect") -> torch.Tensor:
-    """``net(x)`` for any H x W: pads to ``net.size_divisor`` and crops the output back."""
+def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect", *,
+                     one_at_a_time: bool = False) -> torch.Tensor:
+    """``net(x)`` for any H x W: pads to ``net.size_divisor`` and crops the output back. With
+    ``one_at_a_time``, each image gets its own forward pass (so batch statistics of a network
+    in train mode are each image's own)."""
+    if one_at_a_time and x.shape[0] > 1:
+        return torch.cat([forward_any_size(net, x[i:i + 1], mode) for i in range(x.shape[0])])
     multiple = int(getattr(unwrap(net), "size_divisor", 1) or 1)
     if multiple <= 1:
         return net(x)

@@ -55,6 +55,11 @@ class TrainSection:
                                   "evaluated and saved alongside", gt=0, le=1)
     ema_start: int = key(0, "step at which the EMA starts (it copies the weights then)", ge=0)
     sync_batchnorm: bool = key(False, "SyncBatchNorm across processes in distributed CUDA runs")
+    eval_frame: Literal["full", "crop"] = key(
+        "full", "what validation, sample grids and the final evaluation score: full = the whole image at the "
+        "training scale, as the pix2pix test phase (resize_and_crop: resized to crop_size x crop_size; crop/none: "
+        "the image as it is; scale_width*: crop_size wide); crop = the centre crop_size window of the "
+        "training-size image. `i2i eval --frame` overrides it")
     final_eval: bool = key(True, "when the run completes, evaluate the final generator on the held-out split "
                            "(test, else val) into eval.json + eval.csv, as `i2i eval` does, then write "
                            "report.html; skipped when the data have no held-out split")
@@ -86,8 +91,8 @@ class ScheduleSection:
     warmup_steps: int = key(0, "steps of linear warm-up from zero (all schedules)", ge=0)
     step_size: int = key(10000, "step: steps between decays", ge=1)
     gamma: float = key(0.1, "step: decay factor", gt=0, le=1)
-    metric: str = key("val_l1", "plateau: the validation metric watched (lower is better unless it is "
-                      "psnr/ssim-like)")
+    metric: str = key("val_mae", "plateau: the validation metric watched, one the task's validation logs "
+                      "(e.g. val_mae, val_psnr; lower is better unless it is psnr/ssim-like)")
     factor: float = key(0.2, "plateau: multiplier applied when the metric stalls", gt=0, le=1)
     patience: int = key(5, "plateau: validation passes without improvement before a decay", ge=0)
     threshold: float = key(0.01, "plateau: relative improvement that counts", ge=0)

@@ -223,11 +223,32 @@ class _Checker:
         train = core["train"]
         if train.steps is None and train.epochs is None:
             self.add("train.steps", "set train.steps (optimisation steps) or train.epochs")
-        if train.best_metric is not None and not train.best_metric.startswith("val_"):
-            self.add("train.best_metric", f"names a validation metric such as 'val_psnr', got {train.best_metric!r}")
+        self.metric_checks(core, components["task"])
         if not any(loss.weight != 0 for loss in losses):
             self.add("losses", "no loss term with a non-zero weight: add a [losses.LABEL] table, e.g. "
                                "[losses.l1] name = \"l1\", weight = 100")
+
+
+    def metric_checks(self, core: dict[str, Any], task_spec: ComponentSpec | None) -> None:
+        """``train.best_metric`` and the plateau schedule's ``schedule.metric`` must name a
+        metric the task's validation logs (the task is built to ask it; tasks are cheap)."""
+        wanted = [("train.best_metric", core["train"].best_metric)]
+        if core["schedule"].name == "plateau":
+            wanted.append(("schedule.metric", core["schedule"].metric))
+        wanted = [(key, name) for key, name in wanted if name is not None]
+        if not wanted or task_spec is None:
+            return
+        from i2i.evaluation.metrics import validation_metric_names
+
+        try:
+            task = self.plugins["tasks"].build(task_spec.name, task_spec.options)
+        except Exception:  # noqa: BLE001 - the task's own error is reported when the run builds it
+            return
+        names = validation_metric_names(task, ema=bool(core["train"].ema_decay))
+        for key, name in wanted:
+            if name not in names:
+                self.add(key, f"{name!r} is not a metric this task's validation logs{did_you_mean(name, names)}; "
+                              f"it logs: {one_of(names)}")
 
 
 def _bounds(value: Any, meta: Any) -> str | None:

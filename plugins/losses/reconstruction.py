@@ -27,8 +27,9 @@ class L2(ReconstructionLoss):
 
 
 class SSIM(ReconstructionLoss):
-    """1 - SSIM (kornia, Gaussian window) between output and target. ``data_range`` is the
-    span of the network's value range (2 for [-1, 1])."""
+    """1 - SSIM between output and target: :func:`i2i.metrics.ssim_maps` (the Gaussian-window
+    SSIM every i2i metric uses), averaged over the valid window positions (per-pixel weights
+    cropped to them). ``data_range`` is the span of the network's value range (2 for [-1, 1])."""
 
     def __init__(self, window_size: int = 11, data_range: float = 2.0):
         if window_size < 3 or window_size % 2 == 0:
@@ -37,7 +38,11 @@ class SSIM(ReconstructionLoss):
         self.data_range = data_range
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        from kornia.metrics import ssim
+        from i2i.metrics import ssim_maps
 
-        value = ssim(output.float(), target.float(), self.window_size, max_val=self.data_range)
+        value = ssim_maps(output.float(), target.float(), self.data_range, self.window_size)[0]
+        if weight is not None:
+            top = (weight.shape[-2] - value.shape[-2]) // 2
+            left = (weight.shape[-1] - value.shape[-1]) // 2
+            weight = weight[..., top:top + value.shape[-2], left:left + value.shape[-1]]
         return 1.0 - weighted_mean(value, weight)

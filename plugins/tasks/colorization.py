@@ -16,7 +16,8 @@ L_SCALE, AB_SCALE = 50.0, 110.0  # the reference: L / 50 - 1, ab / 110
 class ColorizationTask(Task):
     """Input: L of Lab scaled to [-1, 1] (L / 50 - 1). Output ``ab`` (ab / 110, as pix2pix) or
     ``rgb``. Targets are colour photos (3 channels; others are reported or skipped).
-    Outputs are recombined with the input's L and saved as RGB; metrics compare RGB."""
+    Outputs are recombined with the input's L and saved as RGB; metrics compare the RGB images
+    (``output_image``)."""
 
     recipe_defaults = {
         "data": {"source": "folder"},
@@ -58,24 +59,17 @@ class ColorizationTask(Task):
     def output_image(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.rgb(x, y)
 
-    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
         """Grayscale files are taken as L directly (their luminance); colour files are converted."""
         from kornia.color import rgb_to_lab
 
-        unit = to_unit_range(image.unsqueeze(0))
+        unit = to_unit_range(images)
         if unit.shape[1] == 1:
             unit = unit.expand(-1, 3, -1, -1)
         return rgb_to_lab(unit[:, :3].clamp(0, 1))[:, :1] / L_SCALE - 1.0
 
     def input_comparable(self) -> bool:
         return False
-
-    def metrics(self, output: torch.Tensor, target: torch.Tensor,
-                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """MAE, PSNR, SSIM of the RGB images (ab outputs are recombined with the input's L)."""
-        if x is None and self.output == "ab":
-            raise ValueError("colorization metrics need the input L to rebuild RGB: pass x=")
-        return super().metrics(self.rgb(x, output) * 2 - 1, self.rgb(x, target) * 2 - 1)
 
     def display_images(self, x, output, target):
         return ((x.float() + 1) / 2).clamp(0, 1), self.rgb(x, output), self.rgb(x, target)

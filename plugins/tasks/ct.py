@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from i2i.tasks import Task, pair_generator
+from i2i.data.pair_random import PairRandom
+from i2i.tasks import Task
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
 
@@ -38,6 +39,7 @@ class CTTask(Task):
         "losses": {"gan": {"name": "lsgan", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
     }
     allows_photometric = False  # input HU carry the physics
+    extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
                  display_window: str | list[float] = "abdomen"):
@@ -83,8 +85,8 @@ class CTTask(Task):
 
         return network_to_hu(y.float(), *self.hu_range)
 
-    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
-        """The degraded reconstruction (HU) of clean slices."""
+    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
+        """The degraded reconstruction (HU) of clean slices, random choices drawn from ``random``."""
         raise NotImplementedError
 
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,16 +96,24 @@ class CTTask(Task):
             raise ValueError(f"CT slices must be square for the projector, got {hu.shape[-2]}x{hu.shape[-1]}; "
                              "use data.preprocess = \"resize_and_crop\" or a square crop")
         hu = self.clean(hu)
-        return self.normalise(self.simulate(hu, train)), self.normalise(hu)
+        return self.normalise(self.simulate(hu, PairRandom.for_batch(batch, train))), self.normalise(hu)
 
-    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
-        """A reconstruction in HU (float: DICOM, NIfTI, NPY) -> the network input."""
-        if not image.dtype.is_floating_point:
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Reconstructions in HU (float: DICOM, NIfTI, NPY; (N, 1, H, W)) -> network inputs."""
+        if not images.dtype.is_floating_point:
             raise ValueError("a CT model takes reconstructions in HU: DICOM, NIfTI or float NPY files; 8/16-bit "
                              "images carry no HU scale")
-        if image.shape[0] != 1:
-            raise ValueError(f"a CT model takes 1-channel slices, got {image.shape[0]} channels")
-        return self.normalise(image.float().clamp_min(-1000.0).unsqueeze(0))
+        if images.shape[1] != 1:
+            raise ValueError(f"a CT model takes 1-channel slices, got {images.shape[1]} channels")
+        return self.normalise(images.float().clamp_min(-1000.0))
+
+    def finalize_output(self, image: torch.Tensor) -> torch.Tensor:
+        """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
+        circle inscribed in the slice's square, as the projector sees it): nothing there was
+        measured, as in the targets."""
+        from i2i.medical.projector import fov_mask
+
+        return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
 
     # -- evaluation -------------------------------------------------------------------------
 
@@ -114,12 +124,7 @@ class CTTask(Task):
 
         out_hu, ref_hu = self.from_network(output), self.from_network(target)
         fov = circle_mask(out_hu.shape[-1], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
-        from i2i.evaluation.metrics import ms_ssim
-        from i2i.medical.hu import apply_window
-
-        return {**M.ct_metrics(out_hu, ref_hu, self.metric_window, mask=fov),
-                "ms_ssim": ms_ssim(apply_window(out_hu, self.metric_window), apply_window(ref_hu, self.metric_window),
-                                   1.0)}
+        return M.ct_metrics(out_hu, ref_hu, self.metric_window, mask=fov)
 
     @property
     def data_range(self) -> float:
@@ -143,7 +148,7 @@ def _window_arg(window: str | list[float]) -> Any:
 class SparseViewTask(CTTask):
     """Sparse-view CT: the input is the filtered back-projection (``filter``) of a parallel-beam
     scan at ``views`` equally spaced angles over 180 degrees; ``views = [lo, hi]`` draws a count
-    per slice (augmentation; evaluation draws from a fixed seed)."""
+    per slice (augmentation; at evaluation each slice draws from its own seed)."""
 
     def __init__(self, views: int | list[int] = 60, filter: Filter = "ramp",
                  hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
@@ -152,13 +157,16 @@ class SparseViewTask(CTTask):
         counts = views if isinstance(views, list) else [views]
         if len(counts) not in (1, 2) or min(counts) < 2 or counts[0] > counts[-1]:
             raise ValueError(f"views must be a count >= 2 or a range [lo, hi], got {views}")
-        self.views = tuple(views) if isinstance(views, list) else views
+        self.views = tuple(counts) if len(counts) == 2 else int(counts[0])
         self.filter = filter
 
-    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
+    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
         from i2i.medical.physics import sparse_view
 
-        return sparse_view(hu, self.views, generator=pair_generator(train), filter_name=self.filter)
+        views = self.views
+        if isinstance(views, tuple):  # a count per slice
+            views = random.randint(views[0], views[1] + 1)
+        return sparse_view(hu, views, filter_name=self.filter)
 
 
 class LowDoseTask(CTTask):
@@ -179,8 +187,13 @@ class LowDoseTask(CTTask):
             raise ValueError(f"I0 must be > 0, got {I0}")
         self.views, self.pixel_size_mm, self.filter = views, pixel_size_mm, filter
 
-    def simulate(self, hu: torch.Tensor, train: bool) -> torch.Tensor:
+    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
         from i2i.medical.physics import low_dose
 
-        return low_dose(hu, self.I0, self.noise, views=self.views, pixel_size_mm=self.pixel_size_mm,
-                        generator=pair_generator(train), filter_name=self.filter)
+        def scan(slices: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+            return low_dose(slices, self.I0, self.noise, views=self.views, pixel_size_mm=self.pixel_size_mm,
+                            generator=generator, filter_name=self.filter)
+
+        if not random.per_image:
+            return scan(hu, None)
+        return torch.cat([scan(hu[i:i + 1], random.generator(i)) for i in range(hu.shape[0])])

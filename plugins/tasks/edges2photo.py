@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from i2i.tasks import Task, pair_generator
+from i2i.tasks import Task
 
 
 class Edges2PhotoTask(Task):
@@ -47,7 +47,7 @@ class Edges2PhotoTask(Task):
         gray = rgb_to_grayscale(unit) if unit.shape[1] == 3 else unit[:, :1]
         scale = 1.0
         if train and self.jitter:
-            scale = 1.0 + self.jitter * (2 * torch.rand((), generator=pair_generator(train)).item() - 1)
+            scale = 1.0 + self.jitter * (2 * torch.rand(()).item() - 1)  # training only: the global stream
         kernel = 2 * round(3 * self.sigma) + 1
         _, edges = canny(gray, self.low * scale, min(1.0, self.high * scale), kernel_size=max(3, kernel),
                          sigma=(self.sigma, self.sigma))
@@ -58,9 +58,9 @@ class Edges2PhotoTask(Task):
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
         return self.edges(y, train), y
 
-    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
-        """An edge-map file (grayscale or RGB, lines dark) -> the 1-channel network input."""
-        x = self.to_network({"input": image.unsqueeze(0)})["input"]
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Edge-map files (grayscale or RGB, lines dark) -> the 1-channel network inputs."""
+        x = self.to_network({"input": images})["input"]
         return x.mean(1, keepdim=True) if x.shape[1] > 1 else x
 
     def input_comparable(self) -> bool:

@@ -8,18 +8,19 @@ from typing import Any, Literal
 
 import torch
 
-from i2i.tasks import Task, pair_generator, uniform
+from i2i.data.pair_random import PairRandom
+from i2i.tasks import Task
 
 MaskKind = Literal["box", "free_form", "mixed"]
 
 
-def box_masks(n: int, h: int, w: int, size: tuple[float, float], g: torch.Generator | None,
-              device: torch.device) -> torch.Tensor:
+def box_masks(h: int, w: int, size: tuple[float, float], random: PairRandom) -> torch.Tensor:
     """One random rectangle per image, sides a random fraction in ``size`` of the image's."""
-    bh = (uniform(n, *size, g, device) * h).clamp(min=1)
-    bw = (uniform(n, *size, g, device) * w).clamp(min=1)
-    top = uniform(n, 0, 1, g, device) * (h - bh)
-    left = uniform(n, 0, 1, g, device) * (w - bw)
+    n, device = random.n, random.device
+    bh = (random.uniform(*size) * h).clamp(min=1)
+    bw = (random.uniform(*size) * w).clamp(min=1)
+    top = random.uniform(0, 1) * (h - bh)
+    left = random.uniform(0, 1) * (w - bw)
     rows = torch.arange(h, device=device).view(1, h, 1)
     cols = torch.arange(w, device=device).view(1, 1, w)
     inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + bh).view(n, 1, 1))
@@ -27,20 +28,20 @@ def box_masks(n: int, h: int, w: int, size: tuple[float, float], g: torch.Genera
     return inside.float().unsqueeze(1)
 
 
-def free_form_masks(n: int, h: int, w: int, strokes: tuple[int, int], width: tuple[float, float],
-                    g: torch.Generator | None, device: torch.device, vertices: int = 6) -> torch.Tensor:
+def free_form_masks(h: int, w: int, strokes: tuple[int, int], width: tuple[float, float], random: PairRandom,
+                    vertices: int = 6) -> torch.Tensor:
     """Random brush strokes (DeepFill v2 style): per image up to ``strokes[1]`` polylines of
     ``vertices`` random-walk vertices, thickness a fraction in ``width`` of the shorter side.
     Rasterised for the whole batch at once as distances to line segments."""
-    s_max = strokes[1]
-    count = torch.randint(strokes[0], strokes[1] + 1, (n,), generator=g).to(device)
+    n, device, s_max = random.n, random.device, strokes[1]
+    count = random.randint(strokes[0], strokes[1] + 1)
     side = min(h, w)
-    start = torch.stack([uniform(n * s_max, 0, h, g, device), uniform(n * s_max, 0, w, g, device)], -1)
-    angles = uniform(n * s_max * vertices, 0, 2 * math.pi, g, device).view(n * s_max, vertices)
-    lengths = uniform(n * s_max * vertices, 0.05, 0.25, g, device).view(n * s_max, vertices) * side
+    start = torch.stack([random.uniform(0, h, (s_max,)).reshape(-1), random.uniform(0, w, (s_max,)).reshape(-1)], -1)
+    angles = random.uniform(0, 2 * math.pi, (s_max, vertices)).view(n * s_max, vertices)
+    lengths = random.uniform(0.05, 0.25, (s_max, vertices)).view(n * s_max, vertices) * side
     steps = torch.stack([torch.sin(angles), torch.cos(angles)], -1) * lengths.unsqueeze(-1)
     points = torch.cat([start.unsqueeze(1), start.unsqueeze(1) + steps.cumsum(1)], 1)  # (S, V+1, 2)
-    radius = (uniform(n * s_max, *width, g, device) * side / 2).view(n * s_max, 1, 1)
+    radius = (random.uniform(*width, (s_max,)) * side / 2).view(n * s_max, 1, 1)
     yy, xx = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float32),
                             torch.arange(w, device=device, dtype=torch.float32), indexing="ij")
     pixels = torch.stack([yy, xx], -1).view(1, 1, h * w, 2)
@@ -84,22 +85,22 @@ class InpaintingTask(Task):
     def expected_channels(self) -> dict[str, int]:
         return {"target": self.out_channels}
 
-    def masks(self, n: int, h: int, w: int, train: bool, device: torch.device) -> torch.Tensor:
-        """(N, 1, H, W) masks, 1 in the hole."""
-        g = pair_generator(train)
+    def masks(self, h: int, w: int, random: PairRandom) -> torch.Tensor:
+        """(N, 1, H, W) masks, 1 in the hole, drawn from ``random`` (one generator per image at
+        evaluation time, so an image gets the same hole at any batch size)."""
         if self.mask == "box":
-            return box_masks(n, h, w, self.box_size, g, device)
-        strokes = free_form_masks(n, h, w, self.strokes, self.stroke_width, g, device)
+            return box_masks(h, w, self.box_size, random)
+        strokes = free_form_masks(h, w, self.strokes, self.stroke_width, random)
         if self.mask == "free_form":
             return strokes
-        boxes = box_masks(n, h, w, self.box_size, g, device)
-        pick = (torch.rand(n, generator=g) < 0.5).to(device).view(n, 1, 1, 1)
+        boxes = box_masks(h, w, self.box_size, random)
+        pick = (random.uniform(0, 1) < 0.5).view(random.n, 1, 1, 1)
         return torch.where(pick, boxes, strokes)
 
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         y = batch["target"]
         self.check_channels(y, self.out_channels, "target", "task.channels", batch)
-        m = self.masks(y.shape[0], y.shape[-2], y.shape[-1], train, y.device)
+        m = self.masks(y.shape[-2], y.shape[-1], PairRandom.for_batch(batch, train))
         return torch.cat([y * (1 - m), m * 2 - 1], 1), y
 
     @staticmethod
@@ -122,27 +123,27 @@ class InpaintingTask(Task):
         m = self.hole(x)
         return x[:, :-1] * (1 - m) + y * m
 
+    def input_comparable(self) -> bool:
+        """The image with its hole unfilled is the identity baseline."""
+        return True
+
     def baseline(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :-1]
 
     def output_image(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.from_network(self.composite(x, y))
 
-    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
-        """An image whose last channel is the mask (an RGBA PNG with the hole transparent, or
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Images whose last channel is the mask (RGBA PNGs with the hole transparent, or
         C + 1 channels with 1/255 = hole)."""
-        x = self.to_network({"input": image.unsqueeze(0)})["input"]
+        x = self.to_network({"input": images})["input"]
         if x.shape[1] != self.in_channels:
             raise ValueError(f"inpainting input needs {self.out_channels} image channels plus a mask channel "
                              f"({self.in_channels} in all, e.g. RGBA with the hole transparent); got {x.shape[1]}")
-        if image.shape[0] == 4 and self.out_channels == 3:  # alpha: opaque = known, transparent = hole
+        if images.shape[1] == 4 and self.out_channels == 3:  # alpha: opaque = known, transparent = hole
             m = 1 - (x[:, -1:] + 1) / 2
             x = torch.cat([x[:, :-1] * (1 - m.round()), m.round() * 2 - 1], 1)
         return x
-
-    def metrics(self, output, target, x=None):
-        """Metrics of the composite (known pixels kept) when the input is given."""
-        return super().metrics(self.composite(x, output) if x is not None else output, target)
 
     def display_images(self, x, output, target):
         return (self.to_display(x[:, :-1], "input"), self.to_display(self.composite(x, output), "output"),

@@ -41,6 +41,13 @@ class MRToCTTask(Task):
         #: Stated in the recipe, not guessed from the data, so a model loaded for ``i2i predict``
         #: (which sees no CT) writes the same units it was trained on.
         self.target_in_hu = ct_units == "hu"
+        if self.target_in_hu:
+            self.extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+
+    @property
+    def data_range(self) -> float:
+        """HU-trained models: the metric window's width; windowed CT images: 1."""
+        return float(self.metric_window.width) if self.target_in_hu else 1.0
 
     def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         from i2i.medical.hu import hu_to_network
@@ -66,8 +73,8 @@ class MRToCTTask(Task):
         unit = (mr.float() - lo.view(shape)) / (hi - lo).clamp_min(1e-6).view(shape)
         return unit.clamp(0, 1) * 2 - 1
 
-    def input_from_image(self, image: torch.Tensor) -> torch.Tensor:
-        return self.normalise_mr(image.unsqueeze(0))[:, :1]
+    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
+        return self.normalise_mr(images)[:, :1]
 
     def from_network(self, y: torch.Tensor) -> torch.Tensor:
         """HU for HU-trained models, [0, 1] for models trained on 8-bit windowed CT."""
@@ -89,7 +96,7 @@ class MRToCTTask(Task):
     def metrics(self, output: torch.Tensor, target: torch.Tensor,
                 x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         if not self.target_in_hu:
-            return super().metrics(output, target)
+            return {}
         from i2i.medical import metrics as M
 
         return M.ct_metrics(self.from_network(output), self.from_network(target), self.metric_window)

@@ -9,7 +9,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from i2i.tasks import Task, pair_generator, uniform
+from i2i.data.pair_random import PairRandom
+from i2i.tasks import Task
 
 Degradation = Literal["noise", "blur", "jpeg", "downsample"]
 
@@ -21,12 +22,13 @@ class RestorationTask(Task):
     - ``blur``: Gaussian blur, sigma ~ U(``blur_sigma``) pixels;
     - ``jpeg``: JPEG compression at quality ~ U(``jpeg_quality``) (kornia's differentiable codec;
       1-channel images are coded as grey RGB);
-    - ``downsample``: area downsampling by an integer factor from ``scale`` (one per batch),
+    - ``downsample``: area downsampling by an integer factor drawn from ``scale`` per image,
       then bicubic upsampling back, so the input has the target's size (SRCNN-style
       super-resolution).
 
-    Training draws strengths from the global generator; evaluation from a fixed seed, so
-    validation pairs are the same every time.
+    Training draws strengths from the global stream; evaluation gives every image its own
+    seeded draws (:class:`~i2i.data.pair_random.PairRandom`), so validation and ``i2i eval``
+    degrade an image the same way at any batch size.
     """
 
     recipe_defaults = {
@@ -54,36 +56,43 @@ class RestorationTask(Task):
     def expected_channels(self) -> dict[str, int]:
         return {"target": self.out_channels}
 
-    def degrade(self, y: torch.Tensor, train: bool) -> torch.Tensor:
-        """The degraded input for a [-1, 1] batch ``y``."""
-        g = pair_generator(train)
-        n, device = y.shape[0], y.device
+    def degrade(self, y: torch.Tensor, random: PairRandom) -> torch.Tensor:
+        """The degraded input for a [-1, 1] batch ``y``, strengths drawn from ``random``."""
+        n = y.shape[0]
         x = ((y.float() + 1) / 2).clamp(0, 1)
         for step in self.degradations:
             if step == "noise":
-                sigma = uniform(n, *self.noise_sigma, g, device).view(n, 1, 1, 1)
-                x = x + sigma * torch.randn(x.shape, generator=g).to(device)
+                sigma = random.uniform(*self.noise_sigma).view(n, 1, 1, 1)
+                x = x + sigma * random.normal(tuple(x.shape[1:]))
             elif step == "blur":
                 from kornia.filters import gaussian_blur2d
 
-                sigma = uniform(n, *self.blur_sigma, g, device).clamp_min(1e-3)
+                sigma = random.uniform(*self.blur_sigma).clamp_min(1e-3)
                 size = 2 * int(3 * self.blur_sigma[1]) + 1
                 x = gaussian_blur2d(x, (size, size), torch.stack([sigma, sigma], 1))
             elif step == "jpeg":
                 from kornia.enhance import jpeg_codec_differentiable
 
-                quality = uniform(n, *self.jpeg_quality, g, device)
+                quality = random.uniform(*self.jpeg_quality)
                 rgb = x.clamp(0, 1).expand(-1, 3, -1, -1) if x.shape[1] == 1 else x.clamp(0, 1)
                 coded = jpeg_codec_differentiable(rgb, quality)
                 x = coded.mean(1, keepdim=True) if x.shape[1] == 1 else coded
             elif step == "downsample":
-                factor = int(torch.randint(self.scale[0], self.scale[1] + 1, (), generator=g))
-                h, w = x.shape[-2:]
-                small = F.interpolate(x, size=(max(1, h // factor), max(1, w // factor)), mode="area")
-                x = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
+                x = self.downsample(x, random.randint(self.scale[0], self.scale[1] + 1))
         return x.clamp(0, 1) * 2 - 1
+
+    @staticmethod
+    def downsample(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+        """Area-downsample image ``i`` by ``factors[i]`` and bicubic-upsample it back."""
+        h, w = x.shape[-2:]
+        out = x.clone()
+        for factor in sorted(set(factors.tolist())):
+            pick = (factors == factor).nonzero().flatten().to(x.device)
+            small = F.interpolate(x[pick], size=(max(1, h // factor), max(1, w // factor)), mode="area")
+            out[pick] = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
+        return out
 
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         y = batch["target"]
         self.check_channels(y, self.out_channels, "target", "task.channels", batch)
-        return self.degrade(y, train), y
+        return self.degrade(y, PairRandom.for_batch(batch, train)), y

@@ -1,0 +1,87 @@
+"""Scoring generators on evaluation batches: the loop that validation, sample statistics and
+``i2i eval`` share, so a run's last validation and ``i2i eval`` of the same weights on the
+same split give the same numbers.
+
+Per batch: the pipeline in evaluation mode (the frame, per-image pair seeds) -> each
+generator (eval mode; with ``per_image`` one image at a time, so train-mode batch
+normalisation sees each image on its own) -> :func:`i2i.evaluation.metrics.image_metrics`
+for each output and, when the task has one, for the identity baseline (``input``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from i2i.evaluation.metrics import image_metrics
+from i2i.nn.sizing import forward_any_size
+from i2i.tasks import Task
+
+Prepare = Callable[[dict[str, Any], bool], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class ScoredBatch:
+    """One evaluation batch: its decoded samples, network input and target, each generator's
+    output (``outputs["input"]`` is the baseline when measured) and per-image metrics."""
+
+    raw: dict[str, Any]
+    x: torch.Tensor
+    y: torch.Tensor
+    outputs: dict[str, torch.Tensor]
+    metrics: dict[str, dict[str, torch.Tensor]]
+
+
+@contextlib.contextmanager
+def modes(generators: dict[str, nn.Module], train_mode: bool) -> Iterator[None]:
+    """Generators in eval (or train) mode for the block; their modes are restored after."""
+    before = {name: net.training for name, net in generators.items()}
+    try:
+        for net in generators.values():
+            net.train(train_mode)
+        yield
+    finally:
+        for name, net in generators.items():
+            net.train(before[name])
+
+
+@torch.no_grad()
+def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Task,
+                  generators: dict[str, nn.Module], baseline: bool = True, per_image: bool = False,
+                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+                  ) -> Iterator[ScoredBatch]:
+    """Score ``generators`` (e.g. ``{"model": g, "ema": g_ema}``) on ``batches`` (decoded
+    samples), plus the identity baseline when ``baseline`` and the task has one. The caller
+    sets the generators' modes (see :func:`modes`)."""
+    baseline = baseline and task.input_comparable()
+    for raw in batches:
+        x, y = prepare(raw, False)
+        outputs = {}
+        for name, net in generators.items():
+            with autocast():
+                outputs[name] = forward_any_size(net, x, one_at_a_time=per_image).float()
+        if baseline:
+            outputs["input"] = task.baseline(x).float()
+        metrics = {name: image_metrics(task, x, out, y) for name, out in outputs.items()}
+        yield ScoredBatch(raw, x, y, outputs, metrics)
+
+
+def mean_metrics(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, float]:
+    """Means over images of every metric of ``scored`` batches: ``val_<metric>`` for the
+    ``model``, ``val_<name>_<metric>`` for the others (``val_ema_psnr``, ``val_input_psnr``).
+    Non-finite values are left out of a mean (the mean of none is NaN)."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for batch in scored:
+        for name, metrics in batch.metrics.items():
+            head = prefix if name == "model" else f"{prefix}{name}_"
+            for key, values in metrics.items():
+                finite = values[torch.isfinite(values)]
+                sums[head + key] = sums.get(head + key, 0.0) + float(finite.double().sum())
+                counts[head + key] = counts.get(head + key, 0) + int(finite.numel())
+    return {key: sums[key] / counts[key] if counts[key] else float("nan") for key in sums}

@@ -1,0 +1,98 @@
+"""``i2i predict --pairs``: the model on the recipe's own pair files (aligned A|B files,
+paired folders, images a task degrades, CT volumes), read by the recipe's source exactly as
+``i2i eval`` reads them.
+
+Each data location is taken as ``data.root``: a folder with split folders gives its test
+split (else val), any other folder (or file) every sample in it. Samples are decoded for
+the evaluation frame, pairs made per image (:mod:`i2i.data.pair_random`), the generator run
+(in train mode one image at a time), and for each sample the output is written in data
+units under the sample's own name (the pair file's name; ``volume_SLICE`` for slices of a
+volume), in the pair file's format and bit depth unless ``ext`` is given; formats that
+cannot hold data units (volumes, DICOM slices) default to ``.npy``. With ``grid``, an
+``input | output | target`` PNG per sample goes to ``grids/``. The outputs are what
+``i2i eval`` scores, so metrics computed from them reproduce ``eval.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from i2i.data import datapath
+from i2i.data.loader import same_size_batches
+from i2i.engine.samples import save_grid
+from i2i.evaluation.evaluate import EvalOptions, eval_dataset
+from i2i.evaluation.measure import modes, score_batches
+from i2i.inference import formats
+from i2i.inference.model import LoadedModel
+from i2i.inference.predict import PREVIEW_FORMATS, PredictOptions, Predictor
+from i2i.plugins import Plugins, get_plugins
+
+#: Suffixes of pair files whose format takes a predicted image; others default to ``.npy``.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
+
+
+def output_name(sample_path: str, root: Path, ext: str | None) -> Path:
+    """The output's path relative to the output folder for a sample ``path`` (``FILE`` or
+    ``FILE#SLICE``) under ``root``."""
+    file, _, index = str(sample_path).partition("#")
+    path = Path(file)
+    try:
+        relative = path.relative_to(root) if path != root else Path(path.name)
+    except ValueError:
+        relative = Path(path.name)
+    suffix = formats.suffix_of(relative)
+    stem = relative.name[: len(relative.name) - len(suffix)] if suffix else relative.name
+    if index:
+        stem = f"{stem}_{int(index):04d}"
+    if ext:
+        suffix = ext if ext.startswith(".") else f".{ext}"
+    elif index or suffix.lower() not in IMAGE_SUFFIXES:
+        suffix = ".npy"
+    return relative.with_name(stem + suffix)
+
+
+def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path,
+                  options: PredictOptions = PredictOptions(), grid: bool = False, frame: str | None = None,
+                  plugins: Plugins | None = None, on_written: Callable[[Path], None] | None = None) -> list[Path]:
+    """Predict every pair under each of ``roots`` into ``out_dir``; returns the written outputs."""
+    plugins = plugins or get_plugins()
+    Predictor(model, options)  # checks the options as plain prediction does
+    written: list[Path] = []
+    for root in map(Path, roots):
+        rooted = dataclasses.replace(model, recipe=dataclasses.replace(
+            model.recipe, data=dataclasses.replace(model.recipe.data, root=str(root))))
+        _, dataset, _ = eval_dataset(rooted, EvalOptions(whole_data=True, frame=frame), plugins)
+        pipeline = datapath.pipeline(rooted.recipe, model.task, model.device, frame)
+        generators = {"model": model.generator}
+        with modes(generators, options.train_mode):
+            for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, model.task,
+                                        generators, baseline=False, per_image=options.train_mode):
+                written += _write(model, scored, root, out_dir, options.ext, grid, on_written)
+    return written
+
+
+def _write(model: LoadedModel, scored, root: Path, out_dir: Path, ext: str | None, grid: bool,
+           on_written: Callable[[Path], None] | None) -> list[Path]:
+    task, x, y, out = model.task, scored.x, scored.y, scored.outputs["model"]
+    images = task.finalize_output(task.output_image(x, out)).float().cpu()
+    shown = task.display_images(x, out, y) if grid else None
+    decoded = scored.raw.get("input", scored.raw.get("target"))
+    paths = []
+    for i, sample_path in enumerate(scored.raw["path"]):
+        target = out_dir / output_name(sample_path, root, ext)
+        image = images[i]
+        if formats.format_for(target).name in PREVIEW_FORMATS:
+            image = task.preview(image)
+        like = formats.Decoded(Path(str(sample_path).partition("#")[0]),
+                               decoded[i] if isinstance(decoded, torch.Tensor) else image)
+        paths.append(formats.write_output(target, image, like))
+        if shown is not None:
+            save_grid(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
+                      *(part[i:i + 1] for part in shown))
+        if on_written is not None:
+            on_written(paths[-1])
+    return paths
