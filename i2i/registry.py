@@ -8,6 +8,7 @@ say) are the registry's ``provided`` names and may not be set in a recipe.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,13 @@ class Component:
             for name, p in resolved_parameters(self.factory).items()
             if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         }
+
+    @property
+    def summary(self) -> str:
+        """The description's first sentence, markup removed: the line ``i2i list-plugins`` shows."""
+        text = self.description.replace("``", "")
+        end = re.search(r"(?<!\.)\.(\s|$)", text)  # a full stop, not an ellipsis
+        return text if end is None else text[:end.start() + 1]
 
     def defaults(self) -> dict[str, Any]:
         """Options with a default value, as a recipe would write them."""

@@ -52,6 +52,10 @@ class Task:
     extra_metrics: ClassVar[tuple[str, ...]] = ()
     #: The span of the data units the generic metrics use as data range (1 for images in [0, 1]).
     data_range: float = 1.0
+    #: What inputs and outputs are in files: ``image`` (8/16-bit or float images, [0, 1] in data
+    #: units; outputs are written at the input's bit depth) or ``hu`` (float Hounsfield units).
+    input_units: str = "image"
+    output_units: str = "image"
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3):
         if in_channels < 1 or out_channels < 1:

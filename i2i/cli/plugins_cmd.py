@@ -25,12 +25,17 @@ def list_plugins(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="i2i plugins")
-    for column in ("plugin", "version", "builtin", "components", "error"):
-        table.add_column(column, overflow="fold")
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("component", no_wrap=True)
+    table.add_column("description", overflow="fold")
     for info in plugins.infos:
-        components = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in info.components.items() if names)
-        if not components and info.hooks:
-            components = "hooks: " + ", ".join(sorted(info.hooks))
-        table.add_row(info.name, info.version or "-", "yes" if info.builtin else "no", components,
-                      f"[red]{info.error}[/red]" if info.error else "")
+        rows = [(f"{plugins[kind].singular} {name}", plugins[kind].get(name).summary)
+                for kind, names in info.components.items() for name in sorted(names)]
+        if not rows and info.hooks:
+            rows = [("hooks", ", ".join(sorted(info.hooks)))]
+        if info.error:
+            rows.append(("error", f"[red]{info.error}[/red]"))
+        label = [info.name, f"{info.version or '-'}{' built in' if info.builtin else ''}"]
+        for i, (component, description) in enumerate(rows or [("", "")]):
+            table.add_row(label[i] if i < len(label) else "", component, description, end_section=i == len(rows) - 1)
     Console().print(table)

@@ -10,18 +10,22 @@ from i2i.cli.options import set_option
 
 
 @click.command("summary")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Per component: name, options, exact parameter count; receptive field of the
-    discriminator and size divisor of the generator."""
+    discriminator and size divisor of the generator. PATH is a recipe or a run directory
+    (its resolved recipe.toml)."""
+    from pathlib import Path
+
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
     from i2i.summary import component_details, summarize
 
     plugins = get_plugins()
-    result = summarize(load_recipe(path, sets, plugins), plugins)
+    recipe_file = Path(path) / "recipe.toml" if Path(path).is_dir() else Path(path)
+    result = summarize(load_recipe(recipe_file, sets, plugins), plugins)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

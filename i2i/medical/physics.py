@@ -31,7 +31,8 @@ from collections.abc import Sequence
 
 import torch
 
-from i2i.medical.projector import circle_mask, fbp, per_sample_angles, radon
+from i2i.medical.fov import circle_mask
+from i2i.medical.projector import fbp, per_sample_angles, radon
 
 #: Linear attenuation coefficient of water in 1/mm at about 75 keV (the value Rit et al.,
 #: Med. Phys. 2016, use for simulated CT noise; NIST XCOM gives 0.0194 at 70 keV, 0.0184 at 80 keV).

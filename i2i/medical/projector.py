@@ -38,9 +38,10 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-#: Filter windows for :func:`fbp`, as in ``skimage.transform.iradon``: the ramp (Ram-Lak)
-#: filter alone, or the ramp times a Shepp-Logan (sinc), cosine, Hamming or Hann window.
-#: ``None`` means no filtering (plain back-projection).
+from i2i.medical.fov import circle_mask
+
+#: Filter windows for :func:`fbp`, as in ``skimage.transform.iradon``: the ramp (Ram-Lak) filter alone,
+#: or times a Shepp-Logan (sinc), cosine, Hamming or Hann window; ``None``: plain back-projection.
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 _ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "hanning": "hann"}
 
@@ -71,21 +72,6 @@ def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.devi
     angles = k[None, :].double() * (180.0 / counts[:, None].double())
     angles = angles.where(mask, torch.zeros((), dtype=torch.float64))
     return angles.to(device=device, dtype=dtype), mask.to(device)
-
-
-def circle_mask(size: int, *, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(size, size)`` bool: True inside the reconstruction circle (radius ``size // 2``
-    around pixel ``(size // 2, size // 2)``, skimage's convention)."""
-    r = torch.arange(size, device=device) - size // 2
-    return r[:, None] ** 2 + r[None, :] ** 2 <= (size // 2) ** 2
-
-
-def fov_mask(height: int, width: int, *, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(height, width)`` bool: the reconstruction circle of the slice padded to a centred
-    square (what the CT sources do with non-square slices); :func:`circle_mask` when square."""
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    return circle_mask(side, device=device)[top:top + height, left:left + width]
 
 
 def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,

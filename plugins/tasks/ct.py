@@ -40,6 +40,7 @@ class CTTask(Task):
     }
     allows_photometric = False  # input HU carry the physics
     extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+    input_units = output_units = "hu"
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
                  display_window: str | list[float] = "abdomen"):
@@ -111,7 +112,7 @@ class CTTask(Task):
         """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
         circle inscribed in the slice's square, as the projector sees it): nothing there was
         measured, as in the targets."""
-        from i2i.medical.projector import fov_mask
+        from i2i.medical.fov import fov_mask
 
         return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
 
@@ -120,7 +121,7 @@ class CTTask(Task):
     def metrics(self, output: torch.Tensor, target: torch.Tensor,
                 x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         from i2i.medical import metrics as M
-        from i2i.medical.projector import circle_mask
+        from i2i.medical.fov import circle_mask
 
         out_hu, ref_hu = self.from_network(output), self.from_network(target)
         fov = circle_mask(out_hu.shape[-1], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])

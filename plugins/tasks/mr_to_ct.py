@@ -43,6 +43,7 @@ class MRToCTTask(Task):
         self.target_in_hu = ct_units == "hu"
         if self.target_in_hu:
             self.extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+            self.output_units = "hu"
 
     @property
     def data_range(self) -> float:
