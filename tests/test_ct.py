@@ -96,16 +96,16 @@ def test_nifti_slices_match_nibabel_exactly_and_are_padded_with_air():
 def test_sparse_view_pairs_are_in_hu_and_evaluation_is_fixed():
     t = task("ct_sparse_view", views=[20, 40])
     hu = source("phantom", size=64).dataset("train")[0]["target"].unsqueeze(0).repeat(2, 1, 1, 1)
-    x, y = t.make_pair(t.to_network({"target": hu}), train=False)
+    x, y = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
     assert x.shape == y.shape == (2, 1, 64, 64)
-    clean = t.from_network(y)
+    clean = t.decode_output(x, y)
     assert torch.allclose(clean, t.clean(hu), atol=1e-2)  # the target is the slice itself, in HU
-    x2, _ = t.make_pair(t.to_network({"target": hu}), train=False)
+    x2, _ = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
     assert torch.equal(x, x2)
-    metrics = t.metrics(x, y)
+    metrics = t.metrics(x, x, y)
     assert set(metrics) == {"psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu"}
     assert (metrics["rmse_hu"] > 5).all() and (metrics["psnr"] < 45).all()
-    same = t.metrics(y, y)
+    same = t.metrics(x, y, y)
     assert torch.all(same["psnr"] == 100.0) and torch.allclose(same["ssim"], torch.ones(2))
     assert torch.allclose(same["ms_ssim"], torch.ones(2)) and (metrics["ms_ssim"] < 1).all()
     assert torch.all(same["mae_hu"] == 0)
@@ -116,8 +116,8 @@ def test_fewer_views_mean_more_streaks():
     errors = {}
     for views in (16, 64):
         t = task("ct_sparse_view", views=views)
-        x, y = t.make_pair(t.to_network({"target": hu}), train=False)
-        errors[views] = t.metrics(x, y)["rmse_hu"].item()
+        x, y = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
+        errors[views] = t.metrics(x, x, y)["rmse_hu"].item()
     assert errors[16] > 1.5 * errors[64]
 
 
@@ -127,8 +127,8 @@ def test_low_dose_noise_grows_as_dose_falls():
     recon = {}
     for dose in (1e4, 1e5, 1e8):
         t = task("ct_low_dose", I0=dose)
-        x, _ = t.make_pair(t.to_network({"target": hu}), train=False)
-        recon[dose] = t.from_network(x)
+        x, _ = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
+        recon[dose] = t.decode_input(x)
     noise_low, noise_high = (recon[1e4] - recon[1e8]).std().item(), (recon[1e5] - recon[1e8]).std().item()
     assert noise_low > 10  # HU: clearly visible at 1e4 photons
     assert 2.5 < noise_low / noise_high < 4.0  # sqrt(10) = 3.16
@@ -137,7 +137,7 @@ def test_low_dose_noise_grows_as_dose_falls():
 def test_ct_tasks_refuse_8bit_images():
     t = task("ct_sparse_view")
     with pytest.raises(ValueError, match="HU"):
-        t.to_network({"target": torch.zeros(1, 1, 8, 8, dtype=torch.uint8)})
+        t.to_data_units(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), "target")
     with pytest.raises(ValueError, match="HU"):
         t.input_from_image(torch.zeros(1, 8, 8, dtype=torch.uint8))
 
@@ -200,9 +200,10 @@ def test_unusable_medical_inputs_name_the_file(tmp_path):
 def test_mr_to_ct_units_come_from_the_recipe_not_the_data():
     """A model loaded for prediction sees no CT: its output units must be stated."""
     hu_task = task("mr_to_ct", ct_units="hu", ct_hu_range=[-1000.0, 1000.0])
-    assert torch.allclose(hu_task.from_network(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([-1000.0, 0.0, 1000.0]))
+    y = torch.tensor([-1.0, 0.0, 1.0])
+    assert torch.allclose(hu_task.decode_output(y, y), torch.tensor([-1000.0, 0.0, 1000.0]))
     image_task = task("mr_to_ct")
-    assert torch.allclose(image_task.from_network(torch.tensor([-1.0, 1.0])), torch.tensor([0.0, 1.0]))
+    y = torch.tensor([-1.0, 1.0])
+    assert torch.allclose(image_task.decode_output(y, y), torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match='ct_units = "hu" needs CT in HU'):
-        hu_task.to_network({"input": torch.zeros(1, 1, 4, 4, dtype=torch.uint8),
-                            "target": torch.zeros(1, 1, 4, 4, dtype=torch.uint8)})
+        hu_task.to_data_units(torch.zeros(1, 1, 4, 4, dtype=torch.uint8), "target")

@@ -206,8 +206,8 @@ def test_16bit_and_float_pairs_round_trip_bit_exactly(tmp_path):
     from i2i.tasks import Task
 
     task = Task(1, 1)
-    x = task.to_network({"input": read_image(tmp_path / "a.png").unsqueeze(0)})["input"]
-    back = (task.from_network(x) * 65535).round().to(torch.int32)
+    x = task.input_from_image(read_image(tmp_path / "a.png"))
+    back = (task.decode_output(x, x) * 65535).round().to(torch.int32)
     assert torch.equal(back[0], read_image(tmp_path / "a.png"))
 
 

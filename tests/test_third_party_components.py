@@ -55,7 +55,7 @@ class InvertTask(Task):
         return {"target": 1}
 
     def make_pair(self, batch, train):
-        y = batch["target"]
+        y = self.encode_target(batch["target"])
         return (-y if self.mode == "invert" else y), y
 
 

@@ -1,7 +1,7 @@
 """From a decoded batch to the network's ``(input, target)`` on the training device.
 
 Order: to the device (non-blocking from pinned memory) -> shared geometry on the raw
-values -> ``task.to_network`` (normalisation) -> ``task.make_pair`` (builds the input
+values -> ``task.to_data_units`` (file values -> data units) -> ``task.make_pair`` (builds the input
 from the target for unpaired tasks) -> photometric augmentation of the input (training,
 where the task allows it) -> channels-last layout when asked.
 
@@ -21,7 +21,7 @@ import torch
 from i2i.data.augment_ops import build
 from i2i.data.geometry import PairGeometry
 from i2i.data.pair_random import SEEDS_KEY, image_seed
-from i2i.tasks import Task
+from i2i.tasks import IMAGE_ROLES, Task
 
 
 class BatchPipeline:
@@ -55,10 +55,12 @@ class BatchPipeline:
         if not train and "index" in batch:
             batch[SEEDS_KEY] = [image_seed(self.seed, int(i)) for i in batch["index"]]
         batch = self.geometry(batch, train=train, frame=self.frame)
-        batch = self.task.to_network(batch)
+        for role in IMAGE_ROLES:
+            if isinstance(batch.get(role), torch.Tensor):
+                batch[role] = self.task.to_data_units(batch[role], role)
         x, y = self.task.make_pair(batch, train)
         if train and self.photometric is not None and self.task.allows_photometric:
-            x = self.task.apply_photometric(x, self.photometric)
+            x = self.task.augment_input(x, self.photometric)
         if self.channels_last:
             x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
         return x, y

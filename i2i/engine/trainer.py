@@ -1,7 +1,7 @@
 """The trainer: builds a recipe's components and runs the training loop.
 
 Per step: ``train.accumulate`` decoded batches -> the batch pipeline on the device
-(geometry, ``task.to_network``, ``task.make_pair``, photometric jitter; see
+(geometry, ``task.to_data_units``, ``task.make_pair``, photometric jitter; see
 :mod:`i2i.data.pipeline`) -> learning rates -> GAN step -> EMA -> logs, validation, samples,
 checkpoint, events. Everything that decides the next step (weights, optimizers, schedule,
 scalers, image pool, RNG states of every rank, data position) is in the checkpoint, so
@@ -386,7 +386,7 @@ class Trainer:
             rows = []
             for raw in self._sample_batches:
                 x, y = self.prepare(raw, train=False)
-                rows.append(self.task.display_images(x, forward_any_size(net, x), y))
+                rows.append(self.task.display(x, forward_any_size(net, x), y))
             net.train(was_training)
         path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
         if len({r[0].shape for r in rows}) == 1:

@@ -119,7 +119,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     if len(dataset) == 0:
         raise UsageError(f"split {split!r} has no images to evaluate")
     pipeline = datapath.pipeline(recipe, task, device, options.frame)
-    comparable = task.input_comparable()
+    comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
     dtype = PRECISIONS.get(options.precision)
 
@@ -133,8 +133,8 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, task, generators,
                                     per_image=options.train_mode, autocast=autocast):
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
-            shown = task.display_images(x, outputs["model"], y)
-            shown_input = task.display_images(x, outputs["input"], y)[1] if "input" in outputs else None
+            shown = task.display(x, outputs["model"], y)
+            shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
             if lpips is not None:
                 results["model"]["lpips"] = lpips(shown[1], shown[2])
                 if shown_input is not None:
@@ -207,7 +207,7 @@ def _summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: 
         "warnings": notes,
         "notes": [
             f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",
-            "mae, psnr, ssim, ms_ssim: on the task's output images in data units (task.output_image); "
+            "mae, psnr, ssim, ms_ssim: on the task's output images in data units (task.decode_output); "
             "the task's own metrics replace those it also defines",
             "input: the identity baseline (the network input taken as the output)"
             if "input" in metrics else "no identity baseline: input and target are in different spaces",

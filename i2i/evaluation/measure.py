@@ -58,7 +58,7 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
     """Score ``generators`` (e.g. ``{"model": g, "ema": g_ema}``) on ``batches`` (decoded
     samples), plus the identity baseline when ``baseline`` and the task has one. The caller
     sets the generators' modes (see :func:`modes`)."""
-    baseline = baseline and task.input_comparable()
+    baseline = baseline and task.has_baseline
     for raw in batches:
         x, y = prepare(raw, False)
         outputs = {}
@@ -66,7 +66,7 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             with autocast():
                 outputs[name] = forward_any_size(net, x, one_at_a_time=per_image).float()
         if baseline:
-            outputs["input"] = task.baseline(x).float()
+            outputs["input"] = task.baseline_output(x).float()
         metrics = {name: image_metrics(task, x, out, y) for name, out in outputs.items()}
         yield ScoredBatch(raw, x, y, outputs, metrics)
 

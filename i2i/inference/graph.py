@@ -43,8 +43,9 @@ class AnySizeGenerator(nn.Module):
 
 
 class TaskGraph(nn.Module):
-    """Data units in, data units out: ``task.inputs_from_images`` -> the generator at any size ->
-    ``task.output_image`` -> ``task.finalize_output`` -> the input's depth (image outputs)."""
+    """Data units in, data units out: ``task.to_data_units`` and ``task.encode_input`` -> the
+    generator at any size -> ``task.decode_output`` -> ``task.finalize_output`` -> the input's
+    depth (image outputs)."""
 
     def __init__(self, task: Task, generator: nn.Module, multiple: int, input_dtype: torch.dtype):
         super().__init__()
@@ -58,8 +59,8 @@ class TaskGraph(nn.Module):
         return torch.float32 if self.task.output_units == "hu" else self.input_dtype
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.task.inputs_from_images(images)
-        out = self.task.finalize_output(self.task.output_image(x, self.network(x)))
+        x = self.task.encode_input(self.task.to_data_units(images, "input"))
+        out = self.task.finalize_output(self.task.decode_output(x, self.network(x)))
         top = TOP.get(self.output_dtype)
         if top is None:
             return out.float()

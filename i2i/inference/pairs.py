@@ -78,8 +78,8 @@ def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path
 def _write(model: LoadedModel, scored, root: Path, out_dir: Path, ext: str | None, grid: bool,
            on_written: Callable[[Path], None] | None) -> list[Path]:
     task, x, y, out = model.task, scored.x, scored.y, scored.outputs["model"]
-    images = task.finalize_output(task.output_image(x, out)).float().cpu()
-    shown = task.display_images(x, out, y) if grid else None
+    images = task.finalize_output(task.decode_output(x, out)).float().cpu()
+    shown = task.display(x, out, y) if grid else None
     decoded = scored.raw.get("input", scored.raw.get("target"))
     paths = []
     for i, sample_path in enumerate(scored.raw["path"]):

@@ -2,13 +2,13 @@
 
 Per input file: decode (:mod:`i2i.inference.formats`) -> tiles (:mod:`i2i.inference.tiling`;
 one tile when the image is no larger than ``tile``) -> ``task.input_from_image`` per tile ->
-the generator, padded to its ``size_divisor`` -> ``task.output_image`` per tile -> blended
+the generator, padded to its ``size_divisor`` -> ``task.decode_output`` per tile -> blended
 into a float32 image on the CPU -> ``task.finalize_output`` on the whole image -> written in
 the input's format and bit depth.
-Tiling takes ``input_from_image`` and ``output_image`` to be per-pixel maps (true of every
-built-in task); a task whose input depends on the whole image sets
-``pixelwise_io = False`` and gets its input computed once for the whole image. Tiles of consecutive images that have one
-shape share batches of ``batch_size``, so many small files are batched too, and a large
+Tiling takes ``encode_input`` and ``decode_output`` to be per-pixel maps (true of the
+built-in tasks but for mr_to_ct's per-slice percentile normalisation); a task whose input
+depends on the whole image sets ``pixelwise_io = False`` and gets its input computed once
+for the whole image. Tiles of consecutive images that have one shape share batches of ``batch_size``, so many small files are batched too, and a large
 one needs memory for ``batch_size`` tiles, not for the whole image. A volume (a reader's
 :class:`~i2i.inference.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
 slices and written once, as one file like its input.
@@ -181,7 +181,7 @@ class Predictor:
         """``(decoded, output)`` for each image, in order; images are decoded lazily by the
         caller's iterable, and tiles of consecutive images share batches."""
         task = self.model.task
-        per_tile = getattr(task, "pixelwise_io", True)
+        per_tile = task.pixelwise_io
         pending: list[tuple[_Job, Box, torch.Tensor]] = []
         for decoded in images:
             image = self.checked_image(decoded)
@@ -206,7 +206,7 @@ class Predictor:
         x = (tiles[0] if len(tiles) == 1 else torch.cat(tiles)).to(device)
         with self.autocast():
             y = forward_any_size(self.model.generator, x, one_at_a_time=self.options.train_mode)
-        out = self.model.task.output_image(x, y.float())
+        out = self.model.task.decode_output(x, y.float())
         finished = []
         for i, (job, box, _) in enumerate(pending):
             if job.blender is None:

@@ -58,16 +58,37 @@ class CTTask(Task):
 
     # -- values ---------------------------------------------------------------------------
 
-    def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
-        """Keep HU (float) for ``make_pair``, which simulates the input from them."""
-        out = dict(batch)
-        for key in ("input", "target"):
-            if key in out:
-                if not out[key].dtype.is_floating_point:
-                    raise ValueError("CT tasks take HU values (float data: DICOM, NIfTI, NPY); got integer images "
-                                     "without a HU scale (8/16-bit files)")
-                out[key] = out[key].float()
-        return out
+    def to_data_units(self, image: torch.Tensor, role: str) -> torch.Tensor:
+        """HU stay HU (float data: DICOM, NIfTI, NPY); integer images carry no HU scale."""
+        if not image.dtype.is_floating_point:
+            raise ValueError("a CT model takes HU values (float data: DICOM, NIfTI or float NPY files); got an "
+                             "integer image (8/16-bit files carry no HU scale)")
+        return image.float()
+
+    def encode_input(self, data: torch.Tensor) -> torch.Tensor:
+        """A reconstruction in HU -> the network input: below -1000 HU is air (scanner padding
+        and streaks in air alike), then ``hu_range`` -> [-1, 1]."""
+        if data.shape[1] != 1:
+            raise ValueError(f"a CT model takes 1-channel slices, got {data.shape[1]} channels")
+        return self.normalise(data.clamp_min(-1000.0))
+
+    def encode_target(self, data: torch.Tensor) -> torch.Tensor:
+        return self.normalise(data)
+
+    def decode_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_hu(x)
+
+    def decode_output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Network range -> HU."""
+        return self.to_hu(y)
+
+    def finalize_output(self, image: torch.Tensor) -> torch.Tensor:
+        """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
+        circle inscribed in the slice's square, as the projector sees it): nothing there was
+        measured, as in the targets."""
+        from i2i.medical.fov import fov_mask
+
+        return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
 
     def clean(self, hu: torch.Tensor) -> torch.Tensor:
         """Air below -1000 HU and outside the field of view."""
@@ -80,11 +101,12 @@ class CTTask(Task):
 
         return hu_to_network(hu, *self.hu_range)
 
-    def from_network(self, y: torch.Tensor) -> torch.Tensor:
-        """Network range -> HU."""
+    def to_hu(self, y: torch.Tensor) -> torch.Tensor:
         from i2i.medical.hu import network_to_hu
 
         return network_to_hu(y.float(), *self.hu_range)
+
+    # -- pairs ----------------------------------------------------------------------------
 
     def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
         """The degraded reconstruction (HU) of clean slices, random choices drawn from ``random``."""
@@ -97,43 +119,22 @@ class CTTask(Task):
             raise ValueError(f"CT slices must be square for the projector, got {hu.shape[-2]}x{hu.shape[-1]}; "
                              "use data.preprocess = \"resize_and_crop\" or a square crop")
         hu = self.clean(hu)
-        return self.normalise(self.simulate(hu, PairRandom.for_batch(batch, train))), self.normalise(hu)
+        return self.encode_input(self.simulate(hu, PairRandom.for_batch(batch, train))), self.encode_target(hu)
 
-    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Reconstructions in HU (float: DICOM, NIfTI, NPY; (N, 1, H, W)) -> network inputs."""
-        if not images.dtype.is_floating_point:
-            raise ValueError("a CT model takes reconstructions in HU: DICOM, NIfTI or float NPY files; 8/16-bit "
-                             "images carry no HU scale")
-        if images.shape[1] != 1:
-            raise ValueError(f"a CT model takes 1-channel slices, got {images.shape[1]} channels")
-        return self.normalise(images.float().clamp_min(-1000.0))
+    # -- measuring and presentation -----------------------------------------------------------
 
-    def finalize_output(self, image: torch.Tensor) -> torch.Tensor:
-        """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
-        circle inscribed in the slice's square, as the projector sees it): nothing there was
-        measured, as in the targets."""
+    def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        from i2i.medical import metrics as M
         from i2i.medical.fov import fov_mask
 
-        return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
-
-    # -- evaluation -------------------------------------------------------------------------
-
-    def metrics(self, output: torch.Tensor, target: torch.Tensor,
-                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        from i2i.medical import metrics as M
-        from i2i.medical.fov import circle_mask
-
-        out_hu, ref_hu = self.from_network(output), self.from_network(target)
-        fov = circle_mask(out_hu.shape[-1], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
+        out_hu, ref_hu = self.to_hu(output), self.to_hu(target)
+        fov = fov_mask(*out_hu.shape[-2:], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
         return M.ct_metrics(out_hu, ref_hu, self.metric_window, mask=fov)
 
     @property
     def data_range(self) -> float:
         """The metric window's width in HU: the data range of the generic image metrics."""
         return float(self.metric_window.width)
-
-    def to_display(self, x: torch.Tensor, role) -> torch.Tensor:
-        return self.preview(self.from_network(x))
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """HU -> [0, 1] through ``display_window`` (PNG previews, sample grids)."""

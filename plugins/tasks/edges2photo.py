@@ -38,12 +38,14 @@ class Edges2PhotoTask(Task):
     def expected_channels(self) -> dict[str, int]:
         return {"target": self.out_channels}
 
+    has_baseline = False  # an edge map is not a photo
+
     def edges(self, photo: torch.Tensor, train: bool) -> torch.Tensor:
-        """Edge map (N, 1, H, W) in [-1, 1], lines at -1 (black), of a [-1, 1] photo batch."""
+        """Edge map (N, 1, H, W) in [-1, 1], lines at -1 (black), of a [0, 1] photo batch."""
         from kornia.color import rgb_to_grayscale
         from kornia.filters import canny
 
-        unit = ((photo.float() + 1) / 2).clamp(0, 1)
+        unit = photo.float().clamp(0, 1)
         gray = rgb_to_grayscale(unit) if unit.shape[1] == 3 else unit[:, :1]
         scale = 1.0
         if train and self.jitter:
@@ -56,12 +58,9 @@ class Edges2PhotoTask(Task):
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         y = batch["target"]
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
-        return self.edges(y, train), y
+        return self.edges(y, train), self.encode_target(y)
 
-    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Edge-map files (grayscale or RGB, lines dark) -> the 1-channel network inputs."""
-        x = self.to_network({"input": images})["input"]
-        return x.mean(1, keepdim=True) if x.shape[1] > 1 else x
-
-    def input_comparable(self) -> bool:
-        return False
+    def encode_input(self, data: torch.Tensor) -> torch.Tensor:
+        """Edge-map files (grayscale or RGB in [0, 1], lines dark) -> the 1-channel network input."""
+        grey = data.mean(1, keepdim=True) if data.shape[1] > 1 else data
+        return grey * 2.0 - 1.0

@@ -101,6 +101,7 @@ class InpaintingTask(Task):
         y = batch["target"]
         self.check_channels(y, self.out_channels, "target", "task.channels", batch)
         m = self.masks(y.shape[-2], y.shape[-1], PairRandom.for_batch(batch, train))
+        y = self.encode_target(y)
         return torch.cat([y * (1 - m), m * 2 - 1], 1), y
 
     @staticmethod
@@ -114,8 +115,8 @@ class InpaintingTask(Task):
         m = self.hole(x)
         return m if self.loss_region == "hole" else 1 + (self.hole_weight - 1) * m
 
-    def apply_photometric(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
-        image = super().apply_photometric(x[:, :-1], ops) * (1 - self.hole(x))
+    def augment_input(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
+        image = super().augment_input(x[:, :-1], ops) * (1 - self.hole(x))
         return torch.cat([image, x[:, -1:]], 1)
 
     def composite(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -123,28 +124,27 @@ class InpaintingTask(Task):
         m = self.hole(x)
         return x[:, :-1] * (1 - m) + y * m
 
-    def input_comparable(self) -> bool:
-        """The image with its hole unfilled is the identity baseline."""
-        return True
+    has_baseline = True  # the image with its hole unfilled is the identity baseline
 
-    def baseline(self, x: torch.Tensor) -> torch.Tensor:
+    def baseline_output(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :-1]
 
-    def output_image(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.from_network(self.composite(x, y))
+    def decode_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The image part of the input (the hole mid-grey)."""
+        return super().decode_input(x[:, :-1])
 
-    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
-        """Images whose last channel is the mask (RGBA PNGs with the hole transparent, or
-        C + 1 channels with 1/255 = hole)."""
-        x = self.to_network({"input": images})["input"]
-        if x.shape[1] != self.in_channels:
+    def decode_output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The composite: known pixels from the input, the hole from ``y``."""
+        return super().decode_output(x, self.composite(x, y))
+
+    def encode_input(self, data: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] whose last channel is the mask (RGBA PNGs with the hole transparent,
+        or C + 1 channels with 1 = hole)."""
+        if data.shape[1] != self.in_channels:
             raise ValueError(f"inpainting input needs {self.out_channels} image channels plus a mask channel "
-                             f"({self.in_channels} in all, e.g. RGBA with the hole transparent); got {x.shape[1]}")
-        if images.shape[1] == 4 and self.out_channels == 3:  # alpha: opaque = known, transparent = hole
-            m = 1 - (x[:, -1:] + 1) / 2
-            x = torch.cat([x[:, :-1] * (1 - m.round()), m.round() * 2 - 1], 1)
+                             f"({self.in_channels} in all, e.g. RGBA with the hole transparent); got {data.shape[1]}")
+        x = data * 2.0 - 1.0
+        if data.shape[1] == 4 and self.out_channels == 3:  # alpha: opaque = known, transparent = hole
+            m = (1 - data[:, -1:]).round()
+            x = torch.cat([x[:, :-1] * (1 - m), m * 2 - 1], 1)
         return x
-
-    def display_images(self, x, output, target):
-        return (self.to_display(x[:, :-1], "input"), self.to_display(self.composite(x, output), "output"),
-                self.to_display(target, "target"))

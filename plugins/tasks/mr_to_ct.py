@@ -50,40 +50,44 @@ class MRToCTTask(Task):
         """HU-trained models: the metric window's width; windowed CT images: 1."""
         return float(self.metric_window.width) if self.target_in_hu else 1.0
 
-    def to_network(self, batch: Mapping[str, Any]) -> dict[str, Any]:
-        from i2i.medical.hu import hu_to_network
+    has_baseline = False  # MR and CT intensities are not comparable
 
-        out = dict(batch)
-        if "input" in out:
-            out["input"] = self.normalise_mr(out["input"])
-        if "target" in out:
-            ct = out["target"]
-            if self.target_in_hu and not ct.dtype.is_floating_point:
+    @property
+    def pixelwise_io(self) -> bool:
+        """Percentile normalisation depends on the whole image: no tiling then."""
+        return self.mr_normalization == "scale"
+
+    def to_data_units(self, image: torch.Tensor, role: str) -> torch.Tensor:
+        """MR: the file's scale ([0, 1] for 8/16-bit files, floats as they are); CT: HU (float
+        files) with ``ct_units = "hu"``, else [0, 1] windowed images."""
+        if role == "target" and self.target_in_hu:
+            if not image.dtype.is_floating_point:
                 raise ValueError("task.ct_units = \"hu\" needs CT in HU (float NIfTI/NPY/DICOM); got integer "
                                  "images: set task.ct_units = \"image\" for CT already windowed to 8/16 bits")
-            out["target"] = hu_to_network(ct.float(), *self.ct_hu_range) if self.target_in_hu \
-                else to_unit_range(ct) * 2 - 1
-        return out
+            return image.float()
+        return to_unit_range(image)
 
-    def normalise_mr(self, mr: torch.Tensor) -> torch.Tensor:
+    def encode_input(self, data: torch.Tensor) -> torch.Tensor:
+        """MR -> [-1, 1]: by the file's scale, or each slice's 1st..99th percentile."""
         if self.mr_normalization == "scale":
-            return to_unit_range(mr) * 2 - 1
-        flat = mr.float().flatten(1)
+            return data[:, :1] * 2 - 1
+        flat = data[:, :1].float().flatten(1)
         lo, hi = torch.quantile(flat, 0.01, dim=1), torch.quantile(flat, 0.99, dim=1)
-        shape = (-1,) + (1,) * (mr.ndim - 1)
-        unit = (mr.float() - lo.view(shape)) / (hi - lo).clamp_min(1e-6).view(shape)
+        unit = (data[:, :1].float() - lo.view(-1, 1, 1, 1)) / (hi - lo).clamp_min(1e-6).view(-1, 1, 1, 1)
         return unit.clamp(0, 1) * 2 - 1
 
-    def inputs_from_images(self, images: torch.Tensor) -> torch.Tensor:
-        return self.normalise_mr(images)[:, :1]
+    def encode_target(self, data: torch.Tensor) -> torch.Tensor:
+        from i2i.medical.hu import hu_to_network
 
-    def from_network(self, y: torch.Tensor) -> torch.Tensor:
+        return hu_to_network(data, *self.ct_hu_range) if self.target_in_hu else data * 2 - 1
+
+    def decode_output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """HU for HU-trained models, [0, 1] for models trained on 8-bit windowed CT."""
         from i2i.medical.hu import network_to_hu
 
         if self.target_in_hu:
             return network_to_hu(y.float(), *self.ct_hu_range)
-        return super().from_network(y)
+        return super().decode_output(x, y)
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """CT in HU -> [0, 1] through ``metric_window``; windowed CT images are already [0, 1]."""
@@ -91,13 +95,15 @@ class MRToCTTask(Task):
 
         return apply_window(image, self.metric_window) if self.target_in_hu else image
 
-    def input_comparable(self) -> bool:
-        return False
+    def display(self, x, output, target):
+        """MR input as a grey image; outputs and targets through :meth:`preview`."""
+        shown = (self.decode_input(x), self.preview(self.decode_output(x, output)),
+                 self.preview(self.decode_output(x, target)))
+        return tuple(image.float().clamp(0, 1) for image in shown)
 
-    def metrics(self, output: torch.Tensor, target: torch.Tensor,
-                x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         if not self.target_in_hu:
             return {}
         from i2i.medical import metrics as M
 
-        return M.ct_metrics(self.from_network(output), self.from_network(target), self.metric_window)
+        return M.ct_metrics(self.decode_output(x, output), self.decode_output(x, target), self.metric_window)

@@ -22,5 +22,6 @@ class PairedTask(Task):
         super().__init__(in_channels, out_channels)
         self.identity_baseline = identity_baseline
 
-    def input_comparable(self) -> bool:
-        return self.identity_baseline and super().input_comparable()
+    @property
+    def has_baseline(self) -> bool:
+        return self.identity_baseline and super().has_baseline

@@ -57,9 +57,9 @@ class RestorationTask(Task):
         return {"target": self.out_channels}
 
     def degrade(self, y: torch.Tensor, random: PairRandom) -> torch.Tensor:
-        """The degraded input for a [-1, 1] batch ``y``, strengths drawn from ``random``."""
+        """The degraded [0, 1] input for a [0, 1] batch ``y``, strengths drawn from ``random``."""
         n = y.shape[0]
-        x = ((y.float() + 1) / 2).clamp(0, 1)
+        x = y.float().clamp(0, 1)
         for step in self.degradations:
             if step == "noise":
                 sigma = random.uniform(*self.noise_sigma).view(n, 1, 1, 1)
@@ -79,7 +79,7 @@ class RestorationTask(Task):
                 x = coded.mean(1, keepdim=True) if x.shape[1] == 1 else coded
             elif step == "downsample":
                 x = self.downsample(x, random.randint(self.scale[0], self.scale[1] + 1))
-        return x.clamp(0, 1) * 2 - 1
+        return x.clamp(0, 1)
 
     @staticmethod
     def downsample(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
@@ -95,4 +95,4 @@ class RestorationTask(Task):
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         y = batch["target"]
         self.check_channels(y, self.out_channels, "target", "task.channels", batch)
-        return self.degrade(y, PairRandom.for_batch(batch, train)), y
+        return self.encode_input(self.degrade(y, PairRandom.for_batch(batch, train))), self.encode_target(y)
