@@ -88,11 +88,31 @@ name = "constant"
 """
 
 
+@pytest.fixture(scope="session")
+def synthetic_pairs(tmp_path_factory) -> Path:
+    """A folder of 16 aligned A|B pairs in the pix2pix layout (photo-like LEFT, label-like
+    RIGHT, 96 x 48 RGB PNGs) made here, so engine, resume, DDP and event tests need no
+    shared data."""
+    import torch
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("synthetic_pairs")
+    for i in range(16):
+        g = torch.Generator().manual_seed(100 + i)
+        base = torch.rand(1, 3, 6, 6, generator=g)
+        photo = torch.nn.functional.interpolate(base, size=(48, 48), mode="bicubic", align_corners=False)[0]
+        photo = (photo + 0.08 * torch.rand(3, 48, 48, generator=g)).clamp(0, 1)
+        labels = (photo * 4).round() / 4  # a posterised "label map" of the same scene
+        pair = torch.cat([photo, labels], 2)
+        Image.fromarray((pair * 255).round().byte().permute(1, 2, 0).numpy()).save(root / f"{i:02d}.png")
+    return root
+
+
 @pytest.fixture
-def tiny_recipe(tmp_path, facades) -> Path:
-    """A recipe with tiny networks on real facades pairs (fast on CPU)."""
+def tiny_recipe(tmp_path, synthetic_pairs) -> Path:
+    """A recipe with tiny networks on synthetic aligned pairs (fast on CPU, no shared data)."""
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY_RECIPE.format(root=facades.as_posix()))
+    path.write_text(TINY_RECIPE.format(root=synthetic_pairs.as_posix()))
     return path
 
 

@@ -3,6 +3,8 @@ Its numbers mean nothing; real measurements are in BENCHMARKS.md."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import sys
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_benchmark_suite_smoke_run(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run_all", "--quick", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)

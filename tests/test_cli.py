@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import tomllib
 
@@ -101,6 +103,7 @@ def test_run_without_data_root_exits_2(cli, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_facades_run_writes_the_run_directory(cli, facades, tmp_path):
     out = tmp_path / "run"
     result = cli("run", "recipes/facades.toml", "--set", f"data.root={json.dumps(str(facades))}",

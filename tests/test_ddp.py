@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import math
 import subprocess
@@ -24,6 +26,7 @@ def test_sampler_shards_are_disjoint_and_equal():
     assert list(a) == a.epoch_batches(1)[5:] and len(a) == 12 - 5
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run(tiny_recipe, tmp_path):
     out, trace = tmp_path / "ddp", tmp_path / "trace"
     result = subprocess.run(
@@ -51,6 +54,7 @@ def test_two_process_gloo_run(tiny_recipe, tmp_path):
         assert not set(seen[0][epoch]) & set(seen[1][epoch])
 
 
+@pytest.mark.slow
 def test_two_process_resume_is_exact(tiny_recipe, tmp_path):
     from i2i.engine.checkpoint import latest_checkpoint, read_tensors
 

@@ -130,3 +130,67 @@ def test_unknown_plugin_table_is_rejected(tiny_recipe):
 
     with pytest.raises(RecipeError, match="plugins.tensorbord: no plugin 'tensorbord' is loaded"):
         load_recipe(tiny_recipe, ["plugins.tensorbord.enabled=true"])
+
+
+def ordered_plugins():
+    """Two recording plugins registered after the built-ins: ``early`` (tryfirst, registered
+    first) and ``late`` (plain), plus a new-style wrapper and an old-style hookwrapper."""
+    calls = []
+    early, late, around = (types.ModuleType(n) for n in ("early_plugin", "late_plugin", "around_plugin"))
+
+    @hookimpl(tryfirst=True)
+    def on_step_end_early(trainer, step, logs):
+        calls.append(("early", step))
+
+    @hookimpl
+    def on_step_end_late(trainer, step, logs):
+        calls.append(("late", step))
+
+    @hookimpl(wrapper=True)
+    def on_step_end_wrapper(trainer, step, logs):
+        calls.append(("wrapper before", step))
+        result = yield
+        calls.append(("wrapper after", step))
+        return result
+
+    @hookimpl(hookwrapper=True)
+    def on_train_end_old_style(trainer, step, status):
+        calls.append(("old-style before", status))
+        yield
+        calls.append(("old-style after", status))
+
+    early.on_step_end = on_step_end_early
+    late.on_step_end = on_step_end_late
+    around.on_step_end = on_step_end_wrapper
+    around.on_train_end = on_train_end_old_style
+    return load_plugins(extra=[("early", early), ("late", late), ("around", around)]), calls
+
+
+def test_event_order_follows_pluggy_tryfirst_and_wrappers(tiny_recipe, tmp_path):
+    """Before: implementations were called one by one in registration order, so tryfirst ran
+    last and wrapper=True implementations never ran."""
+    plugins, calls = ordered_plugins()
+    train_in_process(tiny_recipe, tmp_path / "run", "train.steps=2", plugins=plugins)
+    first_step = [name for name, step in calls if step == 1]
+    assert first_step == ["wrapper before", "early", "late", "wrapper after"]
+    assert ("old-style before", "completed") in calls and calls[-1] == ("old-style after", "completed")
+
+
+def test_a_failing_wrapper_is_switched_off_and_the_others_still_run(tiny_recipe, tmp_path, capfd):
+    calls = []
+    module, plain = types.ModuleType("bad_wrapper"), types.ModuleType("plain")
+
+    @hookimpl(wrapper=True)
+    def on_step_end(trainer, step, logs):
+        yield
+        raise RuntimeError("wrapper broke")
+
+    @hookimpl
+    def on_step_end_plain(trainer, step, logs):
+        calls.append(step)
+
+    module.on_step_end, plain.on_step_end = on_step_end, on_step_end_plain
+    plugins = load_plugins(extra=[("badwrap", module), ("plain", plain)])
+    trainer = train_in_process(tiny_recipe, tmp_path / "run", "train.steps=3", plugins=plugins)
+    assert trainer.step == 3 and calls == [1, 2, 3]
+    assert "plugin 'badwrap' failed in on_step_end: RuntimeError: wrapper broke" in capfd.readouterr().err

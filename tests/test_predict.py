@@ -182,6 +182,7 @@ MEMORY_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_large_image_tiled_needs_far_less_memory(rgb_run, tmp_path):
     """Peak resident memory of a fresh process predicting a 4096 x 4096 image (Linux
     VmHWM, reset after loading the model), above what it held then: tiled vs untiled.

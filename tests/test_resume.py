@@ -109,6 +109,7 @@ def _run(*args, **kw):
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_a_loadable_checkpoint_and_resume_is_exact(tiny_recipe, tmp_path):
     steps = "train.steps=40"
     reference = tmp_path / "reference"

@@ -1,34 +1,81 @@
-"""Training events: each plugin's hook is called on its own, so that a failing logger
-is reported (naming its plugin) and switched off instead of ending a long run."""
+"""Training events, called through pluggy so that ``tryfirst``/``trylast`` order the plugins
+and ``wrapper=True`` (or old-style ``hookwrapper=True``) implementations wrap the others.
+
+Each plugin's event functions are guarded once per run: an exception is reported naming
+the plugin and the event, and that plugin's events are switched off for the rest of the run
+(the other plugins, and training, go on). A guarded wrapper that is switched off still
+yields, so pluggy's call protocol holds.
+"""
 
 from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from i2i.plugins import Plugins
 
+#: The training events of :mod:`i2i.hookspecs`, in the order a run calls them.
+EVENTS = ("on_train_start", "on_step_end", "on_validation_end", "on_checkpoint", "on_train_end")
+
 
 class Events:
-    """``events.emit("on_step_end", trainer=..., step=..., logs=...)``."""
+    """``events.emit("on_step_end", trainer=..., step=..., logs=...)``: one pluggy hook call."""
 
     def __init__(self, plugins: Plugins, enabled: bool = True):
         self.plugins = plugins
         self.enabled = enabled
         self.disabled: set[str] = set()
+        self._guarded: dict[int, Callable[..., Any]] = {}
+        if enabled:
+            for name in EVENTS:
+                for impl in getattr(plugins.hook, name).get_hookimpls():
+                    self._guard(name, impl)
 
     def emit(self, name: str, **kwargs: Any) -> None:
-        if not self.enabled:
-            return
-        for impl in getattr(self.plugins.hook, name).get_hookimpls():
-            if impl.plugin_name in self.disabled:
-                continue
-            try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:
-                self.disabled.add(impl.plugin_name)
-                where = traceback.extract_tb(exc.__traceback__)[-1]
-                print(f"i2i: plugin {impl.plugin_name!r} failed in {name}: {type(exc).__name__}: {exc} "
-                      f"({where.filename}:{where.lineno}); its training events are switched off for this run",
-                      file=sys.stderr, flush=True)
+        """Call every plugin's ``name`` implementation in pluggy's order."""
+        if self.enabled:
+            getattr(self.plugins.hook, name)(**kwargs)
+
+    def _report(self, plugin: str, event: str, exc: BaseException) -> None:
+        self.disabled.add(plugin)
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" ({where.filename}:{where.lineno})" if where else ""
+        print(f"i2i: plugin {plugin!r} failed in {event}: {type(exc).__name__}: {exc}{at}; its training events "
+              "are switched off for this run", file=sys.stderr, flush=True)
+
+    def _guard(self, event: str, impl: Any) -> None:
+        original = getattr(impl.function, "__i2i_original__", impl.function)
+        plugin, events = impl.plugin_name, self
+
+        if impl.hookwrapper or getattr(impl, "wrapper", False):
+            def guarded(*args: Any) -> Any:
+                if plugin in events.disabled:
+                    return (yield)
+                inner = original(*args)
+                try:
+                    next(inner)
+                except Exception as exc:  # noqa: BLE001 - a plugin's own failure
+                    events._report(plugin, event, exc)
+                    return (yield)
+                result = yield
+                try:
+                    inner.send(result)
+                except StopIteration as stop:
+                    return stop.value if stop.value is not None else result
+                except Exception as exc:  # noqa: BLE001
+                    events._report(plugin, event, exc)
+                return result
+        else:
+            def guarded(*args: Any) -> Any:
+                if plugin in events.disabled:
+                    return None
+                try:
+                    return original(*args)
+                except Exception as exc:  # noqa: BLE001 - a plugin's own failure
+                    events._report(plugin, event, exc)
+                    return None
+
+        guarded.__i2i_original__ = original  # type: ignore[attr-defined]
+        impl.function = guarded
