@@ -76,10 +76,10 @@ def _nuclei_and_ventricles(pen: Pen, frame: Frame, atrophy: float) -> None:
     u = pen.u
     s = (0.75 + 1.2 * atrophy) * u(0.85, 1.15)
     for side in (-1, 1):
-        frame.ellipsoid((side * 13, -20, 47), (6, 9, 10), "grey_matter", 0.0, 0.05)               # caudate head
-        frame.ellipsoid((side * (12 + 4.5 * s), -2, 60), (3, 18, 8), "grey_matter", side * 0.08)   # caudate body
-        frame.ellipsoid((side * 23, -6, 40), (u(6, 8), u(13, 16), 11), "grey_matter", -side * 0.2)  # lentiform
-        frame.ellipsoid((side * 10, 6, 40), (u(8, 10), u(11, 14), 10), "grey_matter", side * 0.1)   # thalamus
+        frame.ellipsoid((side * 13, -20, 47), (6, 9, 10), "deep_grey_matter", 0.0, 0.05)               # caudate head
+        frame.ellipsoid((side * (12 + 4.5 * s), -2, 60), (3, 18, 8), "deep_grey_matter", side * 0.08)   # caudate body
+        frame.ellipsoid((side * 23, -6, 40), (u(6, 8), u(13, 16), 11), "deep_grey_matter", -side * 0.2)  # lentiform
+        frame.ellipsoid((side * 10, 6, 40), (u(8, 10), u(11, 14), 10), "deep_grey_matter", side * 0.1)   # thalamus
     frame.ellipsoid((0, -3, 38), (1.2 * s + 0.5, 12, 12), "csf")                                   # third ventricle
     for side in (-1, 1):
         frame.ellipsoid((side * (5 + 3 * s), -24, 50), (5 * s, 13, 12), "csf", side * 0.45, 0.05)   # frontal horn

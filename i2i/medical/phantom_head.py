@@ -8,14 +8,14 @@ and face in front. Layers from the skin in:
 
 * scalp: skin 1.5-2.5 mm, subcutaneous fat 1.5-4 mm, galea, and the temporal muscles at
   the sides between -20 and 55 mm;
-* skull: outer table 1.2-2.2 mm and inner table 1.0-2.0 mm of cortical bone around the
-  diploe (1.5-4.5 mm frontally and occipitally, a third of that at the temples; the
-  frontal sinus lies in it from 12 to 38 mm); all thicker near the vertex, where the
-  slice cuts the vault obliquely;
+* skull: outer table 1.5-2.5 mm and inner table 1.2-2.2 mm of cortical bone around the
+  diploe (2-6 mm frontally and occipitally, 40 % of that at the temples; the frontal
+  sinus lies in it from 12 to 38 mm): a vault of 5-11 mm, as measured on the shared real
+  head CT; all thicker near the vertex, where the slice cuts the vault obliquely;
 * CSF of the subarachnoid space (0.5-3 mm, more with atrophy), then the cortex: a grey
-  matter ribbon 2.5-3.5 mm thick over white matter, folded by 20-40 sulci (CSF slots
-  4-14 mm deep, lined by grey matter; white-matter fingers fill the gyri) and the Sylvian
-  fissures at the sides.
+  matter ribbon 2.5-3.5 mm thick over white matter, folded by sulci every 8-13 mm of the
+  surface (bent CSF slots 3-16 mm deep lined by grey matter, so white-matter fingers fill
+  the gyri) and the Sylvian fissures at the sides.
 
 Below 25 mm the cranial cavity recedes from the front (anterior, then middle and
 posterior fossae) and the skull base fills the space: see
@@ -58,7 +58,7 @@ def draw_head(pen: Pen) -> None:
     head = pen.outline(hw * size, hl * size, rot, 0.012, FINE)
     skin, fat, galea = u(1.5, 2.5) * oblique, u(1.5, 4.0) * oblique, u(0.5, 1.2) * oblique
     scalp = skin + fat + galea + _temporal_muscle(pen, theta, z)
-    outer = head + _bump(theta, -math.pi / 2, face, 1.1) + _bump(theta, -math.pi / 2, nose, 0.22 + 0.15 * (z < -15))
+    outer = head + _bump(theta, -math.pi / 2, face, 1.5) + _bump(theta, -math.pi / 2, nose, 0.22 + 0.15 * (z < -15))
     pen.layers(centre, [(outer, "skin"), (pen.inset(outer, skin), "fat"), (pen.inset(outer, skin + fat), "muscle")])
     sinus, pia, outer_table = _cranium(pen, frame, theta, head, scalp, oblique, atrophy)
 
@@ -83,11 +83,15 @@ def profile(z: float, hl: float) -> tuple[float, float]:
 
 
 def _values(pen: Pen) -> None:
-    """Grey matter :data:`GREY_WHITE_MARGIN` above this head's white matter."""
+    """Grey matter :data:`GREY_WHITE_MARGIN` above this head's white matter, deep grey
+    nuclei 2-5 HU below the cortex, diploe at least 350 HU below the skull's tables."""
     white = pen.hu("white_matter")
     lo, hi = max(TISSUES["grey_matter"][0], white + GREY_WHITE_MARGIN[0]), \
         min(TISSUES["grey_matter"][1], white + GREY_WHITE_MARGIN[1])
-    pen.set_hu("grey_matter", pen.u(lo, hi))
+    grey = pen.u(lo, hi)
+    pen.set_hu("grey_matter", grey)
+    pen.set_hu("deep_grey_matter", grey - pen.u(2, 5))
+    pen.set_hu("diploe", min(pen.hu("diploe"), pen.hu("cortical_bone") - 350))
 
 
 def _face(z: float) -> tuple[float, float]:
@@ -115,11 +119,11 @@ def _cranium(pen: Pen, frame: Frame, theta: np.ndarray, head: np.ndarray, scalp:
     matter; returns the depth (mm) of the frontal sinus' room in the diploe (0: none), and
     the radius tables of the brain's surface and of the skull's outside."""
     u, z = pen.u, frame.z
-    t_out, t_in = u(1.2, 2.2) * oblique, u(1.0, 2.0) * oblique
+    t_out, t_in = u(1.5, 2.5) * oblique, u(1.2, 2.2) * oblique
     sinus = pen.u(8, 15) * frame.section(25, 13) if pen.chance(0.85) else 0.0
-    diploe = u(1.5, 4.5) * (0.35 + 0.65 * np.sin(theta) ** 2) * oblique + _bump(theta, -math.pi / 2, sinus, 0.3)
-    cavity = _cut(pen.inset(head, scalp + t_out + diploe + t_in), theta, z, frame.scale[1] * 93.0)
-    base = float(np.interp(z, [-35, -15, 0, 15, 25], [0, 3, 8, 8, 0])) * np.maximum(-np.sin(theta), 0) ** 2
+    diploe = u(2.0, 6.0) * (0.4 + 0.6 * np.sin(theta) ** 2) * oblique + _bump(theta, -math.pi / 2, sinus, 0.3)
+    cavity = _cut(pen.inset(head, scalp + t_out + diploe + t_in), theta, z, frame.scale)
+    base = float(np.interp(z, [-35, -15, -5, 0, 15, 25], [0, 3, 10, 14, 10, 0])) * np.maximum(-np.sin(theta), 0) ** 2
     outer = np.minimum(pen.inset(head, scalp), pen.inset(cavity, -(t_in + diploe + t_out + base)))
     inner = np.minimum(pen.inset(outer, t_out + diploe), pen.inset(cavity, -t_in))
     csf = (u(0.5, 1.2) + 2.0 * atrophy) * min(oblique, 1.5)
@@ -132,22 +136,32 @@ def _cranium(pen: Pen, frame: Frame, theta: np.ndarray, head: np.ndarray, scalp:
     return sinus, pia, outer
 
 
-def _cut(cavity: np.ndarray, theta: np.ndarray, z: float, hl: float) -> np.ndarray:
-    """The cranial cavity at level ``z``: the skull's inside, receding from the front below
-    25 mm (anterior fossa; middle fossae reaching forward at the sides; the posterior fossa
-    alone, behind the clivus, below -15 mm) and narrower at the posterior fossa (smooth
-    corners)."""
-    front = float(np.interp(z, [-35, -15, 0, 15, 25], [-0.05, 0.15, 0.3, 0.55, 1.3])) * hl
-    bulge = float(np.interp(z, [-35, -15, -5, 0, 15], [0.4, 0.5, 1.2, 2.0, 1.5]))
-    side = float(np.interp(z, [-35, -15, 0], [0.62, 0.8, 1.3])) * hl
+def _cut(cavity: np.ndarray, theta: np.ndarray, z: float, scale: tuple[float, float]) -> np.ndarray:
+    """The cranial cavity at level ``z`` (radius over frame angles ``theta``): the skull's
+    inside ``cavity``, limited below 25 mm to the anterior and middle fossae (receding
+    from the front; a front wall curving forward at the sides, the temporal poles) and the posterior fossa (an ellipsoid
+    behind the clivus and petrous ridges, alone below -20 mm); smooth corners."""
     s, c = np.sin(theta), np.cos(theta)
-    forward = np.maximum(-s, 1e-6)
-    limits = [np.where(s < -1e-6, (front + 5.0) / forward ** bulge - 5.0, 1e4), side / np.maximum(np.abs(c), 1e-6)]
-    out = cavity
-    for limit in limits:
-        k = 4.0
-        low = np.minimum(out, limit)
-        out = low - k * np.log1p(np.exp(-np.abs(out - limit) / k))
+    upper = np.zeros_like(cavity)
+    if z > -20:
+        hl = 93.0 * scale[1]
+        front = float(np.interp(z, [-20, -5, 5, 15, 25], [0.05, 0.25, 0.35, 0.55, 1.3])) * hl
+        sides = float(np.interp(z, [-20, -5, 5, 15, 25], [0, 20, 25, 15, 0])) * scale[1] / 40 ** 2
+        # the front wall v = -(front + sides u^2) (a parabola): the ray's nearest crossing
+        q = sides * c * c
+        disc = s * s - 4 * q * front
+        root = np.where(q > 1e-9, (-s - np.sqrt(np.maximum(disc, 0))) / (2 * np.maximum(q, 1e-9)),
+                        front / np.maximum(-s, 1e-9))
+        upper = np.where((s < -1e-6) & (disc >= 0), root, 1e4)
+    f = math.sqrt(max(0.0, 1 - ((z + 10) / 32) ** 2))
+    fossa = np.zeros_like(cavity)
+    if f > 0:  # the ray from the centre to the ellipse (semi-axes a, b) centred ``back`` mm behind it
+        a, b, back = 58 * scale[0] * f, 52 * scale[1] * f, 22 * scale[1]
+        qa, qb, qc = (c / a) ** 2 + (s / b) ** 2, -2 * s * back / b ** 2, (back / b) ** 2 - 1
+        fossa = np.maximum((-qb + np.sqrt(np.maximum(qb * qb - 4 * qa * qc, 0))) / (2 * qa), 0)
+    k = 4.0
+    region = np.maximum(upper, fossa) + k * np.log1p(np.exp(-np.abs(upper - fossa) / k))
+    out = np.minimum(cavity, region) - k * np.log1p(np.exp(-np.abs(cavity - region) / k))
     return np.maximum(out, 0.0)
 
 
@@ -157,9 +171,9 @@ def _sulci(pen: Pen, frame: Frame, theta: np.ndarray, pia: np.ndarray, atrophy: 
     matter; and the Sylvian fissures at the sides between 5 and 45 mm."""
     u, rng, z = pen.u, pen.rng, frame.z
     perimeter = float(np.sum(pia[:-1]) * 2 * math.pi / (len(pia) - 1))
-    count = max(4, int(perimeter / u(10, 16)))
+    count = max(4, int(perimeter / u(8, 13)))
     at = (np.arange(count) + rng.uniform(-0.3, 0.3, count)) * (2 * math.pi / count) + u(0, 2 * math.pi)
-    sulci = [(a, u(4, 14) * (1 + 0.3 * atrophy), u(0.5, 1.2) + 2.0 * atrophy, 0.35) for a in at]
+    sulci = [(a, u(3, 16) * (1 + 0.3 * atrophy), u(0.5, 1.2) + 2.0 * atrophy, 0.45) for a in at]
     sylvian = math.sqrt(max(0.0, 1 - ((z - 25) / 20) ** 2))
     if sylvian > 0:
         width = u(1.5, 3.0) + 3 * atrophy
@@ -172,7 +186,7 @@ def _sulci(pen: Pen, frame: Frame, theta: np.ndarray, pia: np.ndarray, atrophy: 
             continue
         heading, point = angle + math.pi + rng.normal(0, bend), np.asarray(frame.polar(angle, surface))
         points = [point]
-        steps = int(rng.integers(2, 4))
+        steps = int(rng.integers(2, 5))
         for _ in range(steps):
             point = point + depth / steps * np.array([math.cos(heading + frame.rot), math.sin(heading + frame.rot)])
             points.append(point)

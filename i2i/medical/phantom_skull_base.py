@@ -3,7 +3,7 @@
 Slices through 3-D ellipsoids in the head frame of an average adult (mm; ``u`` to the
 image's right, ``v`` posterior, ``z`` above the orbits' centre):
 
-* orbits (-20..20 mm), diverging 22 degrees from the midline: thin bony walls around
+* orbits (-16..16 mm), diverging 22 degrees from the midline: thin bony walls around
   retrobulbar fat, the globe (24 mm: sclera, vitreous; the lens at -3..3 mm), the optic
   nerve running back to the apex and the medial and lateral recti;
 * air with thin bony walls: ethmoid air cells between the orbits (-12..18 mm), the
@@ -44,7 +44,7 @@ def draw_skull_base(pen: Pen, frame: Frame, sinus: float, front: float, skin: Ca
         if frame.section(-3, 13) > 0:
             frame.capsule((pen.u(-4, 4), -48), (pen.u(-4, 4), -28), 0.6, "thin_bone")
     frame.ellipsoid((0, -62, 3), (11, 23, 15), "thin_bone", 0.0, 0.05)              # ethmoid
-    frame.honeycomb((0, -62, 3), (10, 22, 15), pen.u(3, 6), pen.u(0.5, 1.0))
+    frame.honeycomb((0, -62, 3), (10, 22, 15), pen.u(4, 8), pen.u(0.4, 0.8))
     if frame.section(3, 15) > 0:
         frame.capsule((0, -84), (0, -42), 0.7, "thin_bone")                          # septum
     for side in (-1, 1):
@@ -87,10 +87,10 @@ def _orbit(pen: Pen, frame: Frame, side: int, skin: Callable[[float], float]) ->
     def along(t: float, off: float = 0.0) -> tuple[float, float]:  # t mm along the axis, off mm across it
         return globe[0] + t * axis[0] - off * axis[1] * side, globe[1] + t * axis[1] + off * axis[0] * side
 
-    if not frame.shell((*along(-14), 0.0), (15, 20, 20), [(0, "thin_bone"), (pen.u(1.2, 2.0), "fat")],
+    if not frame.shell((*along(-14), 0.0), (15, 20, 16), [(0, "thin_bone"), (pen.u(1.2, 2.0), "fat")],
                        side * 0.38, 0.05):
         return
-    wall = frame.section(0, 14)
+    wall = frame.section(0, 12)
     if wall > 0:
         for off in (-11.0, 11.0):
             frame.capsule(along(-6, off * 0.9), along(-32, off * 0.35), 2.0 * wall, "muscle", 1.2 * wall)
@@ -104,8 +104,10 @@ def _orbit(pen: Pen, frame: Frame, side: int, skin: Callable[[float], float]) ->
 def _temporal_bone(pen: Pen, frame: Frame, side: int, skin: Callable[[float], float]) -> None:
     """Petrous ridge with the internal auditory canal, mastoid air cells, zygomatic arch."""
     f = frame.section(-8, 16)
-    if f > 0:
-        frame.capsule((side * 50, 22), (side * 14, -2), 6.5 * f, ("petrous_bone", pen.hu("petrous_bone", 60)), 4.5 * f)
+    if f > 0:  # the ridge shortens towards its top
+        mid, half, g = (side * 32, 10), (side * 18, 12), math.sqrt(f)
+        frame.capsule((mid[0] + g * half[0], mid[1] + g * half[1]), (mid[0] - g * half[0], mid[1] - g * half[1]),
+                      pen.u(7, 10) * f, ("petrous_bone", pen.hu("petrous_bone", 60)), pen.u(4, 6) * f)
         iac = frame.section(-4, 4)
         if iac > 0:
             frame.capsule((side * 33, 11), (side * 21, 5), 1.6 * iac, "csf")

@@ -3,7 +3,8 @@
 Each phantom draws one value per tissue uniformly from its range (structures of one
 tissue share it, within a few HU), then adds a smooth texture of a few HU inside the body
 (at most 2 HU in the head, so the grey/white contrast holds). The brain's grey matter is
-drawn :data:`GREY_WHITE_MARGIN` above its white matter.
+drawn :data:`GREY_WHITE_MARGIN` above its white matter, the deep grey nuclei 2-5 HU
+below the cortex; the diploe at least 350 HU below the skull's tables.
 
 Sources:
 
@@ -45,12 +46,13 @@ TISSUES = MappingProxyType({
     "csf": (2.0, 12.0),               # [R] CSF +15 at most; ventricles, cisterns, sulci
     "grey_matter": (36.0, 44.0),      # [B] 37..45; cortex and deep grey nuclei
     "white_matter": (24.0, 30.0),     # [B] 20..30
+    "deep_grey_matter": (30.0, 42.0),  # basal ganglia, thalami: 2-5 HU below the cortex [B]
     "blood": (40.0, 60.0),            # [B] dural venous sinuses (non-contrast)
     "dura": (50.0, 80.0),             # falx and tentorium (dense fibrous tissue)
     "calcification": (150.0, 400.0),  # pineal gland, choroid plexus
     "vitreous": (5.0, 20.0),          # [E]
     "lens": (100.0, 130.0),           # [E]
-    "cortical_bone": (1300.0, 1900.0),  # [R] [S] skull tables
+    "cortical_bone": (1150.0, 1800.0),  # [R] [S] skull tables
     "diploe": (400.0, 900.0),         # [S] marrow space between the tables
     "petrous_bone": (1700.0, 2200.0),  # [S] otic capsule, densest bone of the head
     "thin_bone": (500.0, 1000.0),     # sinus and air-cell walls, orbital walls at slice thickness
