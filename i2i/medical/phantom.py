@@ -121,7 +121,10 @@ def phantom_scene(seed: int, index: int, regions: RegionsLike = None, fov_mm: Fo
     region, fov = phantom_plan(seed, index, regions, fov_mm)
     scene = Scene(region, fov)
     pen = Pen(np.random.default_rng([int(seed), int(index), 1]), scene)
-    draw_head(pen) if region == "head" else draw_trunk(pen, region)
+    if region == "head":
+        draw_head(pen)
+    else:
+        draw_trunk(pen, region)
     scene.fit(BODY_REACH * fov / 2)
     return scene
 

@@ -51,9 +51,10 @@ def _midline(pen: Pen, frame: Frame, atrophy: float, surface: Callable[[float], 
         def ends(delta: float) -> tuple:  # the fissure's ends, ``delta`` mm beyond the brain's surface
             return frame.polar(outer, surface(outer) + delta), frame.polar(inner, r_in + (delta if surface_in else 0))
 
+        falx = u(0.35, 0.6)
         pen.capsule(*ends(-lining), lining, "grey_matter")
-        pen.capsule(*ends(1.0), csf / 2, "csf")
-        pen.capsule(*ends(1.0), u(0.35, 0.6), ("dura", pen.hu("dura", 5)))
+        pen.capsule(*ends(0.5 - csf / 2), csf / 2, "csf")  # the subarachnoid space is >= 0.5 mm deep
+        pen.capsule(*ends(0.5 - falx), falx, ("dura", pen.hu("dura", 5)))
     if z > 20:
         size = math.sqrt(min(1.0, (z - 20) / 30))
         for theta, r in ((math.pi / 2, u(3, 5) * size), (-math.pi / 2, u(2, 3.5) * size)):

@@ -184,20 +184,20 @@ def _sulci(pen: Pen, frame: Frame, theta: np.ndarray, pia: np.ndarray, atrophy: 
         depth = min(depth, 0.45 * surface)
         if depth < 1.0:
             continue
-        heading, point = angle + math.pi + rng.normal(0, bend), np.asarray(frame.polar(angle, surface))
+        heading, point = angle + math.pi + rng.normal(0, 0.12), np.asarray(frame.polar(angle, surface))
         points = [point]
         steps = int(rng.integers(2, 5))
         for _ in range(steps):
             point = point + depth / steps * np.array([math.cos(heading + frame.rot), math.sin(heading + frame.rot)])
             points.append(point)
-            heading += rng.normal(0, bend)
+            heading += rng.normal(0, bend)  # the first segment leaves the surface about normally
         paths.append((points, width))
     lining = cortex
-    for points, width in paths:
-        start = points[0] + (points[1] - points[0]) * (lining / np.linalg.norm(points[1] - points[0]))
+    for points, width in paths:  # the lining's end cap reaches the brain's surface, not beyond
+        start = points[0] + (points[1] - points[0]) * ((lining + width / 2 + 0.5) / np.linalg.norm(points[1] - points[0]))
         for p0, p1 in zip([start, *points[1:-1]], points[1:]):
             pen.capsule(p0, p1, width / 2 + lining, "grey_matter")
-    for points, width in paths:
-        outward = points[0] - (points[1] - points[0]) * (gap / 2 / np.linalg.norm(points[1] - points[0]))
+    for points, width in paths:  # from the subarachnoid space in, the end cap not into the skull
+        outward = points[0] - (points[1] - points[0]) * ((gap - width / 2) / np.linalg.norm(points[1] - points[0]))
         for p0, p1 in zip([outward, *points[1:-1]], points[1:]):
             pen.capsule(p0, p1, width / 2, "csf")
