@@ -113,8 +113,8 @@ class Pen:
         cos, sin = math.cos(rot), math.sin(rot)
         ux, vy = (cos * seeds[:, 0] + sin * seeds[:, 1]) / a, (cos * seeds[:, 1] - sin * seeds[:, 0]) / b
         seeds = seeds[ux * ux + vy * vy < 1.3] + centre
-        region = Layers(centre, self.outline(a, b, rot)[None], slope_of(self.outline(a, b, rot))[None],
-                        np.zeros(1), np.zeros(1, dtype=int))
+        outline = self.outline(a, b, rot)
+        region = Layers(centre, outline[None], slope_of(outline)[None], np.zeros(1), np.zeros(1, dtype=int))
         self.scene.items.append(Honeycomb(region, seeds, float(wall), self.hu(tissue), LABELS[tissue]))
 
     def waves(self, count: int, amplitude: float, wavelength: tuple[float, float]) -> None:
