@@ -20,8 +20,8 @@ Sources:
   VCT, 0.47 mm pixels): vault 6 mm thick at the temples, 9-10 mm frontally and
   occipitally; each table 1.5-2.5 mm, peaking at 1100-1250 HU where thin (temporal) and
   1500-1650 HU where thick (partial volume lowers thin tables); diploe 430-800 HU;
-  petrous bone about 2000 HU. The tables are drawn denser than they measure, as the
-  phantom has no blur of its own.
+  petrous bone 1650-1950 HU (99th percentile), up to 2200. The tables are drawn a little
+  denser than they measure, as the phantom has no blur of its own.
 * [E] Eye: vitreous about water (5..20 HU); lens 100..130 HU (its protein makes it the
   densest soft tissue of the orbit); optic nerve like white matter; extraocular muscles
   like muscle.
@@ -44,7 +44,7 @@ TISSUES = MappingProxyType({
     "soft_tissue": (10.0, 50.0),      # trunk soft tissue, mixed muscle / fascia
     "mucosa": (15.0, 40.0),           # sinus and nasal mucosa
     "csf": (2.0, 12.0),               # [R] CSF +15 at most; ventricles, cisterns, sulci
-    "grey_matter": (36.0, 44.0),      # [B] 37..45; cortex and deep grey nuclei
+    "grey_matter": (36.0, 44.0),      # [B] 37..45; the cortex
     "white_matter": (24.0, 30.0),     # [B] 20..30
     "deep_grey_matter": (30.0, 42.0),  # basal ganglia, thalami: 2-5 HU below the cortex [B]
     "blood": (40.0, 60.0),            # [B] dural venous sinuses (non-contrast)
