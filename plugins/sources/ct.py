@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch.utils.data import Dataset
 
 from i2i.data import DataError, Source
 from i2i.data.source import resolve_root
+from i2i_plugins.sources.phantom import Region
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -125,7 +127,9 @@ class CTSource(Source):
 
     def __init__(self, root: str | None = None, axis: int | None = None, min_body_fraction: float = 0.05,
                  phantom_size: int = 128, phantom_train_count: int = 4096, phantom_val_count: int = 32,
-                 phantom_test_count: int = 64, phantom_seed: int = 0):
+                 phantom_test_count: int = 64, phantom_seed: int = 0,
+                 phantom_regions: list[Region] | Mapping[str, float] | None = None,
+                 phantom_fov_mm: float | Mapping[str, float] | None = None):
         if not 0 <= min_body_fraction < 1:
             raise ValueError(f"min_body_fraction must be in [0, 1), got {min_body_fraction}")
         self.phantoms = None
@@ -133,7 +137,7 @@ class CTSource(Source):
             from i2i_plugins.sources.phantom import PhantomSource
 
             self.phantoms = PhantomSource(phantom_size, phantom_train_count, phantom_val_count, phantom_test_count,
-                                          phantom_seed)
+                                          phantom_seed, phantom_regions, phantom_fov_mm)
             self.root = None
         else:
             self.root = resolve_root(root, "ct")
