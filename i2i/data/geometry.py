@@ -109,3 +109,15 @@ def random_rot90(x: torch.Tensor) -> torch.Tensor:
     for turns in (1, 2, 3) if square else (2,):
         out = torch.where(k == turns, torch.rot90(x, turns, dims=(-2, -1)), out)
     return out
+
+
+def random_patches(x: torch.Tensor, y: torch.Tensor, size: int, count: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` random ``size`` x ``size`` windows per image, the same window in ``x`` and
+    ``y``: ``(N * count, C, size, size)`` each, the patches of image ``i`` at ``i * count ...``."""
+    n, _, h, w = x.shape
+    if h < size or w < size:
+        raise ValueError(f"data.patch_size {size} is larger than the training image ({h}x{w}); lower "
+                         "data.patch_size")
+    both = torch.cat([x, y], 1).repeat_interleave(count, 0)
+    patches = random_crop(both, size)
+    return patches[:, :x.shape[1]], patches[:, x.shape[1]:]

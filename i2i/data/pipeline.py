@@ -2,8 +2,9 @@
 
 Order: to the device (non-blocking from pinned memory) -> shared geometry on the raw
 values -> ``task.to_data_units`` (file values -> data units) -> ``task.make_pair`` (builds the input
-from the target for unpaired tasks) -> photometric augmentation of the input (training,
-where the task allows it) -> channels-last layout when asked.
+from the target for unpaired tasks) -> random patches of the pair (training, with
+``data.patch_size``) -> photometric augmentation of the input (training, where the task
+allows it) -> channels-last layout when asked.
 
 Evaluation batches (``train=False``) are cut to the pipeline's ``frame`` (``full``: as
 decoded; ``crop``: the centre crop) and carry each image's pair seed
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 
 from i2i.data.augment_ops import build
-from i2i.data.geometry import PairGeometry
+from i2i.data.geometry import PairGeometry, random_patches
 from i2i.data.pair_random import SEEDS_KEY, image_seed
 from i2i.tasks import IMAGE_ROLES, Task
 
@@ -29,8 +30,9 @@ class BatchPipeline:
 
     def __init__(self, task: Task, geometry: PairGeometry, device: torch.device,
                  photometric: Sequence[Mapping[str, Any]] = (), channels_last: bool = False, frame: str = "crop",
-                 seed: int = 0):
+                 seed: int = 0, patch_size: int | None = None, patches_per_image: int = 1):
         self.task = task
+        self.patch_size, self.patches_per_image = patch_size, patches_per_image
         self.frame = frame
         self.seed = seed
         self.geometry = geometry.to(device)
@@ -47,7 +49,8 @@ class BatchPipeline:
                     frame: str | None = None) -> BatchPipeline:
         """The recipe's pipeline; evaluation batches are cut to ``frame`` (default ``train.eval_frame``)."""
         return cls(task, PairGeometry.from_recipe(recipe), device, recipe.augment.photometric, channels_last,
-                   frame or recipe.train.eval_frame, recipe.run.seed)
+                   frame or recipe.train.eval_frame, recipe.run.seed, recipe.data.patch_size,
+                   recipe.data.patches_per_image)
 
     def __call__(self, raw: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
@@ -59,6 +62,8 @@ class BatchPipeline:
             if isinstance(batch.get(role), torch.Tensor):
                 batch[role] = self.task.to_data_units(batch[role], role)
         x, y = self.task.make_pair(batch, train)
+        if train and self.patch_size is not None:
+            x, y = random_patches(x, y, self.patch_size, self.patches_per_image)
         if train and self.photometric is not None and self.task.allows_photometric:
             x = self.task.augment_input(x, self.photometric)
         if self.channels_last:

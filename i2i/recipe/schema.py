@@ -117,6 +117,12 @@ class DataSection:
     load_size: int = key(286, "resize target in pixels (resize_and_crop: both sides; scale_width*: the width)",
                          ge=1)
     crop_size: int = key(256, "random crop size in pixels; validation and samples use a center crop", ge=1)
+    patch_size: int | None = key(None, "training only: random square patches of this size cut from each pair after "
+                                 "the task made it (CT: after the physics ran on the whole slice), so large images "
+                                 "train at patch cost; validation, evaluation and prediction use whole images", ge=1)
+    patches_per_image: int = key(1, "training patches cut from each image (with data.patch_size): a step trains on "
+                                 "train.batch_size x patches_per_image patches, decoding and simulating each image "
+                                 "once", ge=1)
     num_workers: int = key(0, "DataLoader worker processes that decode files (0: decode in the main process)",
                            ge=0)
     on_error: Literal["raise", "skip"] = key(
