@@ -226,27 +226,34 @@ def test_16_bit_in_gives_16_bit_out(grey_run, tmp_path, cli):
     assert np.abs(array - png).max() < 1e-4  # the same prediction at both depths
 
 
-def test_16_bit_rgb_png_writer_round_trips(tmp_path):
-    import struct
-    import zlib
+def test_16_bit_and_float_colour_come_back_at_their_depth(rgb_run, tmp_path, cli):
+    """16-bit RGB PNG and TIFF and float32 RGB TIFF inputs give outputs of the same depth and
+    channels (read here by libpng and tifffile directly); the three carry the same values,
+    so the outputs are one prediction at three depths; a float output is read back."""
+    import imagecodecs
+    import tifffile
 
-    from i2i.inference.png16 import write_png16
+    from i2i.data import read_image, write_image
 
-    array = (np.random.default_rng(0).random((5, 7, 3)) * 65535).astype(np.uint16)
-    write_png16(tmp_path / "x.png", array)
-    data = (tmp_path / "x.png").read_bytes()
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        header = struct.unpack(">IIBBBBB", body) if kind == b"IHDR" else header
-        idat += body if kind == b"IDAT" else b""
-        pos += 12 + n
-    assert header[:4] == (7, 5, 16, 2)
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(5, -1)
-    assert (rows[:, 0] == 0).all()
-    assert np.array_equal(rows[:, 1:].copy().view(">u2").reshape(5, 7, 3), array)
-    assert Image.open(tmp_path / "x.png").size == (7, 5)  # a valid PNG for other readers
+    image = smooth_image(48, 40, dtype=torch.int32)
+    write_image(tmp_path / "a.png", image)
+    write_image(tmp_path / "b.tif", image)
+    tifffile.imwrite(tmp_path / "c.tif", (image.float() / 65535).permute(1, 2, 0).numpy(), photometric="rgb")
+    inputs = [tmp_path / n for n in ("a.png", "b.tif", "c.tif")]
+    result = cli("predict", rgb_run, *inputs, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    png = imagecodecs.png_decode((tmp_path / "out" / "a.png").read_bytes())
+    tif = tifffile.imread(tmp_path / "out" / "b.tif")
+    flt = tifffile.imread(tmp_path / "out" / "c.tif")
+    assert png.dtype == tif.dtype == np.uint16 and flt.dtype == np.float32
+    assert png.shape == tif.shape == flt.shape == (48, 40, 3)
+    assert np.any(png % 257 != 0) and np.array_equal(png, tif)  # real 16-bit values, not 8-bit scaled
+    quantised = (torch.from_numpy(flt).clamp(0, 1) * 65535).round().to(torch.int32).numpy()
+    assert np.array_equal(quantised, png)
+    again = read_image(tmp_path / "out" / "c.tif")
+    assert again.dtype == torch.float32 and torch.equal(again, torch.from_numpy(flt).permute(2, 0, 1))
+    result = cli("predict", rgb_run, tmp_path / "out" / "c.tif", "--out", tmp_path / "out2")
+    assert result.exit_code == 0, result.output
 
 
 def test_channel_mismatch_is_a_clear_error_or_a_documented_conversion(grey_run, rgb_run, tmp_path, cli):

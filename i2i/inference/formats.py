@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from i2i.data.imageio import DataError, read_image
+from i2i.data.imageio import TIFF_SUFFIXES, DataError, read_image, write_array
 from i2i.errors import UsageError, one_of
 
 #: Modules providing extra formats: ``"module:function"``, the function returning a list of
@@ -217,68 +217,38 @@ def quantise(image: torch.Tensor, bits: int, rows: int = 256) -> np.ndarray:
     return out
 
 
-def write_pil_image(path: Path, image: torch.Tensor, like: Decoded) -> None:
-    """PNG/TIFF keep the input's bit depth (8, 16, or float as 32-bit float TIFF / 16-bit
-    PNG); JPEG, BMP and WebP are always 8-bit."""
-    from PIL import Image
-
+def write_image_file(path: Path, image: torch.Tensor, like: Decoded) -> None:
+    """PNG and TIFF keep the input's bit depth: 8 or 16 bits, or float as float32 TIFF and
+    as 16-bit PNG (PNG has no float); JPEG, BMP and WebP are always 8-bit (JPEG drops an
+    alpha channel). Encoded by :func:`i2i.data.imageio.write_array`."""
     suffix = path.suffix.lower()
     channels = image.shape[0]
-    if channels not in (1, 2, 3, 4):
-        raise DataError(f"{path}: {channels}-channel outputs need .npy (image files take 1 to 4 channels)")
-    bits = like.bits if suffix in (".png", ".tif", ".tiff") else "8"
+    if channels > 4 and suffix not in TIFF_SUFFIXES:
+        raise DataError(f"{path}: {channels}-channel outputs need .tif or .npy (other image files take 1 to 4)")
+    bits = like.bits if suffix in (".png", *TIFF_SUFFIXES) else "8"
     if bits == "float" and suffix == ".png":
         bits = "16"
-    if bits == "8":
-        array = quantise(image, 8)
-        if suffix in (".jpg", ".jpeg") and channels in (2, 4):
-            array = array[:, :, :channels - 1]  # JPEG has no alpha
-        pil = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
-        pil.save(path, **({"quality": 95} if suffix in (".jpg", ".jpeg", ".webp") else {}))
+    if bits == "float":
+        write_array(path, image.permute(1, 2, 0).numpy().astype(np.float32))
         return
-    if bits == "16":
-        array = quantise(image, 16)
-        if suffix == ".png":
-            if channels == 1:
-                Image.fromarray(array[:, :, 0]).save(path)
-            else:
-                from i2i.inference.png16 import write_png16
-
-                write_png16(path, array)
-            return
-        _write_tiff(path, array)
-        return
-    _write_tiff(path, image.permute(1, 2, 0).numpy().astype(np.float32))
-
-
-def _write_tiff(path: Path, array: np.ndarray) -> None:
-    """One channel through Pillow; several through tifffile (installed with scikit-image)."""
-    if array.shape[2] == 1:
-        from PIL import Image
-
-        Image.fromarray(array[:, :, 0]).save(path)
-        return
-    try:
-        import tifffile
-    except ImportError:
-        raise UsageError(f"{path}: writing a {array.shape[2]}-channel {array.dtype} TIFF needs the 'tifffile' "
-                         "package (pip install tifffile), or write .png/.npy with --ext") from None
-    tifffile.imwrite(path, array, photometric="rgb" if array.shape[2] in (3, 4) else "minisblack")
+    array = quantise(image, 8 if bits == "8" else 16)
+    if suffix in (".jpg", ".jpeg") and channels in (2, 4):
+        array = array[:, :, :channels - 1]  # JPEG has no alpha
+    write_array(path, array)
 
 
 def write_npy(path: Path, image: torch.Tensor, like: Decoded) -> None:
     """float32 ``(H, W)`` for one channel, else ``(H, W, C)`` (the layout ``.npy`` inputs use)."""
-    array = image.permute(1, 2, 0).numpy().astype(np.float32)
-    np.save(path, array[:, :, 0] if array.shape[2] == 1 else array)
+    write_array(path, image.permute(1, 2, 0).numpy().astype(np.float32))
 
 
 def image_formats() -> list[Format]:
     """The built-in formats."""
     return [
-        Format("png", (".png",), read_image_file, write_pil_image),
-        Format("jpeg", (".jpg", ".jpeg"), read_image_file, write_pil_image),
-        Format("tiff", (".tif", ".tiff"), read_image_file, write_pil_image),
-        Format("bmp", (".bmp",), read_image_file, write_pil_image),
-        Format("webp", (".webp",), read_image_file, write_pil_image),
+        Format("png", (".png",), read_image_file, write_image_file),
+        Format("jpeg", (".jpg", ".jpeg"), read_image_file, write_image_file),
+        Format("tiff", (".tif", ".tiff"), read_image_file, write_image_file),
+        Format("bmp", (".bmp",), read_image_file, write_image_file),
+        Format("webp", (".webp",), read_image_file, write_image_file),
         Format("npy", (".npy",), read_image_file, write_npy),
     ]
