@@ -1,0 +1,77 @@
+"""Physical pixel size: a model trained at some pixel sizes (mm) is applied to images of
+another pixel size by resampling them to the nearest size it was trained at and back.
+
+Training records the range of pixel sizes of its training samples (sources that know
+them: the CT sources report each slice's spacing) in every weights file. ``i2i predict``
+and ``i2i eval`` then resample an input whose pixel size lies outside that range to the
+range's nearest end, run the model there, and resample the output back to the input's
+grid (``--native`` turns this off); inside the range nothing is resampled. The physics of
+a CT evaluation pair still runs at the slice's own resolution: only the network sees the
+resampled image.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: Relative difference of pixel sizes below which no resampling is done.
+TOLERANCE = 0.02
+#: At most this many samples are asked for their spacing when a run records its geometry.
+SURVEY = 4096
+
+
+@dataclass(frozen=True)
+class PixelRange:
+    """The pixel sizes (mm, smallest and largest side) a model was trained at."""
+
+    low: float
+    high: float
+
+    def target(self, pixel_mm: float) -> float | None:
+        """The pixel size to resample an image of ``pixel_mm`` to, or ``None`` to leave it."""
+        nearest = min(max(pixel_mm, self.low), self.high)
+        return None if abs(nearest - pixel_mm) <= TOLERANCE * nearest else nearest
+
+    def as_json(self) -> str:
+        return json.dumps({"pixel_mm": [self.low, self.high]})
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> PixelRange | None:
+        """The range recorded in a weights file's ``geometry`` entry, if any."""
+        try:
+            low, high = json.loads(metadata.get("geometry", "{}")).get("pixel_mm") or (None, None)
+        except (ValueError, TypeError):
+            return None
+        return cls(float(low), float(high)) if low and high else None
+
+
+def survey(dataset, limit: int = SURVEY) -> PixelRange | None:
+    """The pixel sizes of ``dataset``'s samples (``spacing_of(i)`` = (row_mm, col_mm), asked
+    of at most ``limit`` evenly spread samples), or ``None`` when the source does not know them."""
+    spacing_of = getattr(dataset, "spacing_of", None)
+    if spacing_of is None or len(dataset) == 0:
+        return None
+    step = max(1, math.ceil(len(dataset) / limit))
+    sizes = [float(v) for i in range(0, len(dataset), step) for v in spacing_of(i)]
+    return PixelRange(min(sizes), max(sizes)) if sizes else None
+
+
+def resampled_size(size: Sequence[int], spacing: Sequence[float], target: float) -> tuple[int, int]:
+    """The (H, W) of an image of ``size`` and ``spacing`` (row_mm, col_mm) at pixel ``target`` mm."""
+    return tuple(max(1, round(n * float(s) / target)) for n, s in zip(size, spacing))  # type: ignore[return-value]
+
+
+def resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``image`` (N, C, H, W) resampled to ``size``: antialiased bilinear when shrinking,
+    bicubic when enlarging (values of smooth regions kept, edges not ringing across air)."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    mode = "bilinear" if shrink else "bicubic"
+    return F.interpolate(image.float(), size=size, mode=mode, align_corners=False, antialias=shrink)
