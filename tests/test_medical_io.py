@@ -103,7 +103,7 @@ def test_dicom_without_pixel_data_is_named(tmp_path, j2k):
 
 
 def test_unreadable_and_empty_are_named(tmp_path):
-    with pytest.raises(DataError, match=r"empty.*: no DICOM files"):
+    with pytest.raises(DataError, match=r"empty: no DICOM image series"):
         (tmp_path / "empty").mkdir()
         read_dicom(tmp_path / "empty")
     junk = tmp_path / "junk.dcm"
@@ -114,16 +114,19 @@ def test_unreadable_and_empty_are_named(tmp_path):
         read_dicom(tmp_path / "missing.dcm")
 
 
-def test_mixed_series_and_sizes_are_refused(tmp_path, j2k):
+def test_several_series_in_one_folder_need_a_choice(tmp_path, j2k):
     for i in range(3):
         shutil.copy(j2k.paths[i], tmp_path / f"{i}.dcm")
     other = pydicom.dcmread(tmp_path / "2.dcm")
     other.SeriesInstanceUID = pydicom.uid.generate_uid()
     other.save_as(tmp_path / "2.dcm")
-    with pytest.raises(DataError, match=r"mixed series in one folder .*2\.dcm"):
+    with pytest.raises(DataError, match=r"2 image series in one folder .*choose one with data.series \(in Python "
+                                        r"series=\)"):
         read_dicom_series(tmp_path)
-    picked = read_dicom_series(tmp_path, series_uid=other.SeriesInstanceUID)
+    picked = read_dicom_series(tmp_path, series=other.SeriesInstanceUID)
     assert picked.shape == (1, 512, 512)
+    with pytest.raises(DataError, match=r"no image series has SeriesInstanceUID '1\.2\.3' .*'CT Body 3\.0'"):
+        read_dicom_series(tmp_path, series="1.2.3")
     (tmp_path / "2.dcm").unlink()
     small = pydicom.dcmread(j2k.paths[5])
     small.set_pixel_data(small.pixel_array[:256, :256], "MONOCHROME2", 16)
@@ -132,13 +135,19 @@ def test_mixed_series_and_sizes_are_refused(tmp_path, j2k):
         read_dicom_series(tmp_path)
 
 
-def test_instance_number_fallback(tmp_path, j2k):
+def test_missing_positions_are_named_and_instance_numbers_order_on_request(tmp_path, j2k):
+    """Before: slices without ImagePositionPatient were silently ordered by InstanceNumber."""
     for i in (0, 1, 2):
         ds = pydicom.dcmread(j2k.paths[i])
-        del ds.ImagePositionPatient
+        if i == 1:
+            del ds.ImagePositionPatient
         ds.InstanceNumber = 10 - i
         ds.save_as(tmp_path / f"{i}.dcm")
-    volume = read_dicom_series(tmp_path)
+    with pytest.raises(DataError, match=r"1\.dcm: no ImagePositionPatient .*cannot be ordered along the slice "
+                                        r'normal; order the slices by InstanceNumber instead \(data.order = '
+                                        r'"instance_number"'):
+        read_dicom_series(tmp_path)
+    volume = read_dicom_series(tmp_path, order="instance_number")
     assert [p.name for p in volume.paths] == ["2.dcm", "1.dcm", "0.dcm"]
     assert volume.positions is None
 

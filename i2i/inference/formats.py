@@ -81,13 +81,16 @@ Writer = Callable[[Path, torch.Tensor, Decoded | Stack], None]
 class Format:
     """A file format: its name, the suffixes it owns (lower case, with the dot; may be
     double like ``.nii.gz``), a reader and a writer; ``stacks``: the writer also takes the
-    outputs of a :class:`Stack`."""
+    outputs of a :class:`Stack`; ``sniff(path)``: whether an existing file whose suffix no
+    format owns (or that has none) holds this format, from its content (DICOM's ``DICM``
+    marker), or None."""
 
     name: str
     suffixes: tuple[str, ...]
     read: Reader
     write: Writer
     stacks: bool = False
+    sniff: Callable[[Path], bool] | None = None
 
 
 _table: dict[str, Format] | None = None
@@ -114,13 +117,31 @@ def suffix_of(path: str | Path) -> str:
 
 
 def format_for(path: str | Path) -> Format:
-    """The format of ``path`` by its suffix; unknown suffixes fail listing the known ones."""
+    """The format of ``path`` by its suffix, else (a suffix no format owns, or none) by its
+    content (:func:`sniffed_format`); otherwise fails listing the known suffixes."""
     suffix = suffix_of(path)
     table = _formats()
-    if suffix not in table:
+    if suffix in table:
+        return table[suffix]
+    sniffed = sniffed_format(path)
+    if sniffed is None:
         raise UsageError(f"{path}: no reader/writer for {suffix or 'files without a suffix'!r}; "
-                         f"supported: {one_of(table)}")
-    return table[suffix]
+                         f"supported: {one_of(table)} (and DICOM files by their 'DICM' marker, whatever their name)")
+    return sniffed
+
+
+def sniffed_format(path: str | Path) -> Format | None:
+    """The format whose ``sniff`` recognises the existing file ``path`` by its content, or
+    None (also for a suffix a format owns: suffixes decide there)."""
+    path = Path(path)
+    if suffix_of(path) in _formats() or not path.is_file():
+        return None
+    return next((fmt for fmt in _sniffing_formats() if fmt.sniff(path)), None)
+
+
+def _sniffing_formats() -> list[Format]:
+    unique = {id(fmt): fmt for fmt in _formats().values() if fmt.sniff is not None}
+    return list(unique.values())
 
 
 def supported_suffixes() -> tuple[str, ...]:
