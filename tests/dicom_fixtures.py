@@ -91,7 +91,7 @@ def compress_jpeg_lossless(ds, predictor: int = 1) -> None:
 
 
 def head_volume(slices: int = 3, size: int = 64) -> np.ndarray:
-    """HU ``(slices, size, size)``: air, a head of brain tissue (35 HU), a skull ring of
+    """Whole HU ``(slices, size, size)``: air, a head of brain tissue (35 HU), a skull ring of
     1200 to 3000 HU (cortical bone, dense up to metal-like) and a ventricle (5 HU)."""
     yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
     r = np.hypot(xx, yy * 1.15)
@@ -100,7 +100,7 @@ def head_volume(slices: int = 3, size: int = 64) -> np.ndarray:
         out[k][r < 0.85] = 1200 + 1800 * np.clip((0.85 - r[r < 0.85]) / 0.1, 0, 1)
         out[k][r < 0.75] = 35 + 3 * k
         out[k][np.hypot(xx - 0.1, yy) < 0.15] = 5
-    return out.astype(np.float32)
+    return np.rint(out).astype(np.float32)
 
 
 def write_series(folder: Path, hu: np.ndarray, *, names: list[str] | None = None, predictor: int | None = 1,

@@ -129,6 +129,8 @@ class CTSource(Source):
             raise DataError(f"{self.root}: no CT volumes found (looked for DICOM files by their 'DICM' marker, and "
                             ".nii, .nii.gz and .npy files)")
         entries = catalog(volumes, self.axis, self.min_body_fraction, self.stored_values_as_hu)
+        if entries and all(entry.problem is not None for entry in entries):
+            raise DataError(f"{self.root}: no slice can be read; the first: {entries[0].problem}")
         if not entries:
             raise DataError(f"{self.root}: every slice has less than {self.min_body_fraction:.0%} of its pixels above "
                             "-500 HU; lower data.min_body_fraction")
