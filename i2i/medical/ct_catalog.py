@@ -91,9 +91,10 @@ def catalog(volumes: list[VolumeRef], axis: int | None, min_body_fraction: float
     """The slices of ``volumes`` along ``axis`` (None: each volume's slice axis) whose share
     of pixels above -500 HU (the body) is at least ``min_body_fraction``."""
     entries: list[SliceRef] = []
+    notes: list[str] = []
     for ref in volumes:
         if ref.kind == "series" and axis in (None, 0):
-            entries += _series_slices(ref, min_body_fraction, stored_values_as_hu)
+            entries += _series_slices(ref, min_body_fraction, stored_values_as_hu, notes)
             continue
         volume = read_volume_of(ref, stored_values_as_hu)
         slices = volume.slices(axis)
@@ -102,6 +103,9 @@ def catalog(volumes: list[VolumeRef], axis: int | None, min_body_fraction: float
         keep = np.flatnonzero(_body(slices) >= min_body_fraction)
         entries += [SliceRef("volume", ref.path, int(i), ref.group, spacing, tuple(slices.shape[1:]), ref)
                     for i in keep]
+    if any(entry.problem is None for entry in entries):  # else the caller fails on the first problem
+        for note in notes:
+            warn(note)
     return entries
 
 
@@ -139,8 +143,10 @@ def _cached_volume(kind: str, path: str, uid: str | None, order: Order, stored_v
     return read_nifti(path) if kind == "nifti" else read_npy(path)
 
 
-def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu: bool) -> list[SliceRef]:
-    """One entry per file of a series, in slice order; unreadable files kept with their problem."""
+def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu: bool,
+                   notes: list[str]) -> list[SliceRef]:
+    """One entry per file of a series, in slice order; unreadable files kept with their
+    problem, and a line on them added to ``notes``."""
     from i2i.medical.dicom_geometry import pixel_spacing
     from i2i.medical.dicom_read import read_dicom_frames
 
@@ -167,7 +173,7 @@ def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu
             entry = SliceRef("dicom", path, i, ref.group, entry.spacing, size, problem=problems[-1])
         entries.append(entry)
     if problems:
-        warn(f"{series.label}: {len(problems)} slice(s) cannot be read, e.g. {problems[0]}; with data.on_error = "
+        notes.append(f"{series.label}: {len(problems)} slice(s) cannot be read, e.g. {problems[0]}; with data.on_error = "
              '"skip" they are left out, with "raise" (the default) the run stops when one is loaded')
     return entries
 

@@ -38,7 +38,8 @@ def read_nifti(path: str | Path, *, canonical: bool = False) -> Volume:
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except Exception as exc:
-        raise DataError(f"{path}: unreadable NIfTI file: {type(exc).__name__}: {exc}") from None
+        raise DataError(f"{path}: unreadable NIfTI file ({type(exc).__name__}: {exc}); it may be truncated or "
+                        "corrupt: copy or export it again") from None
     shape = tuple(img.shape)
     if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 1)):
         raise DataError(f"{path}: expected a 3-D volume (or 4-D with one volume, shape (I, J, K, 1)), "
