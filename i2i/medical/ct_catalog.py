@@ -22,7 +22,7 @@ from i2i.data.imageio import DataError
 from i2i.medical.dicom_read import NoRescaleError, is_dicom
 from i2i.medical.dicom_series import Order, Series, scan_folder, select_series
 from i2i.medical.io import warn
-from i2i.medical.nifti import NIFTI_SUFFIXES, is_nifti
+from i2i.medical.nifti import is_nifti
 
 RESCALE_HINT = "if they are HU, set data.stored_values_as_hu = true"
 
@@ -70,7 +70,7 @@ def find_volumes(root: Path, series: str | None = None, order: Order = "position
         if any(part.startswith(".") for part in folder.relative_to(root).parts):
             continue
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        found += [VolumeRef("nifti", f, relative_name(f, root)) for f in files if f.name.lower().endswith(NIFTI_SUFFIXES)]
+        found += [VolumeRef("nifti", f, relative_name(f, root)) for f in files if is_nifti(f)]
         found += [VolumeRef("npy", f, relative_name(f, root)) for f in files if f.suffix.lower() == ".npy"]
         if any(is_dicom(f) for f in files):
             scan = scan_folder(folder, order=order)
@@ -173,8 +173,9 @@ def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu
             entry = SliceRef("dicom", path, i, ref.group, entry.spacing, size, problem=problems[-1])
         entries.append(entry)
     if problems:
-        notes.append(f"{series.label}: {len(problems)} slice(s) cannot be read, e.g. {problems[0]}; with data.on_error = "
-             '"skip" they are left out, with "raise" (the default) the run stops when one is loaded')
+        notes.append(f"{series.label}: {len(problems)} slice(s) cannot be read, e.g. {problems[0]}; with "
+                     'data.on_error = "skip" they are left out, with "raise" (the default) the run stops when one '
+                     "is loaded")
     return entries
 
 
