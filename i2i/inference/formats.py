@@ -81,9 +81,8 @@ Writer = Callable[[Path, torch.Tensor, Decoded | Stack], None]
 class Format:
     """A file format: its name, the suffixes it owns (lower case, with the dot; may be
     double like ``.nii.gz``), a reader and a writer; ``stacks``: the writer also takes the
-    outputs of a :class:`Stack`; ``sniff(path)``: whether an existing file whose suffix no
-    format owns (or that has none) holds this format, from its content (DICOM's ``DICM``
-    marker), or None."""
+    outputs of a :class:`Stack`; ``sniff(path)``: whether a file of no known suffix holds
+    this format, by its content (DICOM's ``DICM`` marker), or None."""
 
     name: str
     suffixes: tuple[str, ...]
@@ -117,31 +116,23 @@ def suffix_of(path: str | Path) -> str:
 
 
 def format_for(path: str | Path) -> Format:
-    """The format of ``path`` by its suffix, else (a suffix no format owns, or none) by its
-    content (:func:`sniffed_format`); otherwise fails listing the known suffixes."""
-    suffix = suffix_of(path)
+    """The format of ``path`` by its suffix, else by its content (:func:`sniffed_format`);
+    otherwise fails listing the known suffixes."""
     table = _formats()
-    if suffix in table:
-        return table[suffix]
-    sniffed = sniffed_format(path)
-    if sniffed is None:
-        raise UsageError(f"{path}: no reader/writer for {suffix or 'files without a suffix'!r}; "
-                         f"supported: {one_of(table)} (and DICOM files by their 'DICM' marker, whatever their name)")
-    return sniffed
+    fmt = table.get(suffix_of(path)) or sniffed_format(path)
+    if fmt is None:
+        by_content = ", ".join(sorted({f.name for f in table.values() if f.sniff is not None}))
+        raise UsageError(f"{path}: no reader/writer for {suffix_of(path) or 'files without a suffix'!r}; supported: "
+                         f"{one_of(table)}" + (f"; by content, whatever the name: {by_content}" if by_content else ""))
+    return fmt
 
 
 def sniffed_format(path: str | Path) -> Format | None:
-    """The format whose ``sniff`` recognises the existing file ``path`` by its content, or
-    None (also for a suffix a format owns: suffixes decide there)."""
-    path = Path(path)
-    if suffix_of(path) in _formats() or not path.is_file():
+    """The format whose ``sniff`` recognises the existing file ``path`` (whose suffix no format owns), or None."""
+    table = _formats()
+    if suffix_of(path) in table or not Path(path).is_file():
         return None
-    return next((fmt for fmt in _sniffing_formats() if fmt.sniff(path)), None)
-
-
-def _sniffing_formats() -> list[Format]:
-    unique = {id(fmt): fmt for fmt in _formats().values() if fmt.sniff is not None}
-    return list(unique.values())
+    return next((f for f in dict.fromkeys(table.values()) if f.sniff is not None and f.sniff(Path(path))), None)
 
 
 def supported_suffixes() -> tuple[str, ...]:
