@@ -143,7 +143,8 @@ def test_ct_tasks_refuse_8bit_images():
 
 
 @pytest.mark.parametrize("root", [("ct", "pancreas", "dicom_series"), ("ct", "totalsegmentator", "nifti"),
-                                  ("ct", "totalsegmentator", "dicom_series"), ("ct", "head_gantry_tilt", "dicom_series")])
+                                  ("ct", "totalsegmentator", "dicom_series"),
+                                  ("ct", "head_gantry_tilt", "dicom_series")])
 def test_medical_recipe_trains_on_real_scans(tmp_path, root, capsys):
     """data.root alone switches the recipe from phantoms to real scans; held out by volume,
     or by slabs of slices when there is one volume (the recipe's own example command)."""
