@@ -103,7 +103,7 @@ def test_dicom_without_pixel_data_is_named(tmp_path, j2k):
 
 
 def test_unreadable_and_empty_are_named(tmp_path):
-    with pytest.raises(DataError, match=r"empty.*: no DICOM files"):
+    with pytest.raises(DataError, match=r"empty: no DICOM image series"):
         (tmp_path / "empty").mkdir()
         read_dicom(tmp_path / "empty")
     junk = tmp_path / "junk.dcm"
@@ -114,16 +114,19 @@ def test_unreadable_and_empty_are_named(tmp_path):
         read_dicom(tmp_path / "missing.dcm")
 
 
-def test_mixed_series_and_sizes_are_refused(tmp_path, j2k):
+def test_several_series_in_one_folder_need_a_choice(tmp_path, j2k):
     for i in range(3):
         shutil.copy(j2k.paths[i], tmp_path / f"{i}.dcm")
     other = pydicom.dcmread(tmp_path / "2.dcm")
     other.SeriesInstanceUID = pydicom.uid.generate_uid()
     other.save_as(tmp_path / "2.dcm")
-    with pytest.raises(DataError, match=r"mixed series in one folder .*2\.dcm"):
+    with pytest.raises(DataError, match=r"2 image series in one folder .*choose one with data.series \(in Python "
+                                        r"series=\)"):
         read_dicom_series(tmp_path)
-    picked = read_dicom_series(tmp_path, series_uid=other.SeriesInstanceUID)
+    picked = read_dicom_series(tmp_path, series=other.SeriesInstanceUID)
     assert picked.shape == (1, 512, 512)
+    with pytest.raises(DataError, match=r"no image series has SeriesInstanceUID '1\.2\.3' .*'CT Body 3\.0'"):
+        read_dicom_series(tmp_path, series="1.2.3")
     (tmp_path / "2.dcm").unlink()
     small = pydicom.dcmread(j2k.paths[5])
     small.set_pixel_data(small.pixel_array[:256, :256], "MONOCHROME2", 16)
@@ -132,13 +135,19 @@ def test_mixed_series_and_sizes_are_refused(tmp_path, j2k):
         read_dicom_series(tmp_path)
 
 
-def test_instance_number_fallback(tmp_path, j2k):
+def test_missing_positions_are_named_and_instance_numbers_order_on_request(tmp_path, j2k):
+    """Before: slices without ImagePositionPatient were silently ordered by InstanceNumber."""
     for i in (0, 1, 2):
         ds = pydicom.dcmread(j2k.paths[i])
-        del ds.ImagePositionPatient
+        if i == 1:
+            del ds.ImagePositionPatient
         ds.InstanceNumber = 10 - i
         ds.save_as(tmp_path / f"{i}.dcm")
-    volume = read_dicom_series(tmp_path)
+    with pytest.raises(DataError, match=r"1\.dcm: no ImagePositionPatient .*cannot be ordered along the slice "
+                                        r'normal; order the slices by InstanceNumber instead \(data.order = '
+                                        r'"instance_number"'):
+        read_dicom_series(tmp_path)
+    volume = read_dicom_series(tmp_path, order="instance_number")
     assert [p.name for p in volume.paths] == ["2.dcm", "1.dcm", "0.dcm"]
     assert volume.positions is None
 
@@ -269,3 +278,81 @@ def test_npy(tmp_path):
     assert read_npy(tmp_path / "vol.npy").hu.dtype == np.float32
     with pytest.raises(DataError, match=r"bad\.npy: expected an HU slice"):
         read_npy(tmp_path / "bad.npy")
+
+
+def test_rescale_follows_the_standard(tmp_path):
+    """Before: without RescaleSlope the intercept was dropped (every HU 1024 too high, air at 0)
+    and a CT without either tag was taken as HU without a word."""
+    from pydicom.uid import generate_uid
+
+    from i2i.medical.dicom import NoRescaleError
+    from tests.dicom_fixtures import ct_dataset
+
+    stored = np.array([[0, 24], [1064, 4095]], dtype=np.uint16)
+    ct_dataset(stored, 0, 1, generate_uid(), slope=None).save_as(tmp_path / "no_slope.dcm", enforce_file_format=True)
+    assert np.array_equal(read_dicom_file(tmp_path / "no_slope.dcm").hu[0], stored - 1024.0)
+    ct_dataset(stored, 0, 1, generate_uid(), intercept=None, slope=2.0).save_as(tmp_path / "no_intercept.dcm",
+                                                                          enforce_file_format=True)
+    assert np.array_equal(read_dicom_file(tmp_path / "no_intercept.dcm").hu[0], stored * 2.0)
+    ct_dataset(stored, 0, 1, generate_uid(), intercept=None, slope=None).save_as(tmp_path / "neither.dcm",
+                                                                          enforce_file_format=True)
+    with pytest.raises(NoRescaleError, match=r"neither\.dcm: a CT image without RescaleIntercept/RescaleSlope "
+                                             r"\(or a Modality LUT\): its stored values \(0 to 4095\) are not known"):
+        read_dicom_file(tmp_path / "neither.dcm")
+    assert np.array_equal(read_dicom_file(tmp_path / "neither.dcm", stored_values_as_hu=True).hu[0], stored)
+    mr = pydicom.dcmread(tmp_path / "neither.dcm")
+    mr.Modality, mr.SOPClassUID = "MR", pydicom.uid.MRImageStorage
+    mr.file_meta.MediaStorageSOPClassUID = mr.SOPClassUID
+    mr.save_as(tmp_path / "mr.dcm")
+    assert np.array_equal(read_dicom_file(tmp_path / "mr.dcm").hu[0], stored)  # not CT: stored values as they are
+
+
+def test_ct_source_refuses_ct_without_rescale_unless_told(tmp_path):
+    from i2i.plugins import get_plugins
+    from tests.dicom_fixtures import head_volume, write_series
+
+    paths = write_series(tmp_path / "raw", head_volume(2, 32), predictor=None, intercept=None, slope=None)
+    build = get_plugins()["sources"].build
+    with pytest.raises(DataError, match=r"IM0001: a CT image without RescaleIntercept/RescaleSlope .*; if they are "
+                                        r"HU, set data.stored_values_as_hu = true"):
+        build("ct", {}, root=str(tmp_path / "raw")).dataset("train")
+    ds = build("ct", {"stored_values_as_hu": True}, root=str(tmp_path / "raw")).dataset("train")
+    assert ds[0]["target"].max() == pydicom.dcmread(paths[0]).pixel_array.max()
+
+
+def test_enhanced_frames_take_an_intercept_without_a_slope(tmp_path, pancreas):
+    import copy
+
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = copy.deepcopy(pancreas.datasets[0])
+    ds.set_pixel_data(np.full((2, 4, 4), 1000, dtype=np.int16), "MONOCHROME2", 16)
+    del ds.RescaleSlope, ds.RescaleIntercept
+    groups = []
+    for intercept in (-1000, -1024):
+        item, rescale = Dataset(), Dataset()
+        rescale.RescaleIntercept = intercept
+        item.PixelValueTransformationSequence = Sequence([rescale])
+        groups.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(groups)
+    ds.save_as(tmp_path / "enhanced.dcm")
+    hu = read_dicom_file(tmp_path / "enhanced.dcm").hu
+    assert sorted(np.unique(hu).tolist()) == [-24.0, 0.0]
+
+
+def test_truncated_and_empty_nifti_are_named(tmp_path):
+    source = data_path("ct", "totalsegmentator", "nifti", "example_ct_sm.nii.gz").read_bytes()
+    (tmp_path / "cut.nii.gz").write_bytes(source[: len(source) // 2])
+    with pytest.raises(DataError, match=r"cut\.nii\.gz: cannot read the voxel data .*truncated or corrupt: copy or "
+                                        r"export it again"):
+        read_volume(tmp_path / "cut.nii.gz")
+    (tmp_path / "head.nii.gz").write_bytes(source[:100])
+    with pytest.raises(DataError, match=r"head\.nii\.gz: unreadable NIfTI file .*truncated or corrupt"):
+        read_volume(tmp_path / "head.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros((0, 10, 10), np.float32), np.eye(4)), tmp_path / "empty.nii.gz")
+    with pytest.raises(DataError, match=r"empty\.nii\.gz: the volume has an empty axis \(shape \(0, 10, 10\)\)"):
+        read_volume(tmp_path / "empty.nii.gz")
+    np.save(tmp_path / "empty.npy", np.zeros((3, 0, 4)))
+    with pytest.raises(DataError, match=r"empty\.npy: the array has an empty axis"):
+        read_volume(tmp_path / "empty.npy")

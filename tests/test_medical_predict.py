@@ -171,3 +171,91 @@ def test_png_previews_use_the_task_display_window(ct_run, predictor, tmp_path, c
     assert png.dtype == np.uint16 and png.shape == hu.shape  # float (HU) input -> 16-bit PNG
     assert np.abs(png.astype(np.float64) - np.round(window * 65535)).max() <= 1
     assert 0 < (png == 0).mean() < 1 and (png == 65535).mean() < 1  # a window, not HU clipped to [0, 1]
+
+
+@pytest.fixture(scope="module")
+def identity_run(tmp_path_factory):
+    """A residual ``ct_sparse_view`` U-Net whose weights are all zero: it outputs its input,
+    so what comes out shows what the I/O chain keeps (task default hu_range [-1024, 3071])."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    run = make_checkpoint(tmp_path_factory.mktemp("identity") / "run", cin=1, cout=1,
+                          sets=('task.name="ct_sparse_view"',))
+    path = run / "checkpoints" / "step_00000001" / "generator.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    weights = {k: v if "running_var" in k else torch.zeros_like(v) for k, v in load_file(path).items()}
+    save_file(weights, path, meta)
+    return run
+
+
+def test_jpeg_lossless_series_without_suffixes_predicts_to_dicom_in_hu(identity_run, tmp_path, cli):
+    """issue 12: predict on a JPEG-lossless DICOM series without file suffixes writes a DICOM
+    series that re-reads with pydicom in HU, values above 1024 HU kept (before: the files
+    were skipped for their missing suffix; the output kept the source's SeriesNumber)."""
+    from tests.dicom_fixtures import head_volume, write_series
+
+    hu = head_volume(3, 48)
+    paths = write_series(tmp_path / "in", hu, names=["IM0001", "IM0002", "1.2.840.99.7"])
+    assert all(pydicom.dcmread(p).file_meta.TransferSyntaxUID == pydicom.uid.JPEGLosslessSV1 for p in paths)
+    result = cli("predict", identity_run, tmp_path / "in", "--out", tmp_path / "out", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["1.2.840.99.7.dcm", "IM0001.dcm", "IM0002.dcm"]
+    series = set()
+    for path, expected in zip(paths, hu):
+        source, out = pydicom.dcmread(path), pydicom.dcmread(tmp_path / "out" / f"{path.name}.dcm")
+        back = apply_modality_lut(out.pixel_array, out)
+        assert np.abs(back - np.maximum(expected, -1000)).max() <= 0.5 + 0.01  # bone up to ~3000 HU kept
+        assert back.max() > 2900 and (back > 1024).mean() > 0.05
+        assert out.SeriesNumber == source.SeriesNumber + 1000 and out.SeriesInstanceUID != source.SeriesInstanceUID
+        assert out.SOPInstanceUID != source.SOPInstanceUID and out.StudyInstanceUID == source.StudyInstanceUID
+        assert not out.file_meta.TransferSyntaxUID.is_compressed
+        series.add(out.SeriesInstanceUID)
+    assert len(series) == 1
+    single = cli("predict", identity_run, paths[0], "--out", tmp_path / "one", "--device", "cpu", "--ext", "npy")
+    assert single.exit_code == 0, single.output
+    assert np.abs(np.load(tmp_path / "one" / "IM0001.npy") - np.maximum(hu[0], -1000)).max() < 0.5
+
+
+def test_real_head_slice_keeps_its_skull(identity_run, tmp_path, cli):
+    """A real head CT slice (skull above 1024 HU), cropped and re-encoded as JPEG lossless."""
+    from tests.dicom_fixtures import compress_jpeg_lossless
+
+    source = pydicom.dcmread(data_path("ct", "head_cptac_gbm", "dicom_series", "000080.dcm"))
+    hu = np.maximum(apply_modality_lut(source.pixel_array, source)[64:192, 160:352], -1024)
+    assert hu.max() > 1500
+    crop = copy.deepcopy(source)
+    crop.PixelRepresentation = 0
+    crop.set_pixel_data((hu + 1024).astype(np.uint16), "MONOCHROME2", 16)
+    crop.RescaleIntercept, crop.RescaleSlope = -1024, 1
+    compress_jpeg_lossless(crop)
+    crop.save_as(tmp_path / "slice", enforce_file_format=True)
+    result = cli("predict", identity_run, tmp_path / "slice", "--out", tmp_path / "out", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = pydicom.dcmread(tmp_path / "out" / "slice.dcm")
+    back = apply_modality_lut(out.pixel_array, out)
+    from i2i.medical.fov import fov_mask
+
+    inside = fov_mask(*hu.shape).numpy()  # outside the field of view predictions are air
+    assert np.abs(back - np.maximum(hu, -1000))[inside].max() <= 0.51 and back[inside].max() > 1500
+    assert (back[~inside] == -1000).all()
+
+
+def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
+    from i2i.errors import UsageError
+    from i2i.inference.formats import format_for, sniffed_format
+    from i2i.inference.predict import collect_inputs
+    from tests.dicom_fixtures import head_volume, write_series
+
+    write_series(tmp_path / "in", head_volume(2, 16), names=["IM0001", "scan.v2"])
+    (tmp_path / "in" / "README").write_text("not an image")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    items = collect_inputs([str(tmp_path / "in")])
+    assert [(i.path.name, i.name.as_posix()) for i in items] == [("IM0001", "IM0001.dcm"), ("scan.v2", "scan.v2.dcm")]
+    assert format_for(tmp_path / "in" / "IM0001").name == "dicom"
+    assert sniffed_format(tmp_path / "in" / "README") is None
+    with pytest.raises(UsageError, match=r"README: no reader/writer for 'files without a suffix'.*by content, whatever the "
+                                         r"name: dicom"):
+        format_for(tmp_path / "in" / "README")
+    assert collect_inputs([str(tmp_path / "in" / "IM*")])[0].name.as_posix() == "IM0001.dcm"

@@ -1,8 +1,16 @@
-"""Deterministic hold-out splits, by group when the data have groups (patients, scenes)."""
+"""Deterministic hold-out splits, by group when the data have groups (patients, scenes).
+
+Data of a single group (one CT volume, one patient) cannot be split by group: their
+held-out splits are contiguous slabs of samples in the dataset's order (a volume's slices
+in order along the slice axis; :func:`slab_split`): the first split asked for (test) from
+the end, the next (val) from the start, training on what lies between. Neighbouring slices
+look alike, so this is weaker than a split by patient, and a note says so.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -36,6 +44,16 @@ def holdout_split(size: int, fraction: float, seed: int,
         held = set(order[:n_val])
         val = {i for i, name in enumerate(groups) if name in held}
     return [i for i in range(size) if i not in val], sorted(val)
+
+
+def slab_split(size: int, fraction: float, at_end: bool) -> tuple[list[int], list[int]]:
+    """``(rest, held)``: about ``fraction`` of ``size`` samples held out as one contiguous
+    range, at the end or the start; at least one sample on each side when ``size >= 2``."""
+    if fraction <= 0 or size < 2:
+        return list(range(size)), []
+    n = min(size - 1, max(1, round(size * fraction)))
+    held = list(range(size - n, size)) if at_end else list(range(n))
+    return (list(range(size - n)) if at_end else list(range(n, size))), held
 
 
 def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
@@ -79,7 +97,7 @@ class SplitSubset(Subset):
 def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
     """``{"train": ..., "val": ..., "test": ...}`` (the latter two when present): the source's
     own split folders, else hold-outs of ``data.val_fraction`` / ``data.test_fraction`` of the
-    training samples, by group when groups are known."""
+    training samples, by group when groups are known, as slabs when one group is left."""
     splits = {name: source.dataset(name) for name in source.splits()}
     train = splits["train"]
     wanted = {name: fraction for name, fraction in (("test", data.test_fraction), ("val", data.val_fraction))
@@ -88,10 +106,16 @@ def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
         return splits
     groups = sample_groups(train, data.group_pattern)
     keep = list(range(len(train)))
+    slabs: list[str] = []
     for offset, (name, fraction) in enumerate(wanted.items()):
         share = fraction * len(train) / max(1, len(keep))
         sub_groups = [groups[i] for i in keep] if groups is not None else None
-        rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
+        if sub_groups is not None and len(set(sub_groups)) == 1:
+            rest, held = slab_split(len(keep), min(share, 0.9), at_end=not slabs)
+            if held:
+                slabs.append(f"{name} = samples {keep[held[0]]}-{keep[held[-1]]} of group {sub_groups[0]!r}")
+        else:
+            rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
         if not held or not rest:
             unit = f"{len(set(sub_groups))} group(s) (whole groups are held out: a volume, a patient)" \
                 if sub_groups is not None else f"{len(keep)} sample(s)"
@@ -101,4 +125,7 @@ def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
         splits[name] = SplitSubset(train, [keep[i] for i in held])
         keep = [keep[i] for i in rest]
     splits["train"] = SplitSubset(train, keep)
+    if slabs:
+        print(f"i2i: note: data: one group (volume) left to split, so {' and '.join(slabs)} are contiguous slabs "
+              "of its slices: weaker than a split by patient, since neighbouring slices look alike", file=sys.stderr)
     return splits

@@ -81,13 +81,15 @@ Writer = Callable[[Path, torch.Tensor, Decoded | Stack], None]
 class Format:
     """A file format: its name, the suffixes it owns (lower case, with the dot; may be
     double like ``.nii.gz``), a reader and a writer; ``stacks``: the writer also takes the
-    outputs of a :class:`Stack`."""
+    outputs of a :class:`Stack`; ``sniff(path)``: whether a file of no known suffix holds
+    this format, by its content (DICOM's ``DICM`` marker), or None."""
 
     name: str
     suffixes: tuple[str, ...]
     read: Reader
     write: Writer
     stacks: bool = False
+    sniff: Callable[[Path], bool] | None = None
 
 
 _table: dict[str, Format] | None = None
@@ -114,13 +116,23 @@ def suffix_of(path: str | Path) -> str:
 
 
 def format_for(path: str | Path) -> Format:
-    """The format of ``path`` by its suffix; unknown suffixes fail listing the known ones."""
-    suffix = suffix_of(path)
+    """The format of ``path`` by its suffix, else by its content (:func:`sniffed_format`);
+    otherwise fails listing the known suffixes."""
     table = _formats()
-    if suffix not in table:
-        raise UsageError(f"{path}: no reader/writer for {suffix or 'files without a suffix'!r}; "
-                         f"supported: {one_of(table)}")
-    return table[suffix]
+    fmt = table.get(suffix_of(path)) or sniffed_format(path)
+    if fmt is None:
+        by_content = ", ".join(sorted({f.name for f in table.values() if f.sniff is not None}))
+        raise UsageError(f"{path}: no reader/writer for {suffix_of(path) or 'files without a suffix'!r}; supported: "
+                         f"{one_of(table)}" + (f"; by content, whatever the name: {by_content}" if by_content else ""))
+    return fmt
+
+
+def sniffed_format(path: str | Path) -> Format | None:
+    """The format whose ``sniff`` recognises the existing file ``path`` (whose suffix no format owns), or None."""
+    table = _formats()
+    if suffix_of(path) in table or not Path(path).is_file():
+        return None
+    return next((f for f in dict.fromkeys(table.values()) if f.sniff is not None and f.sniff(Path(path))), None)
 
 
 def supported_suffixes() -> tuple[str, ...]:

@@ -62,25 +62,28 @@ class InputFile:
 
 def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
     """Files named by ``arguments``: files, folders (every supported file under them, their
-    sub-folders kept in the output names) or glob patterns. Fails on arguments that match
-    nothing and on two inputs that would write the same output."""
+    sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
+    owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
+    such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
+    Fails on arguments that match nothing and on two inputs that would write the same output."""
     suffixes = formats.supported_suffixes()
     found: list[InputFile] = []
     for arg in arguments:
         p = Path(arg)
         if p.is_file():
-            found.append(InputFile(p, Path(p.name)))
+            found.append(_input(p, Path(p.name)))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
-                           and formats.suffix_of(f) in suffixes)
+                           and (formats.suffix_of(f) in suffixes or formats.sniffed_format(f) is not None))
             if not files:
-                raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)})")
-            found += [InputFile(f, f.relative_to(p)) for f in files]
+                raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
+                                 "files by their 'DICM' marker whatever their name)")
+            found += [_input(f, f.relative_to(p)) for f in files]
         else:
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             if not matches:
                 raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
-            found += [InputFile(m, Path(m.name)) for m in matches]
+            found += [_input(m, Path(m.name)) for m in matches]
     seen: dict[Path, Path] = {}
     unique = []
     for item in found:
@@ -92,6 +95,12 @@ def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
         seen[item.name] = item.path
         unique.append(item)
     return unique
+
+
+def _input(path: Path, name: Path) -> InputFile:
+    """``path`` and its output name: a file recognised by content gets its format's suffix."""
+    sniffed = formats.sniffed_format(path)
+    return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
 
 
 def _hidden(relative: Path) -> bool:

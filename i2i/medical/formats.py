@@ -1,14 +1,17 @@
 """DICOM and NIfTI for ``i2i predict``: the ``i2i.medical.formats:formats`` provider of
 :mod:`i2i.inference.formats`.
 
-DICOM (``.dcm``, ``.dicom``): a single-frame file is one 2-D image ``(1, H, W)``, float32
+DICOM (``.dcm``, ``.dicom``, or any file whose suffix no format owns that has the ``DICM``
+marker, e.g. a suffix-less ``IM0001``): a single-frame file is one 2-D image ``(1, H, W)``, float32
 HU through its Modality LUT (:func:`~i2i.medical.dicom.read_dicom_frames`); a multi-frame
 file is a :class:`~i2i.inference.formats.Stack` of its frames, in the file's frame order.
 Outputs, in HU (the data units of the CT tasks), are written as derived DICOM
 (:func:`~i2i.medical.dicom.derived_dataset`): the input's header (patient, study,
 geometry) kept, int16 pixel data through RescaleSlope/RescaleIntercept (re-read values are
-within slope / 2 of the prediction), a new SOPInstanceUID and one new SeriesInstanceUID per
-source series and run, so the predicted files of one series form one new series.
+within slope / 2 of the prediction), a new SOPInstanceUID and one new SeriesInstanceUID and
+SeriesNumber (the source's + 1000) per source series and run, so the predicted files of one
+series form one new series. A CT image without rescale tags is refused (its stored values
+are not known to be HU).
 
 NIfTI (``.nii``, ``.nii.gz``): a 3-D volume (or 4-D holding one volume) is a Stack of its
 slices along the last axis (axial in the usual orientation; the axis CT training slices
@@ -37,17 +40,23 @@ from i2i.inference.formats import Decoded, Format, Stack, session_state
 
 def formats() -> list[Format]:
     """The DICOM and NIfTI formats (both take volumes: ``stacks=True``)."""
-    return [Format("dicom", (".dcm", ".dicom"), read_dicom_input, write_dicom_output, stacks=True),
+    from i2i.medical.dicom_read import is_dicom
+
+    return [Format("dicom", (".dcm", ".dicom"), read_dicom_input, write_dicom_output, stacks=True, sniff=is_dicom),
             Format("nifti", (".nii", ".nii.gz"), read_nifti_input, write_nifti_output, stacks=True)]
 
 
 def read_dicom_input(path: Path) -> Decoded | Stack:
     """A DICOM file: a single frame as a :class:`Decoded` ``(1, H, W)`` HU, several as a
     :class:`Stack` of them; ``meta["dicom"]`` holds the header (no pixel data)."""
-    from i2i.medical.dicom import read_dicom_frames
+    from i2i.medical.dicom import NoRescaleError, read_dicom_frames
 
     with _usage_errors():
-        hu, ds = read_dicom_frames(path)
+        try:
+            hu, ds = read_dicom_frames(path)
+        except NoRescaleError as exc:
+            raise NoRescaleError(f"{exc}; if they are HU, add RescaleIntercept 0 and RescaleSlope 1 to the file "
+                                 "(e.g. dcmodify -i \"(0028,1052)=0\" -i \"(0028,1053)=1\" FILE)") from None
     image = torch.from_numpy(hu)
     if len(hu) == 1:
         return Decoded(path, image, {"dicom": ds})

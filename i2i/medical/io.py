@@ -1,13 +1,20 @@
-"""Reading any CT volume: DICOM (file or series folder), NIfTI or NPY, by path."""
+"""Reading any CT volume: DICOM (file or series folder), NIfTI or NPY, by path; and the
+one-line warnings the medical readers print."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from i2i.data.imageio import DataError
 from i2i.medical.volume import Volume
+
+
+def warn(message: str) -> None:
+    """Print ``message`` as one ``i2i: warning:`` line on stderr (left-out files, odd geometry)."""
+    print(f"i2i: warning: {message}", file=sys.stderr, flush=True)
 
 
 def read_volume(path: str | Path) -> Volume:
@@ -42,6 +49,8 @@ def read_npy(path: str | Path, *, spacing: tuple[float, float, float] = (1.0, 1.
         array = array[None]
     if array.ndim != 3:
         raise DataError(f"{path}: expected an HU slice (H, W) or volume (D, H, W), got shape {array.shape}")
+    if 0 in array.shape:
+        raise DataError(f"{path}: the array has an empty axis (shape {array.shape}): no voxels to read")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise DataError(f"{path}: expected a numeric array, got dtype {array.dtype}")
     return Volume(hu=np.ascontiguousarray(array, dtype=np.float32), spacing=tuple(map(float, spacing)),

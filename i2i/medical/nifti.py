@@ -38,11 +38,15 @@ def read_nifti(path: str | Path, *, canonical: bool = False) -> Volume:
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except Exception as exc:
-        raise DataError(f"{path}: unreadable NIfTI file: {type(exc).__name__}: {exc}") from None
+        raise DataError(f"{path}: unreadable NIfTI file ({type(exc).__name__}: {exc}); it may be truncated or "
+                        "corrupt: copy or export it again") from None
     shape = tuple(img.shape)
     if not (len(shape) == 3 or (len(shape) == 4 and shape[3] == 1)):
         raise DataError(f"{path}: expected a 3-D volume (or 4-D with one volume, shape (I, J, K, 1)), "
                         f"got a {len(shape)}-D image of shape {shape}")
+    if 0 in shape:
+        raise DataError(f"{path}: the volume has an empty axis (shape {shape}): no voxels to read; "
+                        "export it again")
     if len(shape) == 4:
         img = img.slicer[..., 0]
     if canonical:
@@ -50,7 +54,8 @@ def read_nifti(path: str | Path, *, canonical: bool = False) -> Volume:
     try:
         data = img.get_fdata(dtype=np.float32)
     except Exception as exc:
-        raise DataError(f"{path}: cannot read the voxel data: {type(exc).__name__}: {exc}") from None
+        raise DataError(f"{path}: cannot read the voxel data ({type(exc).__name__}: {exc}); the file is truncated "
+                        "or corrupt: copy or export it again") from None
     spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
     return Volume(hu=data, spacing=spacing, paths=[path], kind="nifti", slice_axis=2,
                   affine=np.asarray(img.affine, dtype=np.float64), header=img.header)
