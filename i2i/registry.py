@@ -56,7 +56,9 @@ class Registry:
 
     @property
     def singular(self) -> str:
-        """``generator`` for the ``generators`` registry."""
+        """``generator`` for the ``generators`` registry, ``loss`` for ``losses``."""
+        if self.kind.endswith("sses"):
+            return self.kind[:-2]
         return self.kind[:-1] if self.kind.endswith("s") else self.kind
 
     def add(self, name: str, factory: Callable[..., Any], plugin: str, description: str = "") -> Component:
