@@ -6,7 +6,7 @@ import json
 
 import click
 
-from i2i.cli.options import set_option
+from i2i.cli.options import loaded_plugins, set_option
 
 
 @click.command("summary")
@@ -16,11 +16,10 @@ from i2i.cli.options import set_option
 def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Per component: name, options, exact parameter count; receptive field of the
     discriminator and size divisor of the generator."""
-    from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
     from i2i.summary import component_details, summarize
 
-    plugins = get_plugins()
+    plugins = loaded_plugins()
     result = summarize(load_recipe(path, sets, plugins), plugins)
     if as_json:
         click.echo(json.dumps(result, indent=2))
