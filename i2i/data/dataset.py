@@ -1,8 +1,8 @@
 """The dataset the engine trains on: a source's samples, checked and decoded at a fixed size.
 
 :class:`CheckedDataset` wraps a source dataset. In the worker processes it only decodes:
-it checks each sample (readable, expected channels, input and target of one size),
-resizes it to the preprocessing's fixed size, and, with ``on_error = "skip"``, replaces a
+it checks each sample (readable, expected channels, finite values in float images, input
+and target of one size), resizes it to the preprocessing's fixed size, and, with ``on_error = "skip"``, replaces a
 bad sample deterministically by the next good one, reporting the files it skipped.
 """
 
@@ -16,16 +16,24 @@ from torch.utils.data import Dataset
 
 from i2i.data.imageio import DataError
 from i2i.data.resize import fixed_size, resize
+from i2i.finite import describe_nonfinite
 
 IMAGE_KEYS = ("input", "target")
+#: The task attribute that sets each image's channel count.
+CHANNEL_KEYS = {"input": "in_channels", "target": "out_channels"}
 
 
 class CheckedDataset(Dataset):
-    """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process."""
+    """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process.
+
+    ``settable`` names the task options among ``in_channels``/``out_channels`` that the
+    recipe may set (a channel mismatch then says which to set)."""
 
     def __init__(self, dataset: Dataset, channels: Mapping[str, int], preprocess: str = "none",
-                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise"):
+                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise", *,
+                 settable: tuple[str, ...] = ()):
         self.dataset = dataset
+        self.settable = tuple(settable)
         self.channels = dict(channels)
         self.preprocess = preprocess
         self.load_size = load_size
@@ -65,7 +73,11 @@ class CheckedDataset(Dataset):
                 raise DataError(f"{path}: {key} must be (C, H, W), got shape {tuple(image.shape)}")
             expected = self.channels.get(key)
             if expected is not None and image.shape[0] != expected:
-                raise DataError(f"{path}: {key} has {image.shape[0]} channel(s), the task expects {expected}")
+                raise DataError(self.channel_message(path, key, image.shape[0], expected))
+            bad = describe_nonfinite(image)
+            if bad:
+                raise DataError(f"{path}: {key} holds {bad}; repair or mask them in the file, or set "
+                                "data.on_error = \"skip\" to leave such samples out")
         sizes = {tuple(img.shape[-2:]) for img in images.values()}
         if len(sizes) > 1:
             described = ", ".join(f"{k} {img.shape[-2]}x{img.shape[-1]}" for k, img in images.items())
@@ -76,6 +88,15 @@ class CheckedDataset(Dataset):
             for key, image in images.items():
                 sample[key] = resize(image, size)
         return sample
+
+
+    def channel_message(self, path: str, key: str, channels: int, expected: int) -> str:
+        """Why a ``key`` image of ``channels`` channels does not fit, naming the task option."""
+        option = CHANNEL_KEYS.get(key, "in_channels")
+        message = f"{path}: {key} has {channels} channel(s), the task takes {expected} (task.{option} = {expected})"
+        if option in self.settable:
+            message += f"; set task.{option} = {channels} to train on such files, or convert them"
+        return message
 
 
 def sample_size(dataset: Dataset, index: int, preprocess: str, load_size: int, crop_size: int) -> tuple[int, int]:

@@ -31,19 +31,21 @@ from i2i.data.sampler import EpochBatchSampler
 from i2i.data.splits import split_datasets
 from i2i.engine import build as B
 from i2i.engine import distributed as dist
-from i2i.engine.checkpoint import CheckpointWriter, load_weights, read_trainer_state
+from i2i.engine.checkpoint import CheckpointWriter, latest_checkpoint, load_weights, read_trainer_state
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.gan_step import DiscriminatorObjective, GANStep
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
+from i2i.engine.resources import check_num_threads
 from i2i.engine.rundir import MetricsLog
 from i2i.engine.samples import save_grid
 from i2i.engine.schedule import Schedule, apply_lr
 from i2i.engine.state import rng_state, seed_everything, set_rng_state
 from i2i.engine.validation import validate
 from i2i.errors import I2IError, UsageError
+from i2i.finite import nonfinite_weights
 from i2i.metrics import higher_is_better
 from i2i.nn.sizing import forward_any_size, unwrap
 from i2i.plugins import Plugins
@@ -54,7 +56,7 @@ SAMPLE_IMAGES = 4
 
 
 class NonFiniteLossError(I2IError):
-    """A loss became NaN or infinite."""
+    """A loss, or the weights about to be saved, became NaN or infinite."""
 
 
 class Trainer:
@@ -77,6 +79,7 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         train = recipe.train
         if train.num_threads:
+            check_num_threads(train.num_threads)
             torch.set_num_threads(train.num_threads)
         configure_device(self.device)
         seed_everything(recipe.run.seed)
@@ -127,8 +130,9 @@ class Trainer:
 
     def _datasets(self) -> dict[str, CheckedDataset]:
         data = self.recipe.data
+        settable = tuple(self.plugins["tasks"].get(self.recipe.task.name).parameters())
         return {name: CheckedDataset(ds, self.task.expected_channels(), data.preprocess, data.load_size,
-                                     data.crop_size, data.on_error)
+                                     data.crop_size, data.on_error, settable=settable)
                 for name, ds in split_datasets(self.source, data, self.recipe.run.seed).items()}
 
     def _size_buckets(self) -> list[tuple[int, int]] | None:
@@ -336,9 +340,15 @@ class Trainer:
                            f"{self.step - len(pending) + row + 1}")
         if dist.any_rank(message is not None, self.dist, self.device):
             where = message or "a loss became non-finite on another process"
-            raise NonFiniteLossError(
-                f"{where}; training stopped. The last good checkpoint is kept in {self.run_dir / 'checkpoints'}; "
-                "lower the learning rate or check the data, then resume or restart")
+            raise NonFiniteLossError(f"{where}; training stopped. {self._kept_checkpoint()}; lower the learning "
+                                     "rate (optim.lr_g, optim.lr_d) or check the data, then resume or restart")
+
+    def _kept_checkpoint(self) -> str:
+        """Which checkpoint a stopped run leaves as its newest good one."""
+        last = latest_checkpoint(self.run_dir / "checkpoints")
+        if last is None:
+            return "No checkpoint was written before (the run restarts from step 0)"
+        return f"The last good checkpoint, {last.name}, is kept in {last.parent}"
 
     # -- validation, samples --------------------------------------------------------------
 
@@ -440,6 +450,12 @@ class Trainer:
         if self.ema is not None:
             weights["generator_ema"] = self.ema.module.state_dict()
             component["generator_ema"] = self.recipe.generator.name
+        bad = nonfinite_weights(weights)
+        if bad:
+            counts = ", ".join(f"{role} {n}" for role, n in bad.items())
+            raise NonFiniteLossError(f"step {self.step}: the weights hold NaN/infinite values ({counts}), so no "
+                                     f"checkpoint was written. {self._kept_checkpoint()}; lower the learning rate "
+                                     "(optim.lr_g, optim.lr_d) or check train.ema_decay and the data")
         meta = {role: self.weight_metadata(role, name) for role, name in component.items()}
         protect = {self.run_dir / "checkpoints" / self.best["folder"]} if self.best else set()
         path = self.checkpoints.write(self.step, weights, meta, self.trainer_state(rank_rngs), protect)

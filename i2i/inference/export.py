@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i import __version__
-from i2i.engine.checkpoint import read_metadata, read_tensors
+from i2i.engine.checkpoint import read_metadata, read_tensors, save_safetensors
 from i2i.errors import I2IError, UsageError
 from i2i.inference.model import LoadedModel, load_model
 from i2i.nn.sizing import forward_any_size
@@ -95,6 +95,11 @@ def export_generator(model: LoadedModel, fmt: str, out: str | Path) -> ExportRes
     if fmt not in FORMATS:
         raise UsageError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     path = Path(out)
+    target, folder = path.resolve(), model.checkpoint.resolve()
+    in_checkpoint = target.parent == folder and (folder / "trainer.json").exists() and target.exists()
+    if target == model.weights.resolve() or in_checkpoint:
+        raise UsageError(f"--out {out}: would overwrite {target.name} of the checkpoint being exported "
+                         f"({model.checkpoint}); choose another file")
     path.parent.mkdir(parents=True, exist_ok=True)
     model.generator.eval()
     trace_input, check_input = example_inputs(model)
@@ -154,11 +159,9 @@ def _torchscript(model: LoadedModel, trace_input: torch.Tensor, check_input: tor
 
 def _safetensors(model: LoadedModel, trace_input: torch.Tensor, check_input: torch.Tensor,
                  path: Path) -> torch.Tensor:
-    from safetensors.torch import save_file
-
     meta = read_metadata(model.weights)
     meta.update({"exported_from": str(model.weights), "exported_by": f"i2i {__version__}"})
-    save_file({k: v.contiguous() for k, v in read_tensors(model.weights).items()}, str(path), metadata=meta)
+    save_safetensors({k: v.contiguous() for k, v in read_tensors(model.weights).items()}, path, meta)
     again = load_model(path, model.device)
     with torch.no_grad():
         return forward_any_size(again.generator, check_input)
