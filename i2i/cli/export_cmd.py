@@ -24,10 +24,11 @@ def export(checkpoint: str, fmt: str, out_file: str, no_ema: bool, device: str) 
     Every export is run on a fresh input of a new size and compared with PyTorch
     (max abs difference must be below 1e-4), or nothing is written.
     """
+    from i2i.cli.options import loaded_plugins
     from i2i.inference.export import TOLERANCE, export_generator
     from i2i.inference.model import choose_device, load_model
 
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
     result = export_generator(model, fmt, out_file)
     click.echo(f"wrote {result.path} ({fmt}, from {model.weights}); checked on input {result.checked_shape}: "
                f"max abs difference to PyTorch {result.max_abs_diff:.2e} (limit {TOLERANCE:g})")

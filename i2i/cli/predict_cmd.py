@@ -44,17 +44,21 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     predicted slice by slice along their last axis and written with the same affine.
     EMA weights are used when the checkpoint has them.
     """
+    from i2i.cli.options import loaded_plugins
+    from i2i.engine.resources import resource_errors
     from i2i.inference.model import choose_device, load_model
     from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
 
     items = collect_inputs(inputs)
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
                              train_mode=train_mode, convert_channels=convert_channels, ext=ext)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
                    err=True)
     echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
-    written = predict_files(model, items, Path(out_dir), options, on_written=echo)
+    knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
+    with resource_errors(knobs):
+        written = predict_files(model, items, Path(out_dir), options, on_written=echo)
     if not quiet:
         click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)

@@ -139,7 +139,12 @@ def _finish(resolved, run_dir: Path, device, quiet: bool) -> None:
         if done is None:
             click.echo("no held-out split (data.test_fraction / data.val_fraction, or test/ val/ folders): "
                        "no final evaluation", err=True)
-        elif not quiet:
+        else:
+            from i2i.cli.eval_cmd import metric_gaps
+
+            for note in metric_gaps(done[0].summary):
+                click.secho(f"warning: {note}", fg="yellow", err=True)
+        if done is not None and not quiet:
             result, json_path, _ = done
             model, base = result.summary["metrics"]["model"], result.summary["metrics"].get("input", {})
             shown = [name for name in ("psnr", "ssim", "mae") if name in model]

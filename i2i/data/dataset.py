@@ -76,8 +76,9 @@ class CheckedDataset(Dataset):
                 raise DataError(self.channel_message(path, key, image.shape[0], expected))
             bad = describe_nonfinite(image)
             if bad:
-                raise DataError(f"{path}: {key} holds {bad}; repair or mask them in the file, or set "
-                                "data.on_error = \"skip\" to leave such samples out")
+                hint = "" if self.on_error == "skip" else \
+                    ", or set data.on_error = \"skip\" to leave such samples out"
+                raise DataError(f"{path}: {key} holds {bad}; repair or mask them in the file{hint}")
         sizes = {tuple(img.shape[-2:]) for img in images.values()}
         if len(sizes) > 1:
             described = ", ".join(f"{k} {img.shape[-2]}x{img.shape[-1]}" for k, img in images.items())
@@ -93,7 +94,7 @@ class CheckedDataset(Dataset):
     def channel_message(self, path: str, key: str, channels: int, expected: int) -> str:
         """Why a ``key`` image of ``channels`` channels does not fit, naming the task option."""
         option = CHANNEL_KEYS.get(key, "in_channels")
-        message = f"{path}: {key} has {channels} channel(s), the task takes {expected} (task.{option} = {expected})"
+        message = f"{path}: {key} has {channels} channel(s), the task expects {expected} (task.{option} = {expected})"
         if option in self.settable:
             message += f"; set task.{option} = {channels} to train on such files, or convert them"
         return message
