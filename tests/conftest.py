@@ -113,3 +113,27 @@ def train_in_process(recipe: Path, out: Path, *sets: str, plugins=None, resume: 
     write_recipe(resolved, create_run_dir(out))
     trainer.fit()
     return trainer
+
+
+#: ``--set`` options that make ``recipes/medical_ct.toml`` a run of a few seconds on CPU
+#: (built-in phantoms: no data needed).
+TINY_CT = ("--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "data.phantom_train_count=4",
+           "--set", "data.phantom_val_count=2", "--set", "data.phantom_test_count=2",
+           "--set", "data.phantom_size=32", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8")
+CT_RECIPE = ROOT / "recipes" / "medical_ct.toml"
+
+
+def invoke_cli(*args: str):
+    """Run ``i2i`` in-process, catching every exception as the console script would see it:
+    returns ``(exit_code, output)`` (stdout and stderr together, any traceback included)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from i2i.cli import cli as group
+
+    result = CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=True)
+    output = result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        output += "".join(traceback.format_exception(result.exception))
+    return result.exit_code, output

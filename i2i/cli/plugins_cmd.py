@@ -31,6 +31,9 @@ def list_plugins(as_json: bool) -> None:
         components = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in info.components.items() if names)
         if not components and info.hooks:
             components = "hooks: " + ", ".join(sorted(info.hooks))
-        table.add_row(info.name, info.version or "-", "yes" if info.builtin else "no", components,
-                      f"[red]{info.error}[/red]" if info.error else "")
+        problems = ([f"[red]{info.error}[/red]"] if info.error else []) + \
+            [f"[yellow]warning: {w}[/yellow]" for w in info.warnings]
+        table.add_row(info.name, info.version or "-", "yes" if info.builtin else "no", components, "\n".join(problems))
     Console().print(table)
+    for line in plugins.warnings:
+        click.secho(f"warning: {line}", fg="yellow", err=True)
