@@ -51,11 +51,11 @@ def test_unknown_names_in_i2i_load_plugins_are_warned_about(site, monkeypatch):
     monkeypatch.setenv("I2I_LOAD_PLUGINS", "good,godo,nosuch")
     plugins = load_plugins()
     assert "good" in {i.name for i in plugins.infos}
-    assert plugins.warnings == [
-        "I2I_LOAD_PLUGINS: no installed plugin is called 'godo' (did you mean 'good'?); installed third-party "
-        "plugins: 'exits', 'good', 'undecorated'",
-        "I2I_LOAD_PLUGINS: no installed plugin is called 'nosuch'; installed third-party plugins: 'exits', "
-        "'good', 'undecorated'"]
+    godo, nosuch = plugins.warnings
+    assert godo.startswith("I2I_LOAD_PLUGINS: no installed plugin is called 'godo' (did you mean 'good'?); "
+                           "installed third-party plugins: ")
+    assert nosuch.startswith("I2I_LOAD_PLUGINS: no installed plugin is called 'nosuch'; installed third-party ")
+    assert "'exits', 'good', 'undecorated'" in nosuch
 
 
 def test_unknown_component_names_the_plugin_that_failed_to_load(site):
