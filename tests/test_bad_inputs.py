@@ -146,7 +146,8 @@ def env(tmp_path_factory) -> dict[str, str]:
     (tmp / "bom.toml").write_bytes(b"\xef\xbb\xbf" + CT_RECIPE.read_bytes())
     return {"tmp": str(tmp), "run": str(tmp / "run"), "ckpt": str(tmp / "run" / "checkpoints" / "step_00000002"),
             "file": str(tmp / "file"), "nan_nifti": str(tmp / "nan.nii.gz"), "slice_npy": str(tmp / "slice.npy"),
-            "nan_dir": str(tmp / "data_nan"), "grey_dir": str(tmp / "data_grey"), "square_dir": str(tmp / "data_square"),
+            "nan_dir": str(tmp / "data_nan"), "grey_dir": str(tmp / "data_grey"),
+            "square_dir": str(tmp / "data_square"),
             "aligned": str(tmp / "aligned.toml"), "bom": str(tmp / "bom.toml")}
 
 

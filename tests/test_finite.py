@@ -59,3 +59,23 @@ def test_eval_warns_when_a_metric_is_n_a(tmp_path):
     code, output = invoke_cli("eval", broken, "--out", tmp_path / "eval.json")
     assert code == 0 and "Traceback" not in output, output
     assert "warning: psnr of the model is n/a: its values are NaN or infinite" in output
+
+
+def test_predict_and_export_refuse_non_finite_weights(tmp_path):
+    # 3. predict used the NaN EMA weights of a run with train.ema_decay = nan by default
+    code, output = invoke_cli("run", CT_RECIPE, *TINY_CT, "--out", tmp_path / "run", "--quiet",
+                              "--set", "train.final_eval=false")
+    assert code == 0, output
+    weights = tmp_path / "run" / "checkpoints" / "step_00000002" / "generator.safetensors"
+    tensors = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+               for k, v in read_tensors(weights).items()}
+    save_safetensors(tensors, weights, read_metadata(weights))
+    import numpy as np
+
+    np.save(tmp_path / "slice.npy", np.zeros((1, 32, 32), dtype=np.float32))
+    for args in (("predict", tmp_path / "run", tmp_path / "slice.npy", "--out", tmp_path / "out"),
+                 ("export", tmp_path / "run", "--format", "safetensors", "--out", tmp_path / "g.safetensors")):
+        code, output = invoke_cli(*args)
+        assert code == 1 and "Traceback" not in output, output
+        assert "generator.safetensors: " in output and "weight value(s) are NaN or infinite" in output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "g.safetensors").exists()

@@ -26,9 +26,10 @@ def export(checkpoint: str, fmt: str, out_file: str, no_ema: bool, device: str) 
     """
     from i2i.cli.options import loaded_plugins
     from i2i.inference.export import TOLERANCE, export_generator
-    from i2i.inference.model import choose_device, load_model
+    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
 
     model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    refuse_nonfinite_weights(model)
     result = export_generator(model, fmt, out_file)
     click.echo(f"wrote {result.path} ({fmt}, from {model.weights}); checked on input {result.checked_shape}: "
                f"max abs difference to PyTorch {result.max_abs_diff:.2e} (limit {TOLERANCE:g})")

@@ -46,11 +46,12 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     """
     from i2i.cli.options import loaded_plugins
     from i2i.engine.resources import resource_errors
-    from i2i.inference.model import choose_device, load_model
+    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
     from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
 
     items = collect_inputs(inputs)
     model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    refuse_nonfinite_weights(model)
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
                              train_mode=train_mode, convert_channels=convert_channels, ext=ext)
     if not quiet:

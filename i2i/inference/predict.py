@@ -132,7 +132,8 @@ class Predictor:
         if 0 < options.tile < smallest:
             raise UsageError(f"--tile {options.tile}: tiles must be at least {smallest} pixels per side (twice "
                              f"--overlap {options.overlap}, and at least {MIN_TILE}) to give each tile the context "
-                             "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to never tile")
+                             "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
+                             "never tile")
         if options.precision not in PRECISIONS:
             raise UsageError(f"--precision: {options.precision!r} is not one of {', '.join(PRECISIONS)}")
         if options.precision == "fp16" and model.device.type != "cuda":
