@@ -72,15 +72,15 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
             _take_lock(lock)
         checkpoint = _starting_point(run_dir, resolved, resume is not None, info.is_main)
         with resource_errors(training_memory_knobs(resolved)):
-            trainer = Trainer(resolved, run_dir, plugins, torch_device, resume_from=checkpoint,
-                              show_progress=not quiet)
-            if info.is_main:
-                write_recipe(resolved, create_run_dir(run_dir))
-                if checkpoint is not None:
-                    click.echo(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of "
-                               f"{trainer.total_steps})", err=True)
-            dist.barrier(info)
             try:
+                trainer = Trainer(resolved, run_dir, plugins, torch_device, resume_from=checkpoint,
+                                  show_progress=not quiet)
+                if info.is_main:
+                    write_recipe(resolved, create_run_dir(run_dir))
+                    if checkpoint is not None:
+                        click.echo(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of "
+                                   f"{trainer.total_steps})", err=True)
+                dist.barrier(info)
                 status = trainer.fit()
             finally:
                 dist.shutdown()

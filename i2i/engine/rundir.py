@@ -34,7 +34,7 @@ def choose_run_dir(recipe: Recipe, explicit: bool) -> Path:
                          "runs/{recipe}")
     base = Path(recipe.run.out.replace("{recipe}", recipe.stem))
     candidate, n = base, 1
-    while run_files(candidate):
+    while run_files(candidate) or holder_of(candidate) is not None:
         if explicit:
             _refuse_taken(candidate)
             return candidate
@@ -55,13 +55,16 @@ def run_files(folder: Path) -> list[Path]:
 
 
 def _refuse_taken(folder: Path) -> None:
-    """Fail unless ``folder`` is a run that stopped before its first checkpoint."""
+    """Fail unless ``folder`` may be used: empty but for a stale lock, or a run that stopped
+    before its first checkpoint."""
     if not folder.is_dir():
         raise UsageError(f"run.out: {str(folder)!r} is a file, not a folder; choose another --out")
     holder = holder_of(folder)
     if holder is not None:
         raise RunInUse(f"run.out: {str(folder)!r} is in use by {holder.describe()}; wait for it to end or "
                        "choose another --out")
+    if not run_files(folder):
+        return
     if list_checkpoints(folder / "checkpoints"):
         raise UsageError(f"run.out: {str(folder)!r} already holds a run; continue it with "
                          f"`i2i run --resume {folder}` or choose another --out")

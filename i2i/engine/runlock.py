@@ -88,7 +88,7 @@ class RunLock:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _lock_soon(fd)
             except OSError as exc:
                 holder = LockHolder.parse(_read(fd))
                 os.close(fd)
@@ -145,6 +145,19 @@ def holder_of(folder: str | Path) -> LockHolder | None:
         return None
     finally:
         os.close(fd)
+
+
+def _lock_soon(fd: int, tries: int = 5) -> None:
+    """``flock(LOCK_EX | LOCK_NB)``, retried briefly: :func:`holder_of` may hold a shared lock
+    for an instant while it looks."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES) or attempt == tries - 1:
+                raise
+            time.sleep(0.02)
 
 
 def _read(fd: int) -> str:
