@@ -86,7 +86,7 @@ def on_meta(factory: Callable[[], Any]) -> Any:
 @dataclass
 class DryBuild:
     """The recipe's task, networks (on the meta device) and loss terms, built to find
-    factory errors before a run."""
+    factory errors before a run (``i2i recipe check``, ``i2i summary``)."""
 
     task: Task
     generator: nn.Module
@@ -95,12 +95,12 @@ class DryBuild:
 
 
 def dry_build(plugins: Plugins, recipe: Recipe) -> DryBuild:
-    """Build every model component of ``recipe`` cheaply (networks on the meta device); a
-    factory that rejects its options fails as it would at the start of a run."""
+    """Build every model component of ``recipe`` cheaply (generator and discriminator on the
+    meta device); a factory that rejects its options fails as it would at the start of a run."""
     task = build_task(plugins, recipe)
     generator = on_meta(lambda: build_generator(plugins, recipe, task))
     discriminator = on_meta(lambda: build_discriminator(plugins, recipe, task))
-    losses = on_meta(lambda: build_losses(plugins, recipe))
+    losses = build_losses(plugins, recipe)  # as a run builds them: a loss may load its own weights file
     return DryBuild(task, generator, discriminator, losses)
 
 
