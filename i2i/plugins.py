@@ -116,11 +116,9 @@ def _caught(exc: BaseException) -> bool:
 
 def _undecorated_hooks(module: Any) -> list[str]:
     """Functions of ``module`` named like an i2i hook but not marked ``@hookimpl``."""
-    marker = f"{ENTRY_POINT_GROUP}_impl"
-    names = [n for n in dir(hookspecs) if callable(getattr(hookspecs, n)) and hasattr(getattr(hookspecs, n),
-                                                                                      f"{ENTRY_POINT_GROUP}_spec")]
-    return [name for name in names
-            if callable(getattr(module, name, None)) and not hasattr(getattr(module, name), marker)]
+    hooks = sorted(name for name, spec in vars(hookspecs).items() if hasattr(spec, f"{ENTRY_POINT_GROUP}_spec"))
+    return [name for name in hooks if callable(getattr(module, name, None))
+            and not hasattr(getattr(module, name), f"{ENTRY_POINT_GROUP}_impl")]
 
 
 def _register(manager: pluggy.PluginManager, info: PluginInfo, load: Callable[[], Any]) -> None:
@@ -173,9 +171,8 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
     registries = new_registries()
     for kind in KINDS:
         _collect(manager, kind, registries[kind], by_name)
-        registries[kind].failed_plugins = {info.name: info.error for info in infos
-                                           if info.error and ("failed to load" in info.error
-                                                              or f"register_{kind} failed" in info.error)}
+        registries[kind].failed_plugins = {info.name: info.error for info in infos if info.error and any(
+            part in info.error for part in ("failed to load", "not loaded", f"register_{kind} failed"))}
     return Plugins(manager, registries, infos, _unknown_allowed(allowed, entry_points))
 
 
