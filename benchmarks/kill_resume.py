@@ -8,10 +8,11 @@ end bit-identical to an uninterrupted one (issue 15, "must hold"). A check, not 
    (checkpoints every 20 steps, a metrics line per step, no final evaluation).
 2. The same run started, then killed with SIGKILL ``--kills`` times, each kill at a random
    moment: once the run has logged a random target step (targets drawn uniformly over the
-   run, sorted; a target of 0 is a kill during start-up), plus a random extra delay of up
-   to ``--jitter`` seconds, so kills land in training steps, validation and checkpoint
-   writes alike. After each kill the run is continued with ``i2i run --resume``; the last
-   one runs to the end.
+   run, sorted), plus a random extra delay of up to ``--jitter`` seconds, so kills land in
+   training steps, validation and sample writes alike. A random quarter of the kills wait
+   instead for the next checkpoint write to begin (its ``.tmp-step_*`` folder) and land in
+   it; one in ten strike during start-up (a random moment of the first 3 seconds). After
+   each kill the run is continued with ``i2i run --resume``; the last one runs to the end.
 3. Compared bit for bit: every tensor of the final checkpoint (generator, discriminator,
    optimiser and trainer state), ``best.json``, and ``metrics.jsonl`` row by row (every
    value but ``images_per_s``, a wall-clock rate). Also checked: no process printed a
@@ -70,20 +71,27 @@ def start(command: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def kill_at(proc: subprocess.Popen, run: Path, target: int, delay: float) -> dict:
-    """Wait until ``run`` has logged ``target`` (0: not at all), sleep ``delay``, SIGKILL.
-    Returns what happened."""
-    while proc.poll() is None and logged_step(run) < target:
-        time.sleep(0.005)
-    time.sleep(delay)
+def kill_at(proc: subprocess.Popen, run: Path, target: int, delay: float, mode: str) -> dict:
+    """SIGKILL ``proc``: ``mode`` "step" once ``run`` has logged ``target`` and ``delay`` seconds
+    more; "checkpoint" as soon as a checkpoint write after ``target`` begins; "startup"
+    ``delay`` seconds after the start. Returns what happened."""
+    if mode != "startup":
+        while proc.poll() is None and logged_step(run) < target:
+            time.sleep(0.005)
+    if mode == "checkpoint":
+        while proc.poll() is None and not list(run.glob("checkpoints/.tmp-step_*")):
+            time.sleep(0.001)
+    else:
+        time.sleep(delay)
     if proc.poll() is not None:
-        return {"target": target, "landed": False, "exit": proc.returncode}
+        return {"mode": mode, "target": target, "landed": False, "exit": proc.returncode}
     step = logged_step(run)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = sorted(p.name for p in (run / "checkpoints").glob(".tmp-step_*")) if (run / "checkpoints").exists() \
-        else []
-    return {"target": target, "landed": True, "logged_step": step, "mid_checkpoint": bool(partial)}
+    partial = sorted(p.name for p in run.glob("checkpoints/.tmp-step_*"))
+    saved = sorted(int(p.name[5:]) for p in run.glob("checkpoints/step_*") if (p / "trainer.json").exists())
+    return {"mode": mode, "target": target, "landed": True, "logged_step": step, "mid_checkpoint": bool(partial),
+            "newest_checkpoint": saved[-1] if saved else None}
 
 
 def compare(reference: Path, resumed: Path, steps: int) -> dict:
@@ -145,14 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     rng = random.Random(args.seed)
-    targets = sorted(rng.randrange(0, steps - 1) for _ in range(kills))
+    targets = sorted(rng.randrange(1, steps - 1) for _ in range(kills))
+    modes = [rng.choices(("step", "checkpoint", "startup"), weights=(65, 25, 10))[0] for _ in range(kills)]
     events, logs = [], []
     began = time.perf_counter()
     command = i2i_command("run", RECIPE, *sets, "--out", resumed, "--quiet")
-    for i, target in enumerate(targets):
+    for i, (target, mode) in enumerate(zip(targets, modes)):
         logs.append(work / f"attempt_{i:02d}.log")
         proc = start(command, logs[-1])
-        events.append(kill_at(proc, resumed, target, rng.uniform(0, jitter)))
+        delay = rng.uniform(0, 3.0) if mode == "startup" else rng.uniform(0, jitter)
+        events.append(kill_at(proc, resumed, target, delay, mode))
         command = i2i_command("run", "--resume", resumed, "--quiet")
     logs.append(work / "final.log")
     final = subprocess.run(command, cwd=ROOT, stdout=logs[-1].open("w"), stderr=subprocess.STDOUT)
@@ -164,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": steps, "checkpoint_every": every, "kills_planned": kills,
         "kills_landed": sum(e["landed"] for e in events),
         "kills_mid_checkpoint": sum(e.get("mid_checkpoint", False) for e in events),
-        "kills_before_first_checkpoint": sum(e["landed"] and e["logged_step"] < every for e in events),
+        "kills_during_startup": sum(e["landed"] and e["mode"] == "startup" for e in events),
+        "kills_before_first_checkpoint": sum(e["landed"] and e["newest_checkpoint"] is None for e in events),
         "final_exit": final.returncode, "tracebacks": text.count("Traceback"),
         "left_behind": sorted(p.name for p in [*resumed.glob(".i2i-run.lock"), *resumed.glob("checkpoints/.tmp-*")]),
         "reference_s": round(reference_s, 1), "killed_and_resumed_s": round(killed_s, 1),

@@ -1,9 +1,10 @@
 """The dataset the engine trains on: a source's samples, checked and decoded at a fixed size.
 
 :class:`CheckedDataset` wraps a source dataset. In the worker processes it only decodes:
-it checks each sample (readable, expected channels, finite values in float images, input
-and target of one size), resizes it to the preprocessing's fixed size, and, with ``on_error = "skip"``, replaces a
-bad sample deterministically by the next good one, reporting the files it skipped.
+it checks each sample (readable, expected channels, no NaN/inf in float images, input and
+target of one size), resizes it to the preprocessing's fixed size, and, with
+``on_error = "skip"``, replaces a bad sample deterministically by the next good one,
+reporting the files it skipped.
 """
 
 from __future__ import annotations
@@ -90,11 +91,11 @@ class CheckedDataset(Dataset):
                 sample[key] = resize(image, size)
         return sample
 
-
     def channel_message(self, path: str, key: str, channels: int, expected: int) -> str:
         """Why a ``key`` image of ``channels`` channels does not fit, naming the task option."""
         option = CHANNEL_KEYS.get(key, "in_channels")
-        message = f"{path}: {key} has {channels} channel(s), the task expects {expected} (task.{option} = {expected})"
+        message = (f"{path}: {key} has {channels} channel(s), the task expects {expected} "
+                   f"(task.{option} = {expected})")
         if option in self.settable:
             message += f"; set task.{option} = {channels} to train on such files, or convert them"
         return message
