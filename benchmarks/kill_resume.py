@@ -79,7 +79,7 @@ def kill_at(proc: subprocess.Popen, run: Path, target: int, delay: float, mode: 
         while proc.poll() is None and logged_step(run) < target:
             time.sleep(0.005)
     if mode == "checkpoint":
-        while proc.poll() is None and not list(run.glob("checkpoints/.tmp-step_*")):
+        while proc.poll() is None and not list(run.glob(f"checkpoints/.tmp-step_*-{proc.pid}")):
             time.sleep(0.001)
     else:
         time.sleep(delay)
@@ -88,7 +88,7 @@ def kill_at(proc: subprocess.Popen, run: Path, target: int, delay: float, mode: 
     step = logged_step(run)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = sorted(p.name for p in run.glob("checkpoints/.tmp-step_*"))
+    partial = sorted(p.name for p in run.glob(f"checkpoints/.tmp-step_*-{proc.pid}"))  # its own, not a leftover
     saved = sorted(int(p.name[5:]) for p in run.glob("checkpoints/step_*") if (p / "trainer.json").exists())
     return {"mode": mode, "target": target, "landed": True, "logged_step": step, "mid_checkpoint": bool(partial),
             "newest_checkpoint": saved[-1] if saved else None}
