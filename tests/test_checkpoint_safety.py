@@ -121,3 +121,17 @@ def test_nan_stop_without_a_checkpoint_does_not_claim_one_is_kept(tmp_path):
     text = str(err.value)
     assert "loss loss_g_bad became nan at step 1" in text and "No checkpoint was written before" in text
     assert "last good checkpoint" not in text
+
+
+def test_checkpoint_written_at_a_new_best_holds_that_best(tmp_path):
+    # found by benchmarks/kill_resume.py: a resume from the checkpoint of a new best step forgot the
+    # best (its state was saved before the best was recorded), so later choices of the best differed
+    from i2i.engine.checkpoint import read_trainer_state
+
+    run = tmp_path / "run"
+    code, output = invoke_cli("run", CT_RECIPE, *TINY_CT, "--out", run, "--quiet", "--set", "train.final_eval=false",
+                              "--set", "train.steps=3", "--set", "train.checkpoint_every=3", "--set", "train.val_every=3")
+    assert code == 0, output
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert best["folder"] == "step_00000003"
+    assert read_trainer_state(run / "checkpoints" / "step_00000003")["best"] == best

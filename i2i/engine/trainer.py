@@ -31,7 +31,8 @@ from i2i.data.sampler import EpochBatchSampler
 from i2i.data.splits import split_datasets
 from i2i.engine import build as B
 from i2i.engine import distributed as dist
-from i2i.engine.checkpoint import CheckpointWriter, latest_checkpoint, load_weights, read_trainer_state
+from i2i.engine.checkpoint import (CheckpointWriter, latest_checkpoint, load_weights, read_trainer_state,
+                                  step_dir_name)
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.gan_step import DiscriminatorObjective, GANStep
@@ -286,9 +287,12 @@ class Trainer:
                     self.metrics.write(logs)
             if self.dist.is_main and (self.step % train.sample_every == 0 or end):
                 self.write_samples()
-            saved = self.save_checkpoint() if due_checkpoint else None
-            if due_val and self._is_new_best(logs):
-                self._record_best(saved or self.save_checkpoint())
+            new_best = due_val and self._is_new_best(logs)
+            if new_best:  # before saving: the checkpoint's trainer state must hold the best it makes
+                self._set_best()
+            saved = self.save_checkpoint() if due_checkpoint or new_best else None
+            if new_best and saved is not None:
+                self._write_best()
             self.events.emit("on_step_end", trainer=self, step=self.step, logs=logs)
             display.update(self.step, logs)
             if self._should_stop(due_log):
@@ -381,11 +385,13 @@ class Trainer:
             return True
         return value > self.best["value"] if higher_is_better(name) else value < self.best["value"]
 
-    def _record_best(self, folder: Path | None) -> None:
-        if folder is None:
-            return
+    def _set_best(self) -> None:
+        """This step is the best so far: its checkpoint (written next) becomes the kept best."""
         name = self.recipe.train.best_metric
-        self.best = {"step": self.step, "metric": name, "value": self.last_validation[name], "folder": folder.name}
+        self.best = {"step": self.step, "metric": name, "value": self.last_validation[name],
+                     "folder": step_dir_name(self.step)}
+
+    def _write_best(self) -> None:
         tmp = self.run_dir / "checkpoints" / "best.json.tmp"
         tmp.write_text(json.dumps(self.best))
         os.replace(tmp, self.run_dir / "checkpoints" / "best.json")
