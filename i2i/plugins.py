@@ -5,8 +5,12 @@ The environment variable ``I2I_LOAD_PLUGINS`` chooses which third-party plugins 
 unset loads all of them, an empty string loads none, and a comma-separated list loads
 only those named (by entry-point or distribution name). Built-ins always load.
 
-A plugin that fails to import, that implements a hook i2i does not have, or whose
-registration raises is recorded with its error; the other plugins keep working.
+A plugin that fails to import (``SystemExit`` and other ``BaseException``s included), that
+implements a hook i2i does not have, or whose registration raises is recorded with its
+error; the other plugins keep working. Warnings are recorded for a function named like a
+hook but not marked ``@hookimpl`` (pluggy ignores it) and for ``I2I_LOAD_PLUGINS`` names
+that match no installed plugin. A registry asked for an unknown component names the
+plugins that failed to load, since one of them may have offered it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 import pluggy
 
 from i2i import hookspecs
-from i2i.errors import ComponentError
+from i2i.errors import ComponentError, did_you_mean, one_of
 from i2i.registry import KINDS, Registry, new_registries
 
 ENTRY_POINT_GROUP = "i2i"
@@ -42,6 +46,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
     distribution: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def add_error(self, message: str) -> None:
         """Record a problem (several are joined)."""
@@ -58,6 +63,7 @@ class PluginInfo:
             "components": {k: sorted(v) for k, v in self.components.items() if v},
             "hooks": sorted(self.hooks),
             "error": self.error,
+            "warnings": list(self.warnings),
         }
 
 
@@ -68,6 +74,7 @@ class Plugins:
     manager: pluggy.PluginManager
     registries: dict[str, Registry]
     infos: list[PluginInfo]
+    warnings: list[str] = field(default_factory=list)
 
     def __getitem__(self, kind: str) -> Registry:
         return self.registries[kind]
@@ -93,6 +100,12 @@ class Plugins:
         return {"name": component, "plugin": plugin, "distribution": info.distribution if info else None,
                 "version": info.version if info else None}
 
+    def problems(self) -> list[str]:
+        """Every load error and warning as one line each, for the CLI to show."""
+        lines = [f"plugin {info.name!r}: {info.error}" for info in self.errors()]
+        lines += [f"plugin {info.name!r}: {w}" for info in self.infos for w in info.warnings]
+        return lines + self.warnings
+
 
 def _allowed_third_party() -> set[str] | None:
     value = os.environ.get(ENV_LOAD_PLUGINS)
@@ -104,7 +117,37 @@ def _allowed_third_party() -> set[str] | None:
 def _short_error(exc: BaseException) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    what = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        what = f"SystemExit (it called sys.exit({exc.code!r}))"
+    return f"{what}{where}"
+
+
+def _caught(exc: BaseException) -> bool:
+    """Whether a plugin's exception is recorded rather than raised: everything but Ctrl-C."""
+    return not isinstance(exc, KeyboardInterrupt)
+
+
+def _undecorated_hooks(module: Any) -> list[str]:
+    """Functions of ``module`` named like an i2i hook but not marked ``@hookimpl``."""
+    hooks = sorted(name for name, spec in vars(hookspecs).items() if hasattr(spec, f"{ENTRY_POINT_GROUP}_spec"))
+    return [name for name in hooks if callable(getattr(module, name, None))
+            and not hasattr(getattr(module, name), f"{ENTRY_POINT_GROUP}_impl")]
+
+
+def _register(manager: pluggy.PluginManager, info: PluginInfo, load: Callable[[], Any]) -> None:
+    """Import (``load()``) and register one plugin; failures and unmarked hooks are recorded."""
+    try:
+        module = load()
+        manager.register(module, name=info.name)
+    except BaseException as exc:  # a broken plugin must not break the CLI, nor exit it
+        if not _caught(exc):
+            raise
+        info.add_error(f"failed to load: {_short_error(exc)}")
+        return
+    for name in _undecorated_hooks(module):
+        info.warnings.append(f"{info.module}: function {name}() is named like an i2i hook but is not marked "
+                             "@hookimpl (from i2i import hookimpl), so it is ignored")
 
 
 def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
@@ -128,18 +171,11 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
         if manager.has_plugin(ep.name):
             info.add_error(f"another plugin is already called {ep.name!r}")
             continue
-        try:
-            module = ep.load()
-            manager.register(module, name=ep.name)
-        except Exception as exc:  # a broken plugin must not break the CLI
-            info.add_error(f"failed to load: {_short_error(exc)}")
+        _register(manager, info, ep.load)
     for name, module in extra or []:
         info = PluginInfo(name, None, False, getattr(module, "__name__", repr(module)))
         infos.append(info)
-        try:
-            manager.register(module, name=name)
-        except Exception as exc:
-            info.add_error(f"failed to load: {_short_error(exc)}")
+        _register(manager, info, lambda module=module: module)
     _reject_unknown_hooks(manager, infos)
     by_name = {info.name: info for info in infos}
     for info in infos:
@@ -149,7 +185,20 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
     registries = new_registries()
     for kind in KINDS:
         _collect(manager, kind, registries[kind], by_name)
-    return Plugins(manager, registries, infos)
+        registries[kind].failed_plugins = {info.name: info.error for info in infos if info.error and any(
+            part in info.error for part in ("failed to load", "not loaded", f"register_{kind} failed"))}
+    return Plugins(manager, registries, infos, _unknown_allowed(allowed, entry_points))
+
+
+def _unknown_allowed(allowed: set[str] | None, entry_points: list[md.EntryPoint]) -> list[str]:
+    """Warnings for ``I2I_LOAD_PLUGINS`` names that are no installed plugin."""
+    if not allowed:
+        return []
+    known = {ep.name for ep in entry_points} | {ep.dist.name for ep in entry_points if ep.dist}
+    third_party = sorted({ep.name for ep in entry_points if not _is_builtin(ep)})
+    return [f"{ENV_LOAD_PLUGINS}: no installed plugin is called {name!r}{did_you_mean(name, known)}; "
+            f"installed third-party plugins: {one_of(third_party)}"
+            for name in sorted(allowed - known)]
 
 
 @functools.cache
@@ -185,7 +234,9 @@ def _collect(manager: pluggy.PluginManager, kind: str, registry: Registry, infos
         register = _registrar(registry, info, names)
         try:
             impl.function(register=register)
-        except Exception as exc:
+        except BaseException as exc:
+            if not _caught(exc):
+                raise
             info.add_error(f"register_{kind} failed: {_short_error(exc)}")
 
 

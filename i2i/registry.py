@@ -61,10 +61,15 @@ class Registry:
     kind: str
     provided: tuple[str, ...] = ()
     _entries: dict[str, Component] = field(default_factory=dict)
+    #: Plugins that failed to load or to register this kind, with their errors: an unknown
+    #: name may be one of theirs.
+    failed_plugins: dict[str, str] = field(default_factory=dict)
 
     @property
     def singular(self) -> str:
-        """``generator`` for the ``generators`` registry."""
+        """``generator`` for the ``generators`` registry, ``loss`` for ``losses``."""
+        if self.kind.endswith("sses"):
+            return self.kind[:-2]
         return self.kind[:-1] if self.kind.endswith("s") else self.kind
 
     def add(self, name: str, factory: Callable[..., Any], plugin: str, description: str = "") -> Component:
@@ -93,10 +98,11 @@ class Registry:
 
     def unknown_message(self, name: Any) -> str:
         """Why ``name`` is not a known component, with close matches and what is available."""
-        return (
-            f"unknown {self.singular} {name!r}{did_you_mean(str(name), self._entries)}; "
-            f"available: {one_of(self._entries)}"
-        )
+        message = (f"unknown {self.singular} {name!r}{did_you_mean(str(name), self._entries)}; "
+                   f"available: {one_of(self._entries)}")
+        for plugin, error in self.failed_plugins.items():
+            message += f"; plugin {plugin!r} failed to load and may be the one offering it ({error})"
+        return message
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -15,18 +15,19 @@ from i2i.recipe.model import thaw
 def summarize(recipe: Recipe, plugins: Plugins) -> dict[str, Any]:
     """The summary as a JSON-ready dict. Networks are built on the meta device (no memory,
     no weights) when they allow it."""
-    task = B.build_task(plugins, recipe)
+    built = B.dry_build(plugins, recipe)
+    task = built.task
     components: list[dict[str, Any]] = [{
         "role": "task", "name": recipe.task.name, "plugin": plugins["tasks"].get(recipe.task.name).plugin,
         "options": thaw(recipe.task.options), "in_channels": task.in_channels, "out_channels": task.out_channels,
     }]
-    generator = _on_meta(lambda: B.build_generator(plugins, recipe, task))
+    generator = built.generator
     components.append({
         **_describe(plugins, "generators", "generator", recipe.generator.name, recipe.generator.options, generator),
         "size_divisor": int(getattr(generator, "size_divisor", 1) or 1),
     })
     if recipe.discriminator is not None:
-        disc = _on_meta(lambda: B.build_discriminator(plugins, recipe, task))
+        disc = built.discriminator
         components.append({
             **_describe(plugins, "discriminators", "discriminator", recipe.discriminator.name,
                         recipe.discriminator.options, disc),
@@ -37,14 +38,6 @@ def summarize(recipe: Recipe, plugins: Plugins) -> dict[str, Any]:
         components.append({"role": "loss", "label": loss.label, "name": loss.name, "weight": loss.weight,
                            "plugin": plugins["losses"].get(loss.name).plugin, "options": thaw(loss.options)})
     return {"recipe": recipe.path, "components": components}
-
-
-def _on_meta(factory):
-    try:
-        with torch.device("meta"):
-            return factory()
-    except NotImplementedError:
-        return factory()
 
 
 def _describe(plugins: Plugins, kind: str, role: str, name: str, options: Any, net: torch.nn.Module) -> dict[str, Any]:

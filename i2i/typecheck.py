@@ -89,6 +89,8 @@ def coerce(value: Any, annotation: Any) -> Any:
                 return coerce(value, arg)
     if origin is tuple and isinstance(value, list):
         return tuple(value)
+    if origin is list and isinstance(value, tuple):  # frozen recipe values are tuples
+        return list(value)
     return value
 
 

@@ -149,3 +149,26 @@ def synthetic_images(tmp_path_factory) -> Path:
         image = (image + 0.1 * torch.rand(3, 48, 40, generator=g)).clamp(0, 1)
         Image.fromarray((image * 255).round().byte().permute(1, 2, 0).numpy()).save(root / f"{i:02d}.png")
     return root
+
+#: ``--set`` options that make ``recipes/medical_ct.toml`` a run of a few seconds on CPU
+#: (built-in phantoms: no data needed).
+TINY_CT = ("--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "data.phantom_train_count=4",
+           "--set", "data.phantom_val_count=2", "--set", "data.phantom_test_count=2",
+           "--set", "data.phantom_size=32", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8")
+CT_RECIPE = ROOT / "recipes" / "medical_ct.toml"
+
+
+def invoke_cli(*args: str):
+    """Run ``i2i`` in-process, catching every exception as the console script would see it:
+    returns ``(exit_code, output)`` (stdout and stderr together, any traceback included)."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from i2i.cli import cli as group
+
+    result = CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=True)
+    output = result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        output += "".join(traceback.format_exception(result.exception))
+    return result.exit_code, output

@@ -27,3 +27,14 @@ def test_benchmark_suite_smoke_run(tmp_path):
     assert [c["i2i"]["side"] for c in cases] == [64, 300] and cases[1]["i2i"]["tiled"]
     if (tmp_path / "real_run.json").exists():  # facades present
         assert json.loads((tmp_path / "real_run.json").read_text())["ratio"] > 0
+
+
+def test_kill_resume_quick_run_ends_bit_identical(tmp_path):
+    # python -m benchmarks.kill_resume --quick   (the full check: 20 kills of a 400-step run)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.kill_resume", "--quick", "--work", str(tmp_path / "w"),
+                           "--json", str(tmp_path / "kill.json")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "kill.json").read_text())
+    assert result["identical"] and result["weights_identical"] and result["metrics_identical"]
+    assert result["kills_landed"] >= 1 and result["tracebacks"] == 0 and not result["left_behind"]

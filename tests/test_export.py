@@ -73,7 +73,7 @@ def test_export_refuses_to_overwrite_its_own_checkpoint(run, cli):
     weights = run / "checkpoints" / "step_00000001" / "generator.safetensors"
     before = weights.read_bytes()
     result = cli("export", weights, "--format", "safetensors", "--out", weights)
-    assert result.exit_code == 2 and "is a file of the checkpoint being exported" in result.output
+    assert result.exit_code == 2 and "would overwrite generator.safetensors of the checkpoint" in result.output
     assert weights.read_bytes() == before
 
 

@@ -147,10 +147,13 @@ def test_sigterm_saves_a_checkpoint_and_exits_130(tiny_recipe, tmp_path):
     assert 0 < state["step"] < 100000 and f"i2i run --resume {out}" in err
 
 
-def test_resume_without_checkpoint_is_usage_error(tiny_recipe, tmp_path, cli):
+def test_resume_without_checkpoint_restarts_from_step_0(tiny_recipe, tmp_path, cli):
+    # i2i run --resume RUN  (RUN holds recipe.toml but no checkpoint: killed before its first one)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "recipe.toml").write_text(tiny_recipe.read_text())
-    result = cli("run", "--resume", tmp_path / "empty")
-    assert result.exit_code == 2 and "no complete checkpoint" in result.output
+    result = cli("run", "--resume", tmp_path / "empty", "--quiet")
+    assert result.exit_code == 0 and "no checkpoint: it stopped before its first one; starting the run again " \
+        "from step 0" in result.output
+    assert read_trainer_state(latest_checkpoint(tmp_path / "empty" / "checkpoints"))["step"] == 4
     result = cli("run", "--resume", tmp_path / "nothing")
     assert result.exit_code == 2 and "not a run directory" in result.output

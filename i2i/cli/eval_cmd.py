@@ -48,6 +48,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
     """
+    from i2i.cli.options import loaded_plugins
+    from i2i.engine.resources import resource_errors
     from i2i.errors import UsageError
     from i2i.evaluation.evaluate import EvalOptions, default_output, evaluate, write_result
     from i2i.inference.model import choose_device, load_model
@@ -56,18 +58,19 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     if precision == "fp16" and torch_device.type != "cuda":
         raise UsageError("--precision: 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
     overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
-    model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides)
+    model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides, plugins=loaded_plugins())
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
                           precision=precision, frame=frame, whole_data=data_root is not None, inception=Path(inception) if inception else None,
                           lpips=Path(lpips) if lpips else None, lpips_net=lpips_net)
-    result = evaluate(model, options)
+    with resource_errors(f"--batch-size (now {batch_size})"):
+        result = evaluate(model, options)
     json_path, csv_path = write_result(result, out_file or default_output(model))
     if quiet:
         click.echo(json_path)
         return
     summary = result.summary
     click.echo(f"{summary['images']} image(s) of split {summary['split']!r}, {model.weights} (step {model.step})")
-    for note in summary["warnings"]:
+    for note in [*summary["warnings"], *metric_gaps(summary)]:
         click.secho(f"warning: {note}", fg="yellow", err=True)
     metrics = summary["metrics"]
     for name in sorted(metrics["model"]):
@@ -78,6 +81,21 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     for who, values in summary.get("distribution", {}).items():
         click.echo(f"  {who}: " + json.dumps(values))
     click.echo(f"wrote {json_path} and {csv_path}")
+
+
+def metric_gaps(summary: dict) -> list[str]:
+    """A warning per metric that is n/a for some images (NaN or infinite: a broken model or
+    bad data), which a mean over the other images would hide."""
+    notes = []
+    images = summary.get("images", 0)
+    for who, table in summary.get("metrics", {}).items():
+        for name, stats in sorted(table.items()):
+            missing = images - int(stats.get("count") or 0)
+            if images and missing > 0:
+                what = "n/a" if missing == images else f"n/a for {missing} of {images} image(s)"
+                notes.append(f"{name} of the {who} is {what}: its values are NaN or infinite (check the "
+                             "checkpoint's weights and the data)")
+    return notes
 
 
 def _fmt(stats: dict) -> str:

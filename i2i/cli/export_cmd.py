@@ -33,10 +33,12 @@ def export(checkpoint: str, fmt: str, out_file: str, no_ema: bool, device: str, 
     difference below 1e-4 of the output's magnitude, one level for integer outputs), or
     nothing is written.
     """
+    from i2i.cli.options import loaded_plugins
     from i2i.inference.export import TOLERANCE, export_generator
-    from i2i.inference.model import choose_device, load_model
+    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
 
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    refuse_nonfinite_weights(model)
     result = export_generator(model, fmt, out_file, io=io, input_dtype=input_dtype)
     click.echo(f"wrote {result.path} ({fmt}, {io} units, from {model.weights}); checked on input "
                f"{result.checked_shape}: max abs difference to PyTorch {result.max_abs_diff:.2e} "

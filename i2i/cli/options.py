@@ -7,3 +7,25 @@ import click
 set_option = click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE",
     help="Override a recipe key (dotted key, TOML value), e.g. --set train.steps=20. Repeatable.")
+
+
+def loaded_plugins(show_problems: bool = True):
+    """The process's plugins; their load errors and warnings are printed once (to stderr)."""
+    from i2i.plugins import get_plugins
+
+    plugins = get_plugins()
+    if show_problems:
+        show_plugin_problems(plugins)
+    return plugins
+
+
+_shown: set[int] = set()
+
+
+def show_plugin_problems(plugins) -> None:
+    """Print each plugin problem of ``plugins`` as a yellow warning, once per process."""
+    if id(plugins) in _shown:
+        return
+    _shown.add(id(plugins))
+    for line in plugins.problems():
+        click.secho(f"warning: {line}", fg="yellow", err=True)

@@ -35,7 +35,10 @@ def list_plugins(as_json: bool) -> None:
             rows = [("hooks", ", ".join(sorted(info.hooks)))]
         if info.error:
             rows.append(("error", f"[red]{info.error}[/red]"))
+        rows += [("warning", f"[yellow]{warning}[/yellow]") for warning in info.warnings]
         label = [info.name, f"{info.version or '-'}{' built in' if info.builtin else ''}"]
         for i, (component, description) in enumerate(rows or [("", "")]):
             table.add_row(label[i] if i < len(label) else "", component, description, end_section=i == len(rows) - 1)
     Console().print(table)
+    for line in plugins.warnings:
+        click.secho(f"warning: {line}", fg="yellow", err=True)

@@ -54,29 +54,35 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     EMA weights are used when the checkpoint has them. --train-mode normalises each image
     (or tile) on its own.
     """
+    from i2i.cli.options import loaded_plugins
+    from i2i.engine.resources import resource_errors
     from i2i.errors import UsageError
-    from i2i.inference.model import choose_device, load_model
+    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
     from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
 
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
                              train_mode=train_mode, convert_channels=convert_channels, ext=ext)
+    knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
+    echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
     if pairs:
         from i2i.inference.pairs import predict_pairs
 
-        model = load_model(checkpoint, choose_device(device), ema=not no_ema)
-        echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
-        written = predict_pairs(model, inputs, Path(out_dir), options, grid=grid, frame=frame, on_written=echo)
+        model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+        refuse_nonfinite_weights(model)
+        with resource_errors(knobs):
+            written = predict_pairs(model, inputs, Path(out_dir), options, grid=grid, frame=frame, on_written=echo)
         if not quiet:
             click.echo(f"done: {len(written)} pair output(s) in {out_dir}", err=True)
         return
     items = collect_inputs(inputs)
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema)
+    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    refuse_nonfinite_weights(model)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
                    err=True)
-    echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
-    written = predict_files(model, items, Path(out_dir), options, on_written=echo)
+    with resource_errors(knobs):
+        written = predict_files(model, items, Path(out_dir), options, on_written=echo)
     if not quiet:
         click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)

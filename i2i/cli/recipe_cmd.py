@@ -6,7 +6,7 @@ import inspect
 
 import click
 
-from i2i.cli.options import set_option
+from i2i.cli.options import loaded_plugins, set_option
 
 
 @click.group("recipe")
@@ -23,26 +23,28 @@ def show(path: str, sets: tuple[str, ...]) -> None:
 
     from i2i.recipe import load_recipe
 
-    click.echo(tomli_w.dumps(load_recipe(path, sets).as_dict()), nl=False)
+    click.echo(tomli_w.dumps(load_recipe(path, sets, loaded_plugins()).as_dict()), nl=False)
 
 
 @recipe.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
 @set_option
 def check(path: str, sets: tuple[str, ...]) -> None:
-    """Validate a recipe: exit 0 when valid, 2 with every problem listed otherwise."""
+    """Validate a recipe and build its task, networks (on the meta device: no memory) and
+    losses: exit 0 when valid, 2 with every problem listed otherwise."""
+    from i2i.engine.build import dry_build
     from i2i.recipe import load_recipe
 
-    r = load_recipe(path, sets)
+    plugins = loaded_plugins()
+    r = load_recipe(path, sets, plugins)
+    dry_build(plugins, r)
     click.echo(f"{path}: ok (task {r.task.name}, generator {r.generator.name}, "
                f"discriminator {r.discriminator.name if r.discriminator else 'none'}, "
                f"losses {', '.join(f'{l.label}={l.name}x{l.weight:g}' for l in r.losses)})")
-    root = _source_params(r).get("root")
+    root = _source_params(r, plugins).get("root")
     if r.data.root is None and root is not None and root.default is inspect.Parameter.empty:
         click.echo(f"note: data.root is not set; source {r.source.name!r} needs it to run (--set data.root=PATH)")
 
 
-def _source_params(r) -> dict[str, inspect.Parameter]:
-    from i2i.plugins import get_plugins
-
-    return dict(get_plugins()["sources"].get(r.source.name).parameters())
+def _source_params(r, plugins) -> dict[str, inspect.Parameter]:
+    return dict(plugins["sources"].get(r.source.name).parameters())

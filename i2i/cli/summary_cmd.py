@@ -6,7 +6,7 @@ import json
 
 import click
 
-from i2i.cli.options import set_option
+from i2i.cli.options import loaded_plugins, set_option
 
 
 @click.command("summary")
@@ -19,11 +19,10 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     (its resolved recipe.toml)."""
     from pathlib import Path
 
-    from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
     from i2i.summary import component_details, summarize
 
-    plugins = get_plugins()
+    plugins = loaded_plugins()
     recipe_file = Path(path) / "recipe.toml" if Path(path).is_dir() else Path(path)
     result = summarize(load_recipe(recipe_file, sets, plugins), plugins)
     if as_json:

@@ -25,11 +25,13 @@ from i2i.tasks import Task
 WHOLE_DATA = "all"
 
 
-def checked(dataset: Dataset, task: Task, recipe: Recipe, frame: str) -> CheckedDataset:
-    """``dataset`` checked against ``task`` and decoded for ``frame`` (``train``, ``full``, ``crop``)."""
+def checked(dataset: Dataset, task: Task, recipe: Recipe, frame: str, plugins: Plugins) -> CheckedDataset:
+    """``dataset`` checked against ``task`` and decoded for ``frame`` (``train``, ``full``, ``crop``);
+    a channel mismatch names the task option to set when the task has it."""
     d = recipe.data
+    settable = tuple(plugins["tasks"].get(recipe.task.name).parameters())
     return CheckedDataset(dataset, task.expected_channels(), d.preprocess, d.load_size, d.crop_size, d.on_error,
-                          frame=frame)
+                          settable=settable, frame=frame)
 
 
 def source_splits(plugins: Plugins, recipe: Recipe) -> dict[str, Dataset]:
@@ -41,7 +43,7 @@ def source_splits(plugins: Plugins, recipe: Recipe) -> dict[str, Dataset]:
 
 def training_splits(plugins: Plugins, recipe: Recipe, task: Task) -> dict[str, CheckedDataset]:
     """``train`` decoded for training, ``val``/``test`` (when present) for ``train.eval_frame``."""
-    return {name: checked(ds, task, recipe, "train" if name == "train" else recipe.train.eval_frame)
+    return {name: checked(ds, task, recipe, "train" if name == "train" else recipe.train.eval_frame, plugins)
             for name, ds in source_splits(plugins, recipe).items()}
 
 

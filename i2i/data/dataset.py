@@ -2,9 +2,10 @@
 at the size of a frame.
 
 :class:`CheckedDataset` wraps a source dataset. In the worker processes it only decodes:
-it checks each sample (readable, expected channels, input and target of one size),
-resizes it to the size its frame asks for (:func:`i2i.data.resize.frame_size`: the training
-preprocessing, or the whole image for evaluation), and, with ``on_error = "skip"``,
+it checks each sample (readable, expected channels, no NaN/inf in float images, input and
+target of one size), resizes it to the size its frame asks for
+(:func:`i2i.data.resize.frame_size`: the training preprocessing, or the whole image for
+evaluation; a sample's pixel ``spacing`` is scaled alike), and, with ``on_error = "skip"``,
 replaces a bad sample deterministically by the next good one, reporting the files it
 skipped. Each sample carries its ``index`` in the split (which seeds its evaluation pair).
 """
@@ -19,16 +20,24 @@ from torch.utils.data import Dataset
 
 from i2i.data.imageio import DataError
 from i2i.data.resize import frame_size, resize
+from i2i.finite import describe_nonfinite
 
 IMAGE_KEYS = ("input", "target")
+#: The task attribute that sets each image's channel count.
+CHANNEL_KEYS = {"input": "in_channels", "target": "out_channels"}
 
 
 class CheckedDataset(Dataset):
-    """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process."""
+    """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process.
+
+    ``settable`` names the task options among ``in_channels``/``out_channels`` that the
+    recipe may set (a channel mismatch then says which to set)."""
 
     def __init__(self, dataset: Dataset, channels: Mapping[str, int], preprocess: str = "none",
-                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise", frame: str = "train"):
+                 load_size: int = 286, crop_size: int = 256, on_error: str = "raise", *,
+                 settable: tuple[str, ...] = (), frame: str = "train"):
         self.dataset = dataset
+        self.settable = tuple(settable)
         self.frame = frame
         self.channels = dict(channels)
         self.preprocess = preprocess
@@ -70,7 +79,12 @@ class CheckedDataset(Dataset):
                 raise DataError(f"{path}: {key} must be (C, H, W), got shape {tuple(image.shape)}")
             expected = self.channels.get(key)
             if expected is not None and image.shape[0] != expected:
-                raise DataError(f"{path}: {key} has {image.shape[0]} channel(s), the task expects {expected}")
+                raise DataError(self.channel_message(path, key, image.shape[0], expected))
+            bad = describe_nonfinite(image)
+            if bad:
+                hint = "" if self.on_error == "skip" else \
+                    ", or set data.on_error = \"skip\" to leave such samples out"
+                raise DataError(f"{path}: {key} holds {bad}; repair or mask them in the file{hint}")
         sizes = {tuple(img.shape[-2:]) for img in images.values()}
         if len(sizes) > 1:
             described = ", ".join(f"{k} {img.shape[-2]}x{img.shape[-1]}" for k, img in images.items())
@@ -80,7 +94,28 @@ class CheckedDataset(Dataset):
             size = frame_size(self.frame, self.preprocess, h, w, self.load_size, self.crop_size)
             for key, image in images.items():
                 sample[key] = resize(image, size)
+            if isinstance(sample.get("spacing"), torch.Tensor) and size != (h, w):
+                sample["spacing"] = sample["spacing"] * torch.tensor([h / size[0], w / size[1]])
         return sample
+
+    def spacing_of(self, index: int) -> tuple[float, float]:
+        """(row, column) pixel spacing in mm of sample ``index`` as decoded (the source's
+        ``spacing_of``, scaled by the frame's resize); AttributeError when the source has none."""
+        row, col = self.dataset.spacing_of(index)
+        if self.preprocess in ("none", "crop"):
+            return row, col
+        h, w = self.dataset.size_of(index)
+        nh, nw = frame_size(self.frame, self.preprocess, h, w, self.load_size, self.crop_size)
+        return row * h / nh, col * w / nw
+
+    def channel_message(self, path: str, key: str, channels: int, expected: int) -> str:
+        """Why a ``key`` image of ``channels`` channels does not fit, naming the task option."""
+        option = CHANNEL_KEYS.get(key, "in_channels")
+        message = (f"{path}: {key} has {channels} channel(s), the task expects {expected} "
+                   f"(task.{option} = {expected})")
+        if option in self.settable:
+            message += f"; set task.{option} = {channels} to train on such files, or convert them"
+        return message
 
 
 def sample_size(dataset: Dataset, index: int, preprocess: str, load_size: int, crop_size: int,

@@ -9,6 +9,7 @@ Datasets may also offer ``relative_paths`` (for grouping), ``groups`` and a chea
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -17,6 +18,15 @@ from i2i.data.imageio import IMAGE_EXTENSIONS, DataError, image_size
 from i2i.errors import UsageError
 
 SPLITS = ("train", "val", "test")
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """Print ``i2i: warning: MESSAGE`` to stderr, once per process (a source built again for
+    the final evaluation does not repeat it)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"i2i: warning: {message}", file=sys.stderr, flush=True)
 
 
 class Source:

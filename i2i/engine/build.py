@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from i2i.data.source import Source
 from i2i.errors import I2IError, UsageError
 from i2i.plugins import Plugins
 from i2i.recipe import ComponentSpec, Recipe
+from i2i.recipe.model import thaw
 from i2i.tasks import Task
 
 
@@ -38,8 +40,9 @@ def build(plugins: Plugins, kind: str, spec: ComponentSpec, where: str, **provid
         raise
     except Exception as exc:
         plugin = registry.get(spec.name).plugin
+        reason = str(exc) if isinstance(exc, ValueError) and str(exc) else f"{type(exc).__name__}: {exc}"
         raise UsageError(f"{where}: {registry.singular} {spec.name!r} (plugin {plugin!r}) could not be built "
-                         f"with options {dict(spec.options)}: {type(exc).__name__}: {exc}") from exc
+                         f"with options {thaw(spec.options)}: {reason}") from exc
 
 
 def build_task(plugins: Plugins, recipe: Recipe) -> Task:
@@ -68,6 +71,37 @@ def build_losses(plugins: Plugins, recipe: Recipe) -> list[LossTerm]:
     """The loss terms with a non-zero weight (weight 0 switches a term off)."""
     return [LossTerm(spec.label, spec.weight, build(plugins, "losses", spec, f"losses.{spec.label}"))
             for spec in recipe.losses if spec.weight != 0]
+
+
+def on_meta(factory: Callable[[], Any]) -> Any:
+    """``factory()`` with tensors created on the meta device (shapes only: no memory, no
+    weights), or normally when the factory needs real data (e.g. it loads a weights file)."""
+    try:
+        with torch.device("meta"):
+            return factory()
+    except NotImplementedError:
+        return factory()
+
+
+@dataclass
+class DryBuild:
+    """The recipe's task, networks (on the meta device) and loss terms, built to find
+    factory errors before a run (``i2i recipe check``, ``i2i summary``)."""
+
+    task: Task
+    generator: nn.Module
+    discriminator: nn.Module | None
+    losses: list[LossTerm]
+
+
+def dry_build(plugins: Plugins, recipe: Recipe) -> DryBuild:
+    """Build every model component of ``recipe`` cheaply (generator and discriminator on the
+    meta device); a factory that rejects its options fails as it would at the start of a run."""
+    task = build_task(plugins, recipe)
+    generator = on_meta(lambda: build_generator(plugins, recipe, task))
+    discriminator = on_meta(lambda: build_discriminator(plugins, recipe, task))
+    losses = build_losses(plugins, recipe)  # as a run builds them: a loss may load its own weights file
+    return DryBuild(task, generator, discriminator, losses)
 
 
 def _check_module(net: Any, what: str, name: str) -> nn.Module:

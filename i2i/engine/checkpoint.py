@@ -3,12 +3,17 @@
 ``checkpoints/step_00001000/`` holds ``generator.safetensors``, ``discriminator.safetensors``
 (and ``generator_ema.safetensors`` when EMA is on), ``trainer.safetensors`` + ``trainer.json``
 (optimizers, schedulers, scaler, step, RNG states). The folder is written under a
-temporary name, every file is fsynced, then it is renamed into place: a kill at any
-moment leaves either the complete folder or none. Nothing is ever unpickled.
+temporary name (``.tmp-step_00001000-PID``), every file is fsynced, then it is renamed into
+place: a kill at any moment leaves either the complete folder or none. A failed write
+(a full disk) removes its temporary folder; temporary folders of dead writers are removed
+by the next write. Files get the usual permissions (``0666`` less the umask). A resume
+takes the newest *intact* checkpoint (:func:`newest_intact_checkpoint`). Nothing is ever
+unpickled.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -26,11 +31,18 @@ from i2i.engine.state import join_tensors, split_tensors
 from i2i.errors import I2IError, UsageError
 
 STEP_DIR = re.compile(r"^step_(\d{8,})$")
+TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)$")
+#: Weights files every checkpoint has (besides ``trainer.json``).
+REQUIRED_FILES = ("generator.safetensors", "trainer.safetensors")
 WEIGHTS_FORMAT = "i2i.weights.v1"
 
 
 class CheckpointError(I2IError):
     """A checkpoint that cannot be read or does not fit the model."""
+
+
+class DiskFullError(I2IError):
+    """No space left while writing a checkpoint (its temporary folder is removed)."""
 
 
 def step_dir_name(step: int) -> str:
@@ -53,6 +65,41 @@ def latest_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint folder, if any."""
     found = list_checkpoints(folder)
     return found[-1][1] if found else None
+
+
+def checkpoint_problem(folder: Path, required: tuple[str, ...] = REQUIRED_FILES) -> str | None:
+    """Why checkpoint ``folder`` cannot be resumed from (a missing, truncated or unreadable
+    file), or None when it is intact. Reads the file headers, not the tensors."""
+    if not (folder / "trainer.json").is_file():
+        return "trainer.json is missing (no trainer state)"
+    try:
+        json.loads((folder / "trainer.json").read_text())["state"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"trainer.json is unreadable ({type(exc).__name__}: {exc})"
+    for name in required:
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            read_metadata(path)
+        except CheckpointError as exc:
+            return f"{path.name}: {str(exc).removeprefix(f'{path}: ')}"
+    return None
+
+
+def newest_intact_checkpoint(folder: Path, required: tuple[str, ...] = REQUIRED_FILES
+                             ) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """``(checkpoint, skipped)``: the newest intact checkpoint folder under ``folder`` (or
+    None) and the newer ``step_*`` folders passed over, each with the reason."""
+    steps = sorted((int(m.group(1)), child) for child in (folder.iterdir() if folder.is_dir() else [])
+                   if (m := STEP_DIR.match(child.name)) and child.is_dir())
+    skipped: list[tuple[Path, str]] = []
+    for _, path in reversed(steps):
+        problem = checkpoint_problem(path, required)
+        if problem is None:
+            return path, skipped
+        skipped.append((path, problem))
+    return None, skipped
 
 
 def _fsync(path: Path) -> None:
@@ -78,16 +125,13 @@ class CheckpointWriter:
         final = self.folder / step_dir_name(step)
         tmp = self.folder / f".tmp-{final.name}-{os.getpid()}"
         tmp.mkdir()
-        for role, state_dict in weights.items():
-            tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-            save_file(tensors, tmp / f"{role}.safetensors", metadata=weight_metadata.get(role, {}))
-        tree, tensors = split_tensors(trainer_state)
-        save_file(tensors, tmp / "trainer.safetensors", metadata={"format": "i2i.trainer.v1"})
-        (tmp / "trainer.json").write_text(json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
-                                                      "state": tree}))
-        for child in tmp.iterdir():
-            _fsync(child)
-        _fsync(tmp)
+        try:
+            self._write_files(tmp, weights, weight_metadata, trainer_state)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(self._disk_full_message(final, weights, trainer_state)) from None
+            raise
         if final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -95,10 +139,39 @@ class CheckpointWriter:
         self.rotate(protect or set())
         return final
 
+    @staticmethod
+    def _write_files(tmp: Path, weights: dict[str, dict[str, torch.Tensor]],
+                     weight_metadata: dict[str, dict[str, str]], trainer_state: dict[str, Any]) -> None:
+        for role, state_dict in weights.items():
+            tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+            save_safetensors(tensors, tmp / f"{role}.safetensors", weight_metadata.get(role, {}))
+        tree, tensors = split_tensors(trainer_state)
+        save_safetensors(tensors, tmp / "trainer.safetensors", {"format": "i2i.trainer.v1"})
+        (tmp / "trainer.json").write_text(json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
+                                                      "state": tree}))
+        for child in tmp.iterdir():
+            _fsync(child)
+        _fsync(tmp)
+
+    def _disk_full_message(self, final: Path, weights: dict[str, dict[str, torch.Tensor]],
+                           trainer_state: dict[str, Any]) -> str:
+        need = sum(t.numel() * t.element_size() for sd in weights.values() for t in sd.values())
+        need += sum(t.numel() * t.element_size() for t in split_tensors(trainer_state)[1].values())
+        free = shutil.disk_usage(self.folder).free
+        return (f"no space left on the device while writing checkpoint {final.name} into {self.folder} "
+                f"(a checkpoint needs about {need / 2**20:.0f} MiB, {free / 2**20:.0f} MiB are free); the "
+                f"partial checkpoint was removed. Free space there, or keep fewer checkpoints "
+                f"(train.keep_checkpoints = {self.keep}), then continue with `i2i run --resume "
+                f"{self.folder.parent}`")
+
     def remove_partial(self) -> None:
-        """Delete temporary folders left by a killed run."""
+        """Delete temporary folders left by this process or by writers that are no longer
+        running (a killed run); another live writer's folder is left alone."""
         for child in self.folder.glob(".tmp-step_*"):
-            shutil.rmtree(child, ignore_errors=True)
+            match = TMP_DIR.match(child.name)
+            pid = int(match.group(1)) if match else None
+            if pid is None or pid == os.getpid() or not _process_alive(pid):
+                shutil.rmtree(child, ignore_errors=True)
 
     def rotate(self, protect: set[Path]) -> None:
         """Keep the newest ``keep`` checkpoints plus the ``protect``-ed ones (e.g. the best)."""
@@ -106,6 +179,29 @@ class CheckpointWriter:
         for _, path in found[: max(0, len(found) - self.keep)]:
             if path not in protect:
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """``safetensors.torch.save_file`` with the permissions of any new file (safetensors
+    itself creates files readable by their owner only)."""
+    save_file(tensors, str(path), metadata=metadata)
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_trainer_state(folder: Path) -> dict[str, Any]:

@@ -35,6 +35,11 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def env_rank() -> int:
+    """This process's global rank as torchrun set it (0 when not distributed)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def init_distributed(device: torch.device) -> tuple[DistInfo, torch.device]:
     """Join the process group when started by torchrun; returns this rank's device."""
     if env_world_size() <= 1:

@@ -9,30 +9,94 @@ from typing import Any
 
 import tomli_w
 
+from i2i.engine.checkpoint import CheckpointWriter, list_checkpoints
+from i2i.engine.runlock import LOCK_NAME, RunInUse, holder_of
 from i2i.errors import UsageError
 from i2i.recipe import Recipe
 
+RUN_SUBFOLDERS = ("checkpoints", "samples")
+#: Files a run writes at its top level (removed when it restarts from step 0).
+RUN_OUTPUTS = ("metrics.jsonl", "metrics.jsonl.tmp", "recipe.toml.tmp", "eval.json", "eval.csv", "report.html")
+
 
 def choose_run_dir(recipe: Recipe, explicit: bool) -> Path:
-    """The run directory named by ``run.out`` (not created yet); never one that holds files.
+    """The run directory named by ``run.out`` (not created yet); never one that holds a run
+    with checkpoints.
 
-    The default (``runs/{recipe}``) gets a ``-2``, ``-3``... suffix when taken; an explicit
-    ``--out``/``run.out`` that is not empty is refused (use ``--resume`` to continue it).
+    The default (``runs/{recipe}``) gets a ``-2``, ``-3``... suffix when taken. An explicit
+    ``--out``/``run.out`` is refused when it is a file, is in use by a live run, holds
+    checkpoints (continue it with ``--resume``) or holds files that are no run; a run that
+    stopped before its first checkpoint is given back, to be restarted
+    (:func:`restart_run_dir`).
     """
+    if not recipe.run.out.strip():
+        raise UsageError("run.out: empty; give the run directory (--out DIR), or leave it unset for "
+                         "runs/{recipe}")
     base = Path(recipe.run.out.replace("{recipe}", recipe.stem))
     candidate, n = base, 1
-    while candidate.exists() and any(candidate.iterdir()):
+    while run_files(candidate) or holder_of(candidate) is not None:
         if explicit:
-            raise UsageError(f"run.out: {str(base)!r} already holds a run; continue it with "
-                             f"`i2i run --resume {base}` or choose another --out")
+            _refuse_taken(candidate)
+            return candidate
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
 
 
+def run_files(folder: Path) -> list[Path]:
+    """What ``folder`` holds besides an unused run skeleton (empty ``checkpoints/`` and
+    ``samples/``, a lock file): nothing for a new or empty folder."""
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        return [folder]
+    return [p for p in folder.iterdir() if p.name != LOCK_NAME
+            and not (p.name in RUN_SUBFOLDERS and p.is_dir() and not any(p.iterdir()))]
+
+
+def _refuse_taken(folder: Path) -> None:
+    """Fail unless ``folder`` may be used: empty but for a stale lock, or a run that stopped
+    before its first checkpoint."""
+    if not folder.is_dir():
+        raise UsageError(f"run.out: {str(folder)!r} is a file, not a folder; choose another --out")
+    holder = holder_of(folder)
+    if holder is not None:
+        raise RunInUse(f"run.out: {str(folder)!r} is in use by {holder.describe()}; wait for it to end or "
+                       "choose another --out")
+    if not run_files(folder):
+        return
+    if list_checkpoints(folder / "checkpoints"):
+        raise UsageError(f"run.out: {str(folder)!r} already holds a run; continue it with "
+                         f"`i2i run --resume {folder}` or choose another --out")
+    if not is_restartable(folder):
+        raise UsageError(f"run.out: {str(folder)!r} holds files that are not an i2i run "
+                         f"({', '.join(sorted(p.name for p in run_files(folder))[:5])}); choose an empty or new "
+                         "folder")
+
+
+def is_restartable(folder: Path) -> bool:
+    """A run directory whose run stopped before writing its first checkpoint."""
+    return (folder / "recipe.toml").is_file() and not list_checkpoints(folder / "checkpoints")
+
+
+def restart_run_dir(folder: Path) -> list[str]:
+    """Clear what a run that stopped before its first checkpoint wrote (``metrics.jsonl``,
+    sample grids, temporary files), so it starts again from step 0; returns what was
+    removed. Only i2i's own files are touched."""
+    removed = []
+    own = [folder / name for name in RUN_OUTPUTS] + [folder / "checkpoints" / n for n in ("best.json", "best.json.tmp")]
+    for path in own + sorted((folder / "samples").glob("step_*.png")):
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    if (folder / "checkpoints").is_dir():
+        CheckpointWriter(folder / "checkpoints").remove_partial()
+    return removed
+
+
 def create_run_dir(folder: Path) -> Path:
     """Create ``folder`` with its ``checkpoints/`` and ``samples/`` subfolders."""
-    for sub in ("checkpoints", "samples"):
+    for sub in RUN_SUBFOLDERS:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -30,7 +30,8 @@ from i2i.data.loader import collate_samples, same_size_batches
 from i2i.data.sampler import EpochBatchSampler
 from i2i.engine import build as B
 from i2i.engine import distributed as dist
-from i2i.engine.checkpoint import CheckpointWriter, load_weights, read_trainer_state
+from i2i.engine.checkpoint import (CheckpointWriter, latest_checkpoint, load_weights, read_trainer_state,
+                                  step_dir_name)
 from i2i.engine.provenance import component_provenance
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
@@ -38,12 +39,14 @@ from i2i.engine.gan_step import DiscriminatorObjective, GANStep
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
+from i2i.engine.resources import check_num_threads
 from i2i.engine.rundir import MetricsLog
 from i2i.engine.samples import save_grid
 from i2i.engine.schedule import Schedule, apply_lr, resume_note
 from i2i.engine.state import rng_state, seed_everything, set_rng_state
 from i2i.engine.validation import validate
 from i2i.errors import I2IError, UsageError
+from i2i.finite import nonfinite_weights
 from i2i.metrics import higher_is_better
 from i2i.nn.sizing import forward_any_size, unwrap
 from i2i.plugins import Plugins
@@ -54,7 +57,7 @@ SAMPLE_IMAGES = 4
 
 
 class NonFiniteLossError(I2IError):
-    """A loss became NaN or infinite."""
+    """A loss, or the weights about to be saved, became NaN or infinite."""
 
 
 class Trainer:
@@ -77,6 +80,7 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         train = recipe.train
         if train.num_threads:
+            check_num_threads(train.num_threads)
             torch.set_num_threads(train.num_threads)
         configure_device(self.device)
         seed_everything(recipe.run.seed)
@@ -275,9 +279,12 @@ class Trainer:
                     self.metrics.write(logs)
             if self.dist.is_main and (self.step % train.sample_every == 0 or end):
                 self.write_samples()
-            saved = self.save_checkpoint() if due_checkpoint else None
-            if due_val and self._is_new_best(logs):
-                self._record_best(saved or self.save_checkpoint())
+            new_best = due_val and self._is_new_best(logs)
+            if new_best:  # before saving: the checkpoint's trainer state must hold the best it makes
+                self._set_best()
+            saved = self.save_checkpoint() if due_checkpoint or new_best else None
+            if new_best and saved is not None:
+                self._write_best()
             self.events.emit("on_step_end", trainer=self, step=self.step, logs=logs)
             display.update(self.step, logs)
             if self._should_stop(due_log):
@@ -329,9 +336,15 @@ class Trainer:
                            f"{self.step - len(pending) + row + 1}")
         if dist.any_rank(message is not None, self.dist, self.device):
             where = message or "a loss became non-finite on another process"
-            raise NonFiniteLossError(
-                f"{where}; training stopped. The last good checkpoint is kept in {self.run_dir / 'checkpoints'}; "
-                "lower the learning rate or check the data, then resume or restart")
+            raise NonFiniteLossError(f"{where}; training stopped. {self._kept_checkpoint()}; lower the learning "
+                                     "rate (optim.lr_g, optim.lr_d) or check the data, then resume or restart")
+
+    def _kept_checkpoint(self) -> str:
+        """Which checkpoint a stopped run leaves as its newest good one."""
+        last = latest_checkpoint(self.run_dir / "checkpoints")
+        if last is None:
+            return "No checkpoint was written before (the run restarts from step 0)"
+        return f"The last good checkpoint, {last.name}, is kept in {last.parent}"
 
     # -- validation, samples --------------------------------------------------------------
 
@@ -363,11 +376,13 @@ class Trainer:
             return True
         return value > self.best["value"] if higher_is_better(name) else value < self.best["value"]
 
-    def _record_best(self, folder: Path | None) -> None:
-        if folder is None:
-            return
+    def _set_best(self) -> None:
+        """This step is the best so far: its checkpoint (written next) becomes the kept best."""
         name = self.recipe.train.best_metric
-        self.best = {"step": self.step, "metric": name, "value": self.last_validation[name], "folder": folder.name}
+        self.best = {"step": self.step, "metric": name, "value": self.last_validation[name],
+                     "folder": step_dir_name(self.step)}
+
+    def _write_best(self) -> None:
         tmp = self.run_dir / "checkpoints" / "best.json.tmp"
         tmp.write_text(json.dumps(self.best))
         os.replace(tmp, self.run_dir / "checkpoints" / "best.json")
@@ -433,6 +448,12 @@ class Trainer:
         if self.ema is not None:
             weights["generator_ema"] = self.ema.module.state_dict()
             component["generator_ema"] = self.recipe.generator.name
+        bad = nonfinite_weights(weights)
+        if bad:
+            counts = ", ".join(f"{role} {n}" for role, n in bad.items())
+            raise NonFiniteLossError(f"step {self.step}: the weights hold NaN/infinite values ({counts}), so no "
+                                     f"checkpoint was written. {self._kept_checkpoint()}; lower the learning rate "
+                                     "(optim.lr_g, optim.lr_d) or check train.ema_decay and the data")
         meta = {role: self.weight_metadata(role, name) for role, name in component.items()}
         protect = {self.run_dir / "checkpoints" / self.best["folder"]} if self.best else set()
         path = self.checkpoints.write(self.step, weights, meta, self.trainer_state(rank_rngs), protect)

@@ -97,10 +97,10 @@ def eval_dataset(model: LoadedModel, options: EvalOptions, plugins: Plugins) -> 
     if options.whole_data and options.split is None:
         whole = datapath.whole_data(plugins, recipe)
         if whole is not None:
-            return datapath.WHOLE_DATA, datapath.checked(whole, task, recipe, frame), []
+            return datapath.WHOLE_DATA, datapath.checked(whole, task, recipe, frame, plugins), []
     splits = datapath.source_splits(plugins, recipe)
     name, notes = choose_split(list(splits), options.split, options.held_out_only)
-    return name, datapath.checked(splits[name], task, recipe, frame), notes
+    return name, datapath.checked(splits[name], task, recipe, frame, plugins), notes
 
 
 def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: Plugins | None = None,

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from i2i import __version__
-from i2i.engine.checkpoint import read_metadata, read_tensors
+from i2i.engine.checkpoint import read_metadata, read_tensors, save_safetensors
 from i2i.errors import I2IError, UsageError
 from i2i.inference.graph import INPUT_DTYPES, TOP, AnySizeGenerator, TaskGraph, default_input_dtype, example_images
 from i2i.inference.model import LoadedModel, load_model
@@ -107,8 +107,11 @@ def export_generator(model: LoadedModel, fmt: str, out: str | Path, io: str = "d
     if fmt not in FORMATS:
         raise UsageError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     path = Path(out)
-    if path.resolve() in {model.weights.resolve(), *(p.resolve() for p in model.checkpoint.glob("*"))}:
-        raise UsageError(f"--out: {out} is a file of the checkpoint being exported; choose another path")
+    target, folder = path.resolve(), model.checkpoint.resolve()
+    in_checkpoint = target.parent == folder and (folder / "trainer.json").exists() and target.exists()
+    if target == model.weights.resolve() or in_checkpoint:
+        raise UsageError(f"--out {out}: would overwrite {target.name} of the checkpoint being exported "
+                         f"({model.checkpoint}); choose another file")
     path.parent.mkdir(parents=True, exist_ok=True)
     model.generator.eval()
     graph = graph_of(model, io, input_dtype)
@@ -190,11 +193,9 @@ def _torchscript(model: LoadedModel, graph: nn.Module, trace_input: torch.Tensor
 
 def _safetensors(model: LoadedModel, graph: nn.Module, trace_input: torch.Tensor, check_input: torch.Tensor,
                  path: Path) -> torch.Tensor:
-    from safetensors.torch import save_file
-
     meta = read_metadata(model.weights)
     meta.update({"exported_from": str(model.weights), "exported_by": f"i2i {__version__}"})
-    save_file({k: v.contiguous() for k, v in read_tensors(model.weights).items()}, str(path), metadata=meta)
+    save_safetensors({k: v.contiguous() for k, v in read_tensors(model.weights).items()}, path, meta)
     again = load_model(path, model.device)
     network_check = example_inputs(model, graph_of(model, "network", None))[1]
     with torch.no_grad():

@@ -108,6 +108,17 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
                        torch.device(device))
 
 
+def refuse_nonfinite_weights(model: LoadedModel) -> None:
+    """Fail naming the weights file when the generator holds NaN/inf values (its outputs would)."""
+    from i2i.finite import nonfinite_weights
+
+    bad = nonfinite_weights({"generator": model.generator.state_dict()})
+    if bad:
+        hint = " (or --no-ema for the raw weights)" if model.weights.name == GENERATOR_FILES[0] else ""
+        raise CheckpointError(f"{model.weights}: {bad['generator']} weight value(s) are NaN or infinite; the "
+                              f"model's outputs would be too. Use an earlier checkpoint{hint}")
+
+
 def choose_device(requested: str) -> torch.device:
     """``--device``: ``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a
     usage error."""

@@ -75,3 +75,34 @@ def resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
     mode = "bilinear" if shrink else "bicubic"
     return F.interpolate(image.float(), size=size, mode=mode, align_corners=False, antialias=shrink)
+
+
+def target_size(size: Sequence[int], spacing: Sequence[float], trained: PixelRange | None) -> tuple[int, int] | None:
+    """The (H, W) an image of ``size`` and ``spacing`` is resampled to for a model trained at
+    ``trained`` pixel sizes (each axis to its nearest trained size), or ``None`` to leave it."""
+    if trained is None or spacing is None:
+        return None
+    targets = [trained.target(float(s)) for s in spacing]
+    if all(t is None for t in targets):
+        return None
+    return tuple(max(1, round(n * float(s) / (t or float(s)))) for n, s, t in zip(size, spacing, targets))  # type: ignore[return-value]
+
+
+def forward_at_trained_pixel_size(run, x: torch.Tensor, spacing: torch.Tensor | None,
+                                  trained: PixelRange | None) -> torch.Tensor:
+    """``run(x)`` (a generator call on a network-range batch), each image first resampled to
+    the pixel size the model was trained at and its output resampled back (see
+    :func:`target_size`); images that need nothing run as they are, in one batch."""
+    size = tuple(x.shape[-2:])
+    sizes = [target_size(size, spacing[i].tolist(), trained) if spacing is not None else None
+             for i in range(x.shape[0])]
+    if all(s is None for s in sizes):
+        return run(x)
+    out: list[torch.Tensor | None] = [None] * x.shape[0]
+    for wanted in dict.fromkeys(sizes):
+        picks = [i for i, s in enumerate(sizes) if s == wanted]
+        part = x[picks]
+        y = run(part) if wanted is None else resample(run(resample(part, wanted)), size)
+        for j, i in enumerate(picks):
+            out[i] = y[j]
+    return torch.stack(out)  # type: ignore[arg-type]

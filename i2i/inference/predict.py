@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from i2i.errors import UsageError
+from i2i.finite import describe_nonfinite
 from i2i.inference import formats
 from i2i.inference.model import LoadedModel
 from i2i.inference.tiling import Blender, Box, TilePlan
@@ -35,6 +36,8 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: Image-file formats whose outputs pass through ``task.preview`` (data units -> [0, 1]):
 #: e.g. a CT model's HU become its display window in a PNG.
 PREVIEW_FORMATS = ("png", "jpeg", "tiff", "bmp", "webp")
+#: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
+MIN_TILE = 64
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,12 @@ class Predictor:
             raise UsageError(f"--batch-size: must be >= 1, got {options.batch_size}")
         if options.tile < 0 or options.overlap < 0:
             raise UsageError(f"--tile/--overlap: must be >= 0, got {options.tile}/{options.overlap}")
+        smallest = max(MIN_TILE, 2 * options.overlap)
+        if 0 < options.tile < smallest:
+            raise UsageError(f"--tile {options.tile}: tiles must be at least {smallest} pixels per side (twice "
+                             f"--overlap {options.overlap}, and at least {MIN_TILE}) to give each tile the context "
+                             "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
+                             "never tile")
         if options.precision not in PRECISIONS:
             raise UsageError(f"--precision: {options.precision!r} is not one of {', '.join(PRECISIONS)}")
         if options.precision == "fp16" and model.device.type != "cuda":
@@ -152,6 +161,7 @@ class Predictor:
         2 x 2 corner, so no full-size work is done here."""
         task = self.model.task
         image = decoded.image
+        refuse_nonfinite(decoded.path, [image])
         try:
             task.input_from_image(image[:, :2, :2])
             return image
@@ -226,6 +236,17 @@ class Predictor:
         return finished
 
 
+def refuse_nonfinite(path: Path, images: Sequence[torch.Tensor]) -> None:
+    """Fail naming ``path`` when its decoded images hold NaN or infinite values (the output
+    would carry them, and nothing else would say so)."""
+    if not any(image.is_floating_point() for image in images):
+        return
+    bad = describe_nonfinite(torch.cat([i.flatten() for i in images]) if len(images) > 1 else images[0])
+    if bad:
+        raise UsageError(f"{path}: the input holds {bad}; replace them (e.g. by the background value) "
+                         "before predicting")
+
+
 @dataclass
 class _Job:
     """An image being predicted: its tiles' outputs gather in ``blender``."""
@@ -266,6 +287,8 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
             unit = formats.read_input(item.path)
             if isinstance(unit, formats.Stack) and not unit.slices:
                 raise UsageError(f"{item.path}: holds no slices to predict")
+            refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
+                             else [unit.image])
             formats.check_writable(targets[item.path], unit)  # before its slices are predicted
             units.append((unit, []))
             yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: Most stride-2 downsamplings a built-in generator takes: sides are padded to a multiple of
+#: 2**depth, and 2**16 = 65536 pixels is beyond any image the networks are meant for.
+MAX_DOWNSAMPLINGS = 16
+
 
 def check_int(name: str, value: int, low: int, high: int | None = None) -> None:
     """Fail unless ``low <= value`` (and ``value <= high`` when given)."""

@@ -22,7 +22,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a recipe file; a missing file or a syntax error names the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (some Windows editors) is dropped
     except FileNotFoundError:
         raise UsageError(f"{path}: no such recipe file") from None
     except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:

@@ -20,7 +20,8 @@ def key(default: Any, doc: str, *, ge: float | None = None, gt: float | None = N
 class RunSection:
     """``[run]``: where and how the run happens."""
 
-    seed: int = key(0, "seed for every random number generator (data order, augmentation, init, dropout)")
+    seed: int = key(0, "seed for every random number generator (data order, augmentation, init, dropout)",
+                    ge=0, le=2**32 - 1)
     out: str = key("runs/{recipe}", "run directory; {recipe} is the recipe file's stem. An existing run is "
                    "never overwritten: the default gets a -2, -3... suffix, an explicit one is refused")
     device: Literal["auto", "cpu", "cuda"] = key("auto", "training device; auto picks cuda when available")

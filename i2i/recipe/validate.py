@@ -5,6 +5,8 @@ Every problem is collected and reported at once as ``FILE: dotted.key: message``
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from i2i.typecheck import check_value, coerce, resolved_parameters
 
 DEFAULT_TASK = "paired"
 NO_DISCRIMINATOR = "none"
+#: The keys of a ``[losses.LABEL]`` table besides the loss's own options.
+LOSS_KEYS = ("name", "weight")
 
 
 def load_recipe(path: str | Path, sets: list[str] | tuple[str, ...] = (), plugins: Plugins | None = None) -> Recipe:
@@ -104,7 +108,7 @@ class _Checker:
                     continue  # source options: checked by source_spec
                 self.add(dotted, f"unknown key{did_you_mean(key, known)}; [{name}] accepts: {one_of(known)}")
                 continue
-            message = check_value(value, hints[key]) or _bounds(value, known[key].metadata)
+            message = check_value(value, hints[key]) or _nonfinite(value) or _bounds(value, known[key].metadata)
             if message:
                 self.add(dotted, message)
                 continue
@@ -130,6 +134,7 @@ class _Checker:
             if "has no option" in message:
                 message += f"; core [data] keys: {one_of(core)}"
             self.add(f"data.{key}", message)
+        self.finite_options("data", options)
         return ComponentSpec(name, freeze(self.filled(registry, name, options)))
 
     # -- components -------------------------------------------------------------------
@@ -155,6 +160,7 @@ class _Checker:
             return None
         for key, message in registry.check_options(name, options):
             self.add(f"{section}.{key}", message)
+        self.finite_options(section, options)
         return ComponentSpec(name, freeze(self.filled(registry, name, options)))
 
     def losses(self, table: Any) -> tuple[LossSpec, ...]:
@@ -171,14 +177,22 @@ class _Checker:
             name = spec.get("name", label)
             weight = spec.get("weight", 1.0)
             options = {k: v for k, v in spec.items() if k not in ("name", "weight")}
-            if check_value(weight, float):
-                self.add(f"{where}.weight", check_value(weight, float) or "")
+            problem = check_value(weight, float) or _nonfinite(weight) or _bounds(weight, {"ge": 0})
+            if problem:
+                self.add(f"{where}.weight", problem + ("; 0 switches the term off" if "must be >=" in problem else ""))
                 continue
             if not isinstance(name, str) or name not in registry:
                 self.add(f"{where}.name", registry.unknown_message(name))
                 continue
+            accepted = [p for p in registry.get(name).parameters() if p not in registry.provided]
             for key, message in registry.check_options(name, options):
+                if key not in accepted and key not in registry.provided:
+                    own = f"the options of loss {name!r}: {one_of(accepted)}" if accepted else \
+                        f"no options (loss {name!r} has none)"
+                    message = (f"unknown key{did_you_mean(key, [*LOSS_KEYS, *accepted])}; a [losses.LABEL] table "
+                               f"takes {one_of(LOSS_KEYS)} and {own}")
                 self.add(f"{where}.{key}", message)
+            self.finite_options(where, options)
             specs.append(LossSpec(label, name, float(weight), freeze(self.filled(registry, name, options))))
         return tuple(specs)
 
@@ -196,6 +210,13 @@ class _Checker:
             elif not isinstance(options, dict):
                 self.add(f"plugins.{name}", f"expected a table of the plugin's options, got {options!r}")
         return table
+
+    def finite_options(self, section: str, options: dict[str, Any]) -> None:
+        """NaN and infinity are refused in every component option (TOML has them; no option means them)."""
+        for key, value in options.items():
+            message = _nonfinite(value)
+            if message:
+                self.add(f"{section}.{key}", message)
 
     def filled(self, registry: Any, name: str, options: dict[str, Any]) -> dict[str, Any]:
         """Options with the factory's defaults filled in, for the resolved recipe."""
@@ -220,6 +241,16 @@ class _Checker:
                 k.split(".")[0] for k, _ in self.problems}:
             self.add("discriminator.name", f"losses.{adversarial[0]} is adversarial and needs a discriminator; "
                                            f"choose one of: {one_of(self.plugins['discriminators'].names())}")
+        if data.group_pattern is not None:
+            try:
+                re.compile(data.group_pattern)
+            except re.error as exc:
+                self.add("data.group_pattern", f"{data.group_pattern!r} is not a valid regular expression: {exc}")
+        optim = core["optim"]
+        for name in ("betas_g", "betas_d"):
+            betas = getattr(optim, name)
+            if not all(0 <= b < 1 for b in betas):
+                self.add(f"optim.{name}", f"each beta must be in [0, 1), got {list(betas)}")
         train = core["train"]
         if train.steps is None and train.epochs is None:
             self.add("train.steps", "set train.steps (optimisation steps) or train.epochs")
@@ -227,7 +258,6 @@ class _Checker:
         if not any(loss.weight != 0 for loss in losses):
             self.add("losses", "no loss term with a non-zero weight: add a [losses.LABEL] table, e.g. "
                                "[losses.l1] name = \"l1\", weight = 100")
-
 
     def metric_checks(self, core: dict[str, Any], task_spec: ComponentSpec | None) -> None:
         """``train.best_metric`` and the plateau schedule's ``schedule.metric`` must name a
@@ -249,6 +279,17 @@ class _Checker:
             if name not in names:
                 self.add(key, f"{name!r} is not a metric this task's validation logs{did_you_mean(name, names)}; "
                               f"it logs: {one_of(names)}")
+
+
+def _nonfinite(value: Any) -> str | None:
+    """A message when ``value`` (or a number inside a list or table) is NaN or infinite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    if isinstance(value, (list, tuple)):
+        return next((f"must hold finite numbers, got {list(value)!r}" for v in value if _nonfinite(v)), None)
+    if isinstance(value, dict):
+        return next((f"{k}: {_nonfinite(v)}" for k, v in value.items() if _nonfinite(v)), None)
+    return None
 
 
 def _bounds(value: Any, meta: Any) -> str | None:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
-from i2i.nn.checks import check_dropout, check_int
+from i2i.nn.checks import MAX_DOWNSAMPLINGS, check_dropout, check_int
 from i2i.nn.layers import Activation, Upsample, output_activation, resize_conv
 
 Padding = Literal["reflect", "replicate", "zeros"]
@@ -74,7 +74,7 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         check_int("ngf", ngf, 1)
         check_int("blocks", blocks, 0)
-        check_int("downsamplings", downsamplings, 0)
+        check_int("downsamplings", downsamplings, 0, MAX_DOWNSAMPLINGS)
         check_dropout(dropout)
         _padding_layer(padding)  # reject an unknown padding before building anything
         bias = conv_bias(norm) if bias is None else bias

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
-from i2i.nn.checks import check_dropout, check_int
+from i2i.nn.checks import MAX_DOWNSAMPLINGS, check_dropout, check_int
 from i2i.nn.layers import Activation, Upsample, output_activation, resize_conv
 
 
@@ -74,7 +74,7 @@ class UNetGenerator(nn.Module):
         if residual and in_channels != out_channels:
             raise ValueError(f"residual needs as many input as output channels, got {in_channels} -> {out_channels}")
         self.residual = residual
-        check_int("depth", depth, 2)
+        check_int("depth", depth, 2, MAX_DOWNSAMPLINGS)
         check_int("ngf", ngf, 1)
         check_dropout(dropout)
         self.size_divisor = 2 ** depth

@@ -9,7 +9,10 @@ import torch
 
 from i2i.data import DataError, Source, list_images, read_image
 from i2i.data.imageio import image_size
-from i2i.data.source import FileDataset, require_images, resolve_root, split_folders
+from i2i.data.source import FileDataset, require_images, resolve_root, split_folders, warn_once
+
+#: Files whose shape is checked (from their headers) when a dataset is made.
+SHAPE_CHECKED = 1000
 
 
 def split_halves(image: torch.Tensor, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,4 +57,23 @@ class AlignedSource(Source):
     def dataset(self, split: str) -> AlignedDataset:
         folder = self.folders[split]
         files = [folder] if folder.is_file() else require_images(list_images(folder), folder)
+        warn_not_side_by_side(files[:SHAPE_CHECKED])
         return AlignedDataset(files, folder if folder.is_dir() else folder.parent, self.direction)
+
+
+def warn_not_side_by_side(files: list[Path]) -> None:
+    """Warn (once) about files that are not twice as wide as high: an A|B pair of square
+    halves is, and anything else usually means the data are not side-by-side pairs."""
+    odd = []
+    for path in files:
+        try:
+            h, w = image_size(path)
+        except DataError:
+            continue  # reported when the file is read
+        if w != 2 * h:
+            odd.append(f"{path.name} {w}x{h}")
+    if odd:
+        more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
+        warn_once(f"aligned: {len(odd)} of {len(files)} image(s) checked are not twice as wide as high "
+                  f"({', '.join(odd[:3])}{more}); each file should hold A and B side by side (for A/ and B/ "
+                  "folders use data.source = \"paired_folders\")")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -10,7 +9,7 @@ import torch
 
 from i2i.data import DataError, Source, list_images, read_image
 from i2i.data.imageio import image_size
-from i2i.data.source import SPLITS, FileDataset, resolve_root
+from i2i.data.source import SPLITS, FileDataset, resolve_root, warn_once
 
 MAX_LISTED = 10
 
@@ -99,7 +98,7 @@ class PairedFoldersSource(Source):
                       f"(under {folder})")
             if self.unpaired == "raise":
                 raise DataError(f"{report}. Pair them, or set data.unpaired = \"skip\" to leave them out")
-            print(f"i2i: warning: leaving out unpaired files: {report}", file=sys.stderr)
+            warn_once(f"leaving out unpaired files: {report}")
         if not pairs:
             raise DataError(f"{folder}: no file pairs: inputs go in folders named {self.input_dir!r}, targets in "
                             f"parallel folders named {self.target_dir!r} with the same file stems")
