@@ -117,22 +117,13 @@ def tiny_recipe(tmp_path, synthetic_pairs) -> Path:
 
 
 def train_in_process(recipe: Path, out: Path, *sets: str, plugins=None, resume: bool = False):
-    """Build and fit a Trainer in this process (CPU); returns it."""
-    import torch
+    """Train in this process on the CPU through the run API (:func:`i2i.engine.run.train`),
+    without the final evaluation and report; returns the Trainer."""
+    from i2i.engine.run import train
 
-    from i2i.engine.checkpoint import latest_checkpoint
-    from i2i.engine.rundir import create_run_dir, write_recipe
-    from i2i.engine.trainer import Trainer
-    from i2i.plugins import get_plugins
-    from i2i.recipe import load_recipe
-
-    plugins = plugins or get_plugins()
-    resolved = load_recipe(recipe, [*sets, f'run.out="{out.as_posix()}"'], plugins)
-    checkpoint = latest_checkpoint(out / "checkpoints") if resume else None
-    trainer = Trainer(resolved, out, plugins, torch.device("cpu"), resume_from=checkpoint, show_progress=False)
-    write_recipe(resolved, create_run_dir(out))
-    trainer.fit()
-    return trainer
+    result = train(recipe, sets, out=out, device="cpu", resume=out if resume else None, finish=False,
+                   plugins=plugins, say=lambda line: None)
+    return result.trainer
 
 
 @pytest.fixture(scope="session")

@@ -41,5 +41,5 @@ def test_ct_trains_on_patches_of_whole_simulated_slices(tmp_path, monkeypatch):
     assert (2, 1, 64, 64) in seen  # the physics ran on whole 64 x 64 slices
     x, y = trainer.prepare(next(trainer.batches()), train=True)
     assert x.shape == y.shape == (6, 1, 32, 32)
-    vx, _ = trainer.prepare(trainer._sample_batches[0], train=False)
+    vx, _ = trainer.prepare(trainer.sample_batches[0], train=False)
     assert vx.shape[-2:] == (64, 64)  # evaluation: whole slices

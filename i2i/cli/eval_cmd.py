@@ -51,7 +51,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     from i2i.cli.options import loaded_plugins
     from i2i.engine.resources import resource_errors
     from i2i.errors import UsageError
-    from i2i.evaluation.evaluate import EvalOptions, default_output, evaluate, write_result
+    from i2i.evaluation.evaluate import EvalOptions, evaluate
+    from i2i.evaluation.summary import default_output, metric_gaps, write_result
     from i2i.inference.model import choose_device, load_model
 
     torch_device = choose_device(device)
@@ -81,21 +82,6 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     for who, values in summary.get("distribution", {}).items():
         click.echo(f"  {who}: " + json.dumps(values))
     click.echo(f"wrote {json_path} and {csv_path}")
-
-
-def metric_gaps(summary: dict) -> list[str]:
-    """A warning per metric that is n/a for some images (NaN or infinite: a broken model or
-    bad data), which a mean over the other images would hide."""
-    notes = []
-    images = summary.get("images", 0)
-    for who, table in summary.get("metrics", {}).items():
-        for name, stats in sorted(table.items()):
-            missing = images - int(stats.get("count") or 0)
-            if images and missing > 0:
-                what = "n/a" if missing == images else f"n/a for {missing} of {images} image(s)"
-                notes.append(f"{name} of the {who} is {what}: its values are NaN or infinite (check the "
-                             "checkpoint's weights and the data)")
-    return notes
 
 
 def _fmt(stats: dict) -> str:

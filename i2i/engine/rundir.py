@@ -149,3 +149,12 @@ class MetricsLog:
             except json.JSONDecodeError:
                 pass
         return out
+
+
+def write_best(run_dir: Path, best: dict[str, Any]) -> Path:
+    """``checkpoints/best.json``: the kept best checkpoint's step, metric and value (atomically)."""
+    path = Path(run_dir) / "checkpoints" / "best.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(best))
+    os.replace(tmp, path)
+    return path

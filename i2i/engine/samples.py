@@ -34,3 +34,25 @@ def save_grid(path: Path, inputs: torch.Tensor, outputs: torch.Tensor, targets: 
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid_image(rows)).save(path)
     return path
+
+
+def write_samples(trainer) -> Path:
+    """``samples/step_XXXXXXXX.png``: input | output | target rows for the trainer's fixed
+    images (the EMA generator's output when EMA is on)."""
+    from i2i.nn.sizing import forward_any_size, unwrap
+
+    net = trainer.ema.module if trainer.ema is not None else unwrap(trainer.generator)
+    with torch.no_grad(), torch.random.fork_rng(devices=trainer.rng_devices()):
+        was_training = net.training
+        net.eval()
+        rows = []
+        for raw in trainer.sample_batches:
+            x, y = trainer.prepare(raw, train=False)
+            rows.append(trainer.task.display(x, forward_any_size(net, x), y))
+        net.train(was_training)
+    path = trainer.run_dir / "samples" / f"step_{trainer.step:08d}.png"
+    if len({r[0].shape for r in rows}) == 1:
+        return save_grid(path, *(torch.cat(parts) for parts in zip(*rows)))
+    for i, row in enumerate(rows):
+        save_grid(path.with_name(f"{path.stem}_{i}.png"), *row)
+    return path

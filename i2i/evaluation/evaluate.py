@@ -14,9 +14,6 @@ folders scores every sample in it.
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +21,14 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
-from i2i import __version__
 from i2i.data import datapath
 from i2i.data.loader import same_size_batches
 from i2i.data.resize import EVAL_FRAMES
 from i2i.errors import UsageError, one_of
 from i2i.evaluation.measure import modes, score_batches
+from i2i.evaluation.summary import summarize, write_result
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PRECISIONS
-from i2i.metrics import PSNR_CAP, higher_is_better
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -150,7 +146,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
                 rows.append(row)
             if progress is not None:
                 progress(len(rows), len(dataset))
-    summary = _summary(model, split, rows, notes, options)
+    summary = summarize(model, split, rows, notes, options)
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
@@ -168,110 +164,6 @@ def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
 
         lpips = LPIPS(options.lpips, options.lpips_net).to(device)
     return distribution, lpips
-
-
-def _stats(values: list[float]) -> dict[str, float | None]:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return {"mean": None, "std": None, "min": None, "max": None, "count": 0}
-    t = torch.tensor(finite, dtype=torch.float64)
-    return {"mean": float(t.mean()), "std": float(t.std(unbiased=False)), "min": float(t.min()),
-            "max": float(t.max()), "count": len(finite)}
-
-
-def _summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: list[str],
-             options: EvalOptions) -> dict[str, Any]:
-    metrics: dict[str, dict[str, Any]] = {}
-    for key in rows[0]:
-        who, _, name = key.partition("_")
-        if who in ("model", "input") and name:
-            metrics.setdefault(who, {})[name] = _stats([r[key] for r in rows])
-    names = sorted({name for table in metrics.values() for name in table})
-    return {
-        "format": "i2i.eval.v1",
-        "i2i_version": __version__,
-        "checkpoint": str(model.checkpoint),
-        "weights": model.weights.name,
-        "step": model.step,
-        "task": model.recipe.task.name,
-        "generator": model.recipe.generator.name,
-        "data": model.recipe.data.root or model.recipe.source.name,
-        "split": split,
-        "images": len(rows),
-        "mode": "train" if options.train_mode else "eval",
-        "precision": options.precision,
-        "protocol": protocol(model, split, options),
-        "baseline": "input" in metrics,
-        "metrics": metrics,
-        "higher_is_better": {name: higher_is_better(name) for name in names},
-        "warnings": notes,
-        "notes": [
-            f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",
-            "mae, psnr, ssim, ms_ssim: on the task's output images in data units (task.decode_output); "
-            "the task's own metrics replace those it also defines",
-            "input: the identity baseline (the network input taken as the output)"
-            if "input" in metrics else "no identity baseline: input and target are in different spaces",
-        ],
-    }
-
-
-def protocol(model: LoadedModel, split: str, options: EvalOptions) -> dict[str, Any]:
-    """How the numbers were measured, for ``eval.json``: what was scored and at which size,
-    how inputs were made and which metric definitions were used."""
-    d, frame = model.recipe.data, options.frame or model.recipe.train.eval_frame
-    if frame == "crop":
-        size = f"the centre {d.crop_size} x {d.crop_size} window of the image decoded as in training ({d.preprocess})"
-    elif d.preprocess == "resize_and_crop":
-        size = f"the whole image resized to {d.crop_size} x {d.crop_size} (the training crop size)"
-    elif d.preprocess.startswith("scale_width"):
-        size = f"the whole image scaled to {d.crop_size} pixels wide, aspect kept"
-    else:
-        size = "the whole image at its own size"
-    return {
-        "frame": frame,
-        "scored": size,
-        "split": split if split != datapath.WHOLE_DATA else "every sample of the data folder (no split folders)",
-        "pairs": f"made per image from seed (run.seed = {model.recipe.run.seed}, image index): independent of the "
-                 "batch size; the same pairs validation scores",
-        "metrics": "i2i.metrics: PSNR over all pixels; SSIM with an 11x11 Gaussian window (sigma 1.5) over the "
-                   "valid window positions (skimage's gaussian_weights=True, use_sample_covariance=False); "
-                   "MS-SSIM with 5 scales (fewer on small images)",
-        "mode": "train (each image normalised on its own)" if options.train_mode else "eval",
-    }
-
-
-def default_output(model: LoadedModel) -> Path:
-    """``RUN/eval.json`` for a checkpoint inside a run directory, else ``./eval.json``."""
-    return (model.run_dir or Path(".")) / "eval.json"
-
-
-def write_result(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
-    """Write ``path`` (JSON summary) and the per-image CSV beside it (same name, ``.csv``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = path.with_suffix(".csv")
-    result.summary["per_image_csv"] = table.name
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite(result.summary), indent=2) + "\n")
-    tmp.replace(path)
-    columns = list(result.rows[0]) if result.rows else ["index", "path"]
-    with table.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in result.rows:
-            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return path, table
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | None = None,

@@ -51,15 +51,24 @@ class PixelRange:
         return cls(float(low), float(high)) if low and high else None
 
 
-def survey(dataset, limit: int = SURVEY) -> PixelRange | None:
-    """The pixel sizes of ``dataset``'s samples (``spacing_of(i)`` = (row_mm, col_mm), asked
-    of at most ``limit`` evenly spread samples), or ``None`` when the source does not know them."""
-    spacing_of = getattr(dataset, "spacing_of", None)
-    if spacing_of is None or len(dataset) == 0:
+def survey(dataset, limit: int = SURVEY) -> dict[str, list[float]] | None:
+    """The geometry ``dataset``'s samples have, for a checkpoint to record: ``pixel_mm`` and
+    ``size_px`` as ``[smallest, largest]`` (``spacing_of(i)`` = (row_mm, col_mm) and
+    ``size_of(i)`` asked of at most ``limit`` evenly spread samples), or ``None`` when the
+    source does not know its pixel sizes."""
+    if len(dataset) == 0:
         return None
     step = max(1, math.ceil(len(dataset) / limit))
-    sizes = [float(v) for i in range(0, len(dataset), step) for v in spacing_of(i)]
-    return PixelRange(min(sizes), max(sizes)) if sizes else None
+    try:
+        sizes = [float(v) for i in range(0, len(dataset), step) for v in dataset.spacing_of(i)]
+    except AttributeError:
+        return None
+    record = {"pixel_mm": [min(sizes), max(sizes)]}
+    size_of = getattr(dataset, "size_of", None)
+    if size_of is not None:
+        sides = [int(v) for i in range(0, len(dataset), step) for v in size_of(i)]
+        record["size_px"] = [min(sides), max(sides)]
+    return record
 
 
 def resampled_size(size: Sequence[int], spacing: Sequence[float], target: float) -> tuple[int, int]:

@@ -1,0 +1,34 @@
+"""Stopping a run cleanly on SIGINT/SIGTERM: the first signal asks the loop to stop after the
+current step (it then writes a checkpoint); a second Ctrl-C stops at once."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+
+class StopRequest:
+    """``requested`` is the signal number once SIGINT or SIGTERM arrived, else ``None``."""
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        """Catch SIGINT and SIGTERM (only possible in the main thread; elsewhere a no-op)."""
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        except ValueError:  # not the main thread
+            pass
+
+    def restore(self) -> None:
+        """Put the previous handlers back."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.requested is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = signum
