@@ -78,8 +78,9 @@ def predict_files(model: LoadedModel, inputs: Sequence[str | Path], out_dir: str
     """Predict files, folders or glob patterns into ``out_dir`` in their own formats and bit
     depths (DICOM and NIfTI included): exactly ``i2i predict``. ``options`` are those of
     :class:`i2i.inference.predict.PredictOptions` (``tile``, ``batch_size``, ``ext``...)."""
-    from i2i.inference.predict import PredictOptions, collect_inputs
-    from i2i.inference.predict import predict_files as run
+    from i2i.inference.files import collect_inputs
+    from i2i.inference.files import predict_files as run
+    from i2i.inference.predict import PredictOptions
 
     return run(model, collect_inputs([str(i) for i in inputs]), Path(out_dir), PredictOptions(**options))
 

@@ -245,7 +245,7 @@ def test_real_head_slice_keeps_its_skull(identity_run, tmp_path, cli):
 def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
     from i2i.errors import UsageError
     from i2i.inference.formats import format_for, sniffed_format
-    from i2i.inference.predict import collect_inputs
+    from i2i.inference.files import collect_inputs
     from tests.dicom_fixtures import head_volume, write_series
 
     write_series(tmp_path / "in", head_volume(2, 16), names=["IM0001", "scan.v2"])

@@ -168,7 +168,8 @@ MEMORY_SCRIPT = textwrap.dedent("""
     import json, re, sys
     from pathlib import Path
     from i2i.inference.model import load_model
-    from i2i.inference.predict import InputFile, PredictOptions, predict_files
+    from i2i.inference.files import InputFile, predict_files
+    from i2i.inference.predict import PredictOptions
 
     def status(key):
         return int(re.search(key + r":\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024

@@ -25,6 +25,9 @@ import click
 @click.option("--max-images", type=click.IntRange(min=1), help="Evaluate only the first N images of the split.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True)
+@click.option("--native", is_flag=True,
+              help="Run the model at the images' own pixel size even where it differs from the pixel sizes it was "
+                   "trained at (default: resample those images for the model and back).")
 @click.option("--no-ema", is_flag=True, help="Use the raw generator weights even when the checkpoint has EMA weights.")
 @click.option("--train-mode", is_flag=True, help="Run the generator in training mode (dropout on, batch statistics).")
 @click.option("--inception", type=click.Path(), metavar="FILE",
@@ -35,7 +38,7 @@ import click
 @click.option("--quiet", is_flag=True, help="Print only the output paths.")
 def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None, out_file: str | None,
                  batch_size: int,
-                 max_images: int | None, device: str, precision: str, no_ema: bool, train_mode: bool,
+                 max_images: int | None, device: str, precision: str, native: bool, no_ema: bool, train_mode: bool,
                  inception: str | None, lpips: str | None, lpips_net: str, quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
@@ -61,7 +64,7 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
     model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides, plugins=loaded_plugins())
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
-                          precision=precision, frame=frame, whole_data=data_root is not None, inception=Path(inception) if inception else None,
+                          precision=precision, frame=frame, native=native, whole_data=data_root is not None, inception=Path(inception) if inception else None,
                           lpips=Path(lpips) if lpips else None, lpips_net=lpips_net)
     with resource_errors(f"--batch-size (now {batch_size})"):
         result = evaluate(model, options)

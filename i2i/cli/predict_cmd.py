@@ -27,6 +27,10 @@ import click
 @click.option("--convert-channels", is_flag=True,
               help="Convert inputs whose channel count differs from the model's (grey <-> RGB by luma / "
                    "repetition, alpha dropped); without it such inputs are an error.")
+@click.option("--native", is_flag=True,
+              help="Run the model at the inputs' own pixel size even where it differs from the pixel sizes it was "
+                   "trained at (default: resample such inputs, e.g. 0.5 mm CT for a model trained at 2 mm, for the "
+                   "model and its output back).")
 @click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
 @click.option("--pairs", is_flag=True,
               help="INPUTs are data folders (or files) of the recipe's pair files (aligned A|B, paired folders, "
@@ -40,7 +44,7 @@ import click
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
             device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
-            ext: str | None, pairs: bool, grid: bool, frame: str | None, quiet: bool) -> None:
+            ext: str | None, native: bool, pairs: bool, grid: bool, frame: str | None, quiet: bool) -> None:
     """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
     (a run directory, a checkpoint folder or a generator .safetensors file).
 
@@ -58,12 +62,13 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     from i2i.engine.resources import resource_errors
     from i2i.errors import UsageError
     from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
-    from i2i.inference.predict import PredictOptions, collect_inputs, predict_files
+    from i2i.inference.files import collect_inputs, predict_files
+    from i2i.inference.predict import PredictOptions
 
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
-                             train_mode=train_mode, convert_channels=convert_channels, ext=ext)
+                             train_mode=train_mode, convert_channels=convert_channels, ext=ext, native=native)
     knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
     echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
     if pairs:
@@ -83,6 +88,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
                    err=True)
     with resource_errors(knobs):
-        written = predict_files(model, items, Path(out_dir), options, on_written=echo)
+        written = predict_files(model, items, Path(out_dir), options, on_written=echo,
+                                say=lambda line: click.echo(line, err=True))
     if not quiet:
         click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)

@@ -78,10 +78,14 @@ def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
 
 class SplitSubset(Subset):
     """A ``Subset`` that keeps the source dataset's per-sample information
-    (``size_of``, ``relative_paths``, ``groups``) for its own indices."""
+    (``size_of``, ``spacing_of``, ``relative_paths``, ``groups``) for its own indices."""
 
     def size_of(self, index: int) -> tuple[int, int]:
         return self.dataset.size_of(self.indices[index])
+
+    def spacing_of(self, index: int) -> tuple[float, float]:
+        """The source's pixel spacing of sample ``index`` (AttributeError when it has none)."""
+        return self.dataset.spacing_of(self.indices[index])
 
     @property
     def relative_paths(self) -> list[str] | None:

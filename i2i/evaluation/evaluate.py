@@ -47,6 +47,7 @@ class EvalOptions:
     precision: str = "fp32"
     held_out_only: bool = False  # with no split named: test or val, else NoHeldOutSplit
     frame: str | None = None  # full or crop; None: the recipe's train.eval_frame
+    native: bool = False  # score at the images' own pixel size, even outside the trained one
     whole_data: bool = False  # --data given: a root without split folders is scored whole
     inception: Path | None = None
     lpips: Path | None = None
@@ -123,11 +124,14 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
     rows: list[dict[str, Any]] = []
+    resampled = 0
     generators = {"model": model.generator}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), \
             modes(generators, options.train_mode):
+        pixel_range = None if options.native else model.pixel_range
         for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, task, generators,
-                                    per_image=options.train_mode, autocast=autocast):
+                                    per_image=options.train_mode, autocast=autocast, pixel_range=pixel_range):
+            resampled += scored.resampled
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
             shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
@@ -146,10 +150,20 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
                 rows.append(row)
             if progress is not None:
                 progress(len(rows), len(dataset))
+    if resampled:
+        notes.append(resampling_note(model, resampled, len(rows)))
     summary = summarize(model, split, rows, notes, options)
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
+
+
+def resampling_note(model: LoadedModel, resampled: int, images: int) -> str:
+    """The one line saying that images were resampled to the model's training pixel size."""
+    r = model.pixel_range
+    return (f"{resampled} of {images} image(s) have pixels outside the {r.low:.3g}-{r.high:.3g} mm the model was "
+            "trained at: each was resampled to the nearest trained size for the model and its output back to the "
+            "image's own grid, where it is scored (--native scores without resampling)")
 
 
 def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):

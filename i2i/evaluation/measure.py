@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from i2i.evaluation.metrics import image_metrics
+from i2i.inference.pixel_size import PixelRange, forward_at_trained_pixel_size, target_size
 from i2i.nn.sizing import forward_any_size
 from i2i.tasks import Task
 
@@ -35,6 +36,7 @@ class ScoredBatch:
     y: torch.Tensor
     outputs: dict[str, torch.Tensor]
     metrics: dict[str, dict[str, torch.Tensor]]
+    resampled: int = 0
 
 
 @contextlib.contextmanager
@@ -53,22 +55,30 @@ def modes(generators: dict[str, nn.Module], train_mode: bool) -> Iterator[None]:
 @torch.no_grad()
 def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Task,
                   generators: dict[str, nn.Module], baseline: bool = True, per_image: bool = False,
-                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
-                  ) -> Iterator[ScoredBatch]:
+                  autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                  pixel_range: PixelRange | None = None) -> Iterator[ScoredBatch]:
     """Score ``generators`` (e.g. ``{"model": g, "ema": g_ema}``) on ``batches`` (decoded
-    samples), plus the identity baseline when ``baseline`` and the task has one. The caller
-    sets the generators' modes (see :func:`modes`)."""
+    samples), plus the identity baseline when ``baseline`` and the task has one. With
+    ``pixel_range`` (the pixel sizes the model was trained at), images whose ``spacing``
+    lies outside it are resampled for the generator and back (metrics stay at the image's
+    own resolution). The caller sets the generators' modes (see :func:`modes`)."""
     baseline = baseline and task.has_baseline
     for raw in batches:
         x, y = prepare(raw, False)
+        spacing = raw.get("spacing") if pixel_range is not None else None
         outputs = {}
         for name, net in generators.items():
-            with autocast():
-                outputs[name] = forward_any_size(net, x, one_at_a_time=per_image).float()
+            def run(part: torch.Tensor, net: nn.Module = net) -> torch.Tensor:
+                with autocast():
+                    return forward_any_size(net, part, one_at_a_time=per_image).float()
+
+            outputs[name] = forward_at_trained_pixel_size(run, x, spacing, pixel_range)
         if baseline:
             outputs["input"] = task.baseline_output(x).float()
         metrics = {name: image_metrics(task, x, out, y) for name, out in outputs.items()}
-        yield ScoredBatch(raw, x, y, outputs, metrics)
+        resampled = 0 if spacing is None else sum(
+            target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
+        yield ScoredBatch(raw, x, y, outputs, metrics, resampled)
 
 
 def mean_metrics(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, float]:

@@ -88,7 +88,20 @@ def protocol(model: LoadedModel, split: str, options: EvalOptions) -> dict[str, 
                    "valid window positions (skimage's gaussian_weights=True, use_sample_covariance=False); "
                    "MS-SSIM with 5 scales (fewer on small images)",
         "mode": "train (each image normalised on its own)" if options.train_mode else "eval",
+        "pixel_size": pixel_size_protocol(model, options),
     }
+
+
+def pixel_size_protocol(model: LoadedModel, options: EvalOptions) -> str:
+    """How images of another pixel size than the training data's were handled."""
+    trained = model.pixel_range
+    if trained is None:
+        return "no physical pixel size (the training data had none)"
+    span = f"trained at {trained.low:.3g}-{trained.high:.3g} mm pixels"
+    if options.native:
+        return f"{span}; every image scored at its own pixel size without resampling (--native)"
+    return (f"{span}; images outside that range are resampled to its nearest end for the model and back, then "
+            "scored at their own resolution")
 
 
 def default_output(model: LoadedModel) -> Path:

@@ -52,6 +52,14 @@ class LoadedModel:
     def size_divisor(self) -> int:
         return int(getattr(self.generator, "size_divisor", 1) or 1)
 
+    @property
+    def pixel_range(self):
+        """The pixel sizes (mm) the model was trained at (:class:`i2i.inference.pixel_size.PixelRange`),
+        or ``None`` when its training data had none (photos)."""
+        from i2i.inference.pixel_size import PixelRange
+
+        return PixelRange.from_metadata(read_metadata(self.weights))
+
 
 def generator_file(checkpoint: str | Path, ema: bool = True) -> Path:
     """The generator weights to use: a ``*.safetensors`` file given directly is used as is;

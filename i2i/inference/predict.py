@@ -1,15 +1,18 @@
-"""``i2i predict``: a trained generator on files of any size.
+"""``i2i predict``'s engine: a trained generator on decoded images of any size (the files
+themselves: :mod:`i2i.inference.files`).
 
-Per input file: decode (:mod:`i2i.inference.formats`) -> tiles (:mod:`i2i.inference.tiling`;
+Per image: a pixel size outside the model's training range resampled to it
+(:mod:`i2i.inference.pixel_size`) -> tiles (:mod:`i2i.inference.tiling`;
 one tile when the image is no larger than ``tile``) -> ``task.input_from_image`` per tile ->
 the generator, padded to its ``size_divisor`` -> ``task.decode_output`` per tile -> blended
 into a float32 image on the CPU -> ``task.finalize_output`` on the whole image -> written in
-the input's format and bit depth.
+the input's format and bit depth (resampled back to the input's grid first, if it was).
 Tiling takes ``encode_input`` and ``decode_output`` to be per-pixel maps (true of the
 built-in tasks but for mr_to_ct's per-slice percentile normalisation); a task whose input
 depends on the whole image sets ``pixelwise_io = False`` and gets its input computed once
-for the whole image. Tiles of consecutive images that have one shape share batches of ``batch_size``, so many small files are batched too, and a large
-one needs memory for ``batch_size`` tiles, not for the whole image. A volume (a reader's
+for the whole image. Tiles of consecutive images that have one shape share batches of
+``batch_size``, so many small files are batched too, and a large one needs memory for
+``batch_size`` tiles, not for the whole image. A volume (a reader's
 :class:`~i2i.inference.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
 slices and written once, as one file like its input.
 """
@@ -17,8 +20,6 @@ slices and written once, as one file like its input.
 from __future__ import annotations
 
 import contextlib
-import glob
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from i2i.errors import UsageError
 from i2i.finite import describe_nonfinite
 from i2i.inference import formats
 from i2i.inference.model import LoadedModel
+from i2i.inference.pixel_size import resample, target_size
 from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
@@ -53,61 +55,7 @@ class PredictOptions:
     train_mode: bool = False
     convert_channels: bool = False
     ext: str | None = None
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """An input and the path of its output relative to the output folder."""
-
-    path: Path
-    name: Path
-
-
-def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
-    """Files named by ``arguments``: files, folders (every supported file under them, their
-    sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
-    owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
-    such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
-    Fails on arguments that match nothing and on two inputs that would write the same output."""
-    suffixes = formats.supported_suffixes()
-    found: list[InputFile] = []
-    for arg in arguments:
-        p = Path(arg)
-        if p.is_file():
-            found.append(_input(p, Path(p.name)))
-        elif p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
-                           and (formats.suffix_of(f) in suffixes or formats.sniffed_format(f) is not None))
-            if not files:
-                raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
-                                 "files by their 'DICM' marker whatever their name)")
-            found += [_input(f, f.relative_to(p)) for f in files]
-        else:
-            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
-            if not matches:
-                raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
-            found += [_input(m, Path(m.name)) for m in matches]
-    seen: dict[Path, Path] = {}
-    unique = []
-    for item in found:
-        if item.name in seen:
-            if seen[item.name].resolve() == item.path.resolve():
-                continue  # the same file named twice
-            raise UsageError(f"{seen[item.name]} and {item.path} would both be written to {item.name}; "
-                             "give their folder instead, or predict them in two runs")
-        seen[item.name] = item.path
-        unique.append(item)
-    return unique
-
-
-def _input(path: Path, name: Path) -> InputFile:
-    """``path`` and its output name: a file recognised by content gets its format's suffix."""
-    sniffed = formats.sniffed_format(path)
-    return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+    native: bool = False
 
 
 def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
@@ -129,6 +77,17 @@ def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
         return image[:3]
     raise UsageError(f"cannot convert a {c}-channel image to {channels} channels "
                      "(conversions: grey <-> RGB, dropping alpha)")
+
+
+def refuse_nonfinite(path: Path, images: Sequence[torch.Tensor]) -> None:
+    """Fail naming ``path`` when its decoded images hold NaN or infinite values (the output
+    would carry them, and nothing else would say so)."""
+    if not any(image.is_floating_point() for image in images):
+        return
+    bad = describe_nonfinite(torch.cat([i.flatten() for i in images]) if len(images) > 1 else images[0])
+    if bad:
+        raise UsageError(f"{path}: the input holds {bad}; replace them (e.g. by the background value) "
+                         "before predicting")
 
 
 class Predictor:
@@ -153,6 +112,9 @@ class Predictor:
         self.options = options
         self.tile = options.tile
         self.overlap = options.overlap
+        self.pixel_range = None if options.native else model.pixel_range
+        #: ``(path, size, resampled size)`` of each image resampled to the model's pixel size.
+        self.resampled: list[tuple[Path, tuple[int, int], tuple[int, int]]] = []
         model.generator.train(options.train_mode)
 
     def checked_image(self, decoded: formats.Decoded) -> torch.Tensor:
@@ -182,6 +144,13 @@ class Predictor:
         """The network input (1, C, H, W) on the CPU for a whole decoded file."""
         return self.model.task.input_from_image(self.checked_image(decoded))
 
+    def trained_size(self, decoded: formats.Decoded, image: torch.Tensor) -> tuple[int, int] | None:
+        """The size to resample ``decoded`` to, when its pixel spacing (``meta["spacing"]``,
+        mm) lies outside the pixel sizes the model was trained at (``native`` turns it off)."""
+        if self.pixel_range is None or decoded.meta.get("spacing") is None:
+            return None
+        return target_size(tuple(image.shape[-2:]), decoded.meta["spacing"], self.pixel_range)
+
     def plan(self, height: int, width: int) -> TilePlan:
         return TilePlan(height, width, self.tile, self.overlap, self.model.size_divisor)
 
@@ -204,10 +173,16 @@ class Predictor:
         pending: list[tuple[_Job, Box, torch.Tensor]] = []
         for decoded in images:
             image = self.checked_image(decoded)
-            whole = None if per_tile else task.input_from_image(image)
-            job = _Job(decoded, self.plan(image.shape[-2], image.shape[-1]))
+            size, convert = self.trained_size(decoded, image), task.input_from_image
+            original = tuple(image.shape[-2:])
+            if size is not None:  # another pixel size than the model's: resampled to it (data units)
+                image = resample(task.to_data_units(image.unsqueeze(0), "input"), size)[0]
+                convert = lambda data: task.encode_input(data.unsqueeze(0))  # noqa: E731
+                self.resampled.append((decoded.path, original, size))
+            whole = None if per_tile else convert(image)
+            job = _Job(decoded, self.plan(image.shape[-2], image.shape[-1]), original if size is not None else None)
             for box in job.plan.boxes():
-                tile = task.input_from_image(job.plan.crop(image, box)) if whole is None else job.plan.crop(whole, box)
+                tile = convert(job.plan.crop(image, box)) if whole is None else job.plan.crop(whole, box)
                 if pending and (len(pending) == self.options.batch_size or pending[0][2].shape != tile.shape):
                     yield from self._run(pending)
                     pending = []
@@ -232,19 +207,11 @@ class Predictor:
                 job.blender = Blender(job.plan, out.shape[1])
             job.blender.add(box, out[i])
             if job.blender.done:
-                finished.append((job.decoded, self.model.task.finalize_output(job.blender.image)))
+                image = job.blender.image
+                if job.original is not None:  # back to the input's own grid
+                    image = resample(image.unsqueeze(0), job.original)[0]
+                finished.append((job.decoded, self.model.task.finalize_output(image)))
         return finished
-
-
-def refuse_nonfinite(path: Path, images: Sequence[torch.Tensor]) -> None:
-    """Fail naming ``path`` when its decoded images hold NaN or infinite values (the output
-    would carry them, and nothing else would say so)."""
-    if not any(image.is_floating_point() for image in images):
-        return
-    bad = describe_nonfinite(torch.cat([i.flatten() for i in images]) if len(images) > 1 else images[0])
-    if bad:
-        raise UsageError(f"{path}: the input holds {bad}; replace them (e.g. by the background value) "
-                         "before predicting")
 
 
 @dataclass
@@ -253,60 +220,5 @@ class _Job:
 
     decoded: formats.Decoded
     plan: TilePlan
+    original: tuple[int, int] | None = None  # the input's size when it was resampled
     blender: Blender | None = None
-
-
-def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
-    """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
-    (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
-    target = out_dir / item.name
-    if ext:
-        ext = ext if ext.startswith(".") else f".{ext}"
-        suffix = formats.suffix_of(item.name)
-        target = target.with_name(target.name[: len(target.name) - len(suffix)] + ext)
-    return target
-
-
-def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path,
-                  options: PredictOptions = PredictOptions(), on_written=None) -> list[Path]:
-    """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
-    is called after each file (for progress). A file read as a :class:`~formats.Stack`
-    (a volume) is predicted slice by slice, its slices batched like separate images, and
-    written once with all its outputs. All writes share one :func:`~formats.output_session`."""
-    predictor = Predictor(model, options)
-    targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
-    for target in set(targets.values()):
-        formats.format_for(target)  # unknown output suffixes fail before any work
-    for item in inputs:
-        if targets[item.path].resolve() == item.path.resolve():
-            raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
-    units: deque[tuple[formats.Decoded | formats.Stack, list[torch.Tensor]]] = deque()
-
-    def images() -> Iterator[formats.Decoded]:
-        for item in inputs:
-            unit = formats.read_input(item.path)
-            if isinstance(unit, formats.Stack) and not unit.slices:
-                raise UsageError(f"{item.path}: holds no slices to predict")
-            refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
-                             else [unit.image])
-            formats.check_writable(targets[item.path], unit)  # before its slices are predicted
-            units.append((unit, []))
-            yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
-
-    written = []
-    with formats.output_session():
-        for _, image in predictor.stream(images()):
-            unit, outputs = units[0]  # outputs come in input order
-            outputs.append(image)
-            if isinstance(unit, formats.Stack):
-                if len(outputs) < len(unit.slices):
-                    continue
-                image = torch.stack(outputs)
-            units.popleft()
-            if formats.format_for(targets[unit.path]).name in PREVIEW_FORMATS:
-                image = model.task.preview(image)
-            path = formats.write_output(targets[unit.path], image, unit)
-            written.append(path)
-            if on_written is not None:
-                on_written(path)
-    return written

@@ -48,7 +48,8 @@ def formats() -> list[Format]:
 
 def read_dicom_input(path: Path) -> Decoded | Stack:
     """A DICOM file: a single frame as a :class:`Decoded` ``(1, H, W)`` HU, several as a
-    :class:`Stack` of them; ``meta["dicom"]`` holds the header (no pixel data)."""
+    :class:`Stack` of them; ``meta["dicom"]`` holds the header (no pixel data), ``meta["spacing"]``
+    the pixel spacing (row, column mm), which lets predict honour the model's pixel size."""
     from i2i.medical.dicom import NoRescaleError, read_dicom_frames
 
     with _usage_errors():
@@ -57,10 +58,13 @@ def read_dicom_input(path: Path) -> Decoded | Stack:
         except NoRescaleError as exc:
             raise NoRescaleError(f"{exc}; if they are HU, add RescaleIntercept 0 and RescaleSlope 1 to the file "
                                  "(e.g. dcmodify -i \"(0028,1052)=0\" -i \"(0028,1053)=1\" FILE)") from None
-    image = torch.from_numpy(hu)
+    from i2i.medical.dicom_geometry import pixel_measures, pixel_spacing
+
+    known = ds.get("PixelSpacing") or pixel_measures(ds, "PixelSpacing")  # none: no resampling, not a guess
+    image, spacing = torch.from_numpy(hu), pixel_spacing(ds) if known else None
     if len(hu) == 1:
-        return Decoded(path, image, {"dicom": ds})
-    return Stack(path, [Decoded(path, image[i:i + 1]) for i in range(len(hu))], {"dicom": ds})
+        return Decoded(path, image, {"dicom": ds, "spacing": spacing})
+    return Stack(path, [Decoded(path, image[i:i + 1], {"spacing": spacing}) for i in range(len(hu))], {"dicom": ds})
 
 
 def write_dicom_output(path: Path, image: torch.Tensor, like: Decoded | Stack) -> None:
@@ -91,7 +95,9 @@ def read_nifti_input(path: Path) -> Stack:
     with _usage_errors():
         volume = read_nifti(path)
     slices = torch.from_numpy(volume.slices())  # (K, I, J), a view
-    return Stack(path, [Decoded(path, slices[k:k + 1]) for k in range(len(slices))], {"nifti": volume})
+    spacing = tuple(float(z) for i, z in enumerate(volume.spacing) if i != volume.slice_axis)
+    return Stack(path, [Decoded(path, slices[k:k + 1], {"spacing": spacing}) for k in range(len(slices))],
+                 {"nifti": volume})
 
 
 def write_nifti_output(path: Path, image: torch.Tensor, like: Decoded | Stack) -> None:

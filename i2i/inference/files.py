@@ -1,0 +1,142 @@
+"""``i2i predict`` on files: which files the arguments name (files, folders, globs; DICOM
+found by content), where each output goes, and the run that decodes them lazily, predicts
+them with a :class:`~i2i.inference.predict.Predictor` (volumes slice by slice) and writes
+each in its input's format and bit depth."""
+
+from __future__ import annotations
+
+import glob
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from i2i.errors import UsageError
+from i2i.inference import formats
+from i2i.inference.model import LoadedModel
+from i2i.inference.predict import PREVIEW_FORMATS, PredictOptions, Predictor, refuse_nonfinite
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input and the path of its output relative to the output folder."""
+
+    path: Path
+    name: Path
+
+
+def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
+    """Files named by ``arguments``: files, folders (every supported file under them, their
+    sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
+    owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
+    such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
+    Fails on arguments that match nothing and on two inputs that would write the same output."""
+    suffixes = formats.supported_suffixes()
+    found: list[InputFile] = []
+    for arg in arguments:
+        p = Path(arg)
+        if p.is_file():
+            found.append(_input(p, Path(p.name)))
+        elif p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
+                           and (formats.suffix_of(f) in suffixes or formats.sniffed_format(f) is not None))
+            if not files:
+                raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
+                                 "files by their 'DICM' marker whatever their name)")
+            found += [_input(f, f.relative_to(p)) for f in files]
+        else:
+            matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
+            found += [_input(m, Path(m.name)) for m in matches]
+    seen: dict[Path, Path] = {}
+    unique = []
+    for item in found:
+        if item.name in seen:
+            if seen[item.name].resolve() == item.path.resolve():
+                continue  # the same file named twice
+            raise UsageError(f"{seen[item.name]} and {item.path} would both be written to {item.name}; "
+                             "give their folder instead, or predict them in two runs")
+        seen[item.name] = item.path
+        unique.append(item)
+    return unique
+
+
+def _input(path: Path, name: Path) -> InputFile:
+    """``path`` and its output name: a file recognised by content gets its format's suffix."""
+    sniffed = formats.sniffed_format(path)
+    return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
+    """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
+    (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
+    target = out_dir / item.name
+    if ext:
+        ext = ext if ext.startswith(".") else f".{ext}"
+        suffix = formats.suffix_of(item.name)
+        target = target.with_name(target.name[: len(target.name) - len(suffix)] + ext)
+    return target
+
+
+def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path,
+                  options: PredictOptions = PredictOptions(), on_written=None, say=None) -> list[Path]:
+    """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
+    is called after each file (for progress); ``say(line)`` gets the one line saying that
+    inputs are resampled to the model's pixel size, when they are. A file read as a :class:`~formats.Stack`
+    (a volume) is predicted slice by slice, its slices batched like separate images, and
+    written once with all its outputs. All writes share one :func:`~formats.output_session`."""
+    predictor = Predictor(model, options)
+    targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
+    for target in set(targets.values()):
+        formats.format_for(target)  # unknown output suffixes fail before any work
+    for item in inputs:
+        if targets[item.path].resolve() == item.path.resolve():
+            raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
+    units: deque[tuple[formats.Decoded | formats.Stack, list[torch.Tensor]]] = deque()
+
+    def images() -> Iterator[formats.Decoded]:
+        for item in inputs:
+            unit = formats.read_input(item.path)
+            if isinstance(unit, formats.Stack) and not unit.slices:
+                raise UsageError(f"{item.path}: holds no slices to predict")
+            refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
+                             else [unit.image])
+            formats.check_writable(targets[item.path], unit)  # before its slices are predicted
+            units.append((unit, []))
+            yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
+
+    written = []
+    with formats.output_session():
+        for _, image in predictor.stream(images()):
+            if say is not None and len(predictor.resampled) == 1 and not written and not units[0][1]:
+                say(resampling_line(model, predictor.resampled[0]))
+            unit, outputs = units[0]  # outputs come in input order
+            outputs.append(image)
+            if isinstance(unit, formats.Stack):
+                if len(outputs) < len(unit.slices):
+                    continue
+                image = torch.stack(outputs)
+            units.popleft()
+            if formats.format_for(targets[unit.path]).name in PREVIEW_FORMATS:
+                image = model.task.preview(image)
+            path = formats.write_output(targets[unit.path], image, unit)
+            written.append(path)
+            if on_written is not None:
+                on_written(path)
+    return written
+
+
+def resampling_line(model: LoadedModel, first: tuple[Path, tuple[int, int], tuple[int, int]]) -> str:
+    """One line: inputs of another pixel size than the model's are resampled for it and back."""
+    trained = model.pixel_range
+    path, size, resampled = first
+    return (f"the model was trained at {trained.low:.3g}-{trained.high:.3g} mm pixels: inputs outside that range are "
+            f"resampled for it and back (e.g. {path.name}: {size[0]}x{size[1]} -> {resampled[0]}x{resampled[1]}); "
+            "--native predicts at the inputs' own pixel size")
