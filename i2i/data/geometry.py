@@ -78,15 +78,20 @@ def _coin(n: int, device: torch.device) -> torch.Tensor:
 
 def random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     """A random ``size`` x ``size`` window per sample (exact indexing, no interpolation)."""
-    n, c, h, w = x.shape
+    h, w = x.shape[-2:]
     if h < size or w < size:
         raise ValueError(f"crop_size {size} is larger than the image ({h}x{w}); lower data.crop_size or "
                          "raise data.load_size")
-    top = torch.randint(0, h - size + 1, (n,)).to(x.device)
-    left = torch.randint(0, w - size + 1, (n,)).to(x.device)
-    offsets = torch.arange(size, device=x.device)
-    rows = (top[:, None] + offsets)[:, None, :, None]
-    cols = (left[:, None] + offsets)[:, None, None, :]
+    return random_window(x, size, size)
+
+
+def random_window(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A random ``height`` x ``width`` window per sample (exact indexing)."""
+    n, c, h, w = x.shape
+    top = torch.randint(0, h - height + 1, (n,)).to(x.device)
+    left = torch.randint(0, w - width + 1, (n,)).to(x.device)
+    rows = (top[:, None] + torch.arange(height, device=x.device))[:, None, :, None]
+    cols = (left[:, None] + torch.arange(width, device=x.device))[:, None, None, :]
     return x[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
              rows, cols]
 
@@ -113,11 +118,9 @@ def random_rot90(x: torch.Tensor) -> torch.Tensor:
 
 def random_patches(x: torch.Tensor, y: torch.Tensor, size: int, count: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """``count`` random ``size`` x ``size`` windows per image, the same window in ``x`` and
-    ``y``: ``(N * count, C, size, size)`` each, the patches of image ``i`` at ``i * count ...``."""
-    n, _, h, w = x.shape
-    if h < size or w < size:
-        raise ValueError(f"data.patch_size {size} is larger than the training image ({h}x{w}); lower "
-                         "data.patch_size")
+    ``y``: ``(N * count, C, size, size)`` each, the patches of image ``i`` at ``i * count ...``.
+    A side shorter than ``size`` is taken whole (small images train whole)."""
+    h, w = x.shape[-2:]
     both = torch.cat([x, y], 1).repeat_interleave(count, 0)
-    patches = random_crop(both, size)
+    patches = random_window(both, min(size, h), min(size, w))
     return patches[:, :x.shape[1]], patches[:, x.shape[1]:]

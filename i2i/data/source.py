@@ -36,6 +36,11 @@ class Source:
         """The splits this source has (always ``train``; ``val``/``test`` when present)."""
         return ["train"]
 
+    def training_only(self) -> Dataset | None:
+        """Samples that join the training split and are never held out (say, synthetic anatomy
+        mixed with real scans); ``None`` by default."""
+        return None
+
     def dataset(self, split: str) -> Dataset:
         """The samples of ``split``."""
         raise NotImplementedError

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from i2i.data.imageio import DataError
 from i2i.errors import UsageError
@@ -101,7 +101,43 @@ class SplitSubset(Subset):
 def split_datasets(source, data, seed: int) -> dict[str, Dataset]:
     """``{"train": ..., "val": ..., "test": ...}`` (the latter two when present): the source's
     own split folders, else hold-outs of ``data.val_fraction`` / ``data.test_fraction`` of the
-    training samples, by group when groups are known, as slabs when one group is left."""
+    training samples, by group when groups are known, as slabs when one group is left. The
+    source's ``training_only()`` samples (if any) then join the training split."""
+    splits = _held_out(source, data, seed)
+    extra = source.training_only() if hasattr(source, "training_only") else None
+    if extra is not None and len(extra):
+        splits["train"] = JoinedDataset([splits["train"], extra])
+    return splits
+
+
+class JoinedDataset(ConcatDataset):
+    """Two datasets one after the other, keeping the per-sample information both have
+    (``size_of``, ``spacing_of``, ``relative_paths``, ``groups``)."""
+
+    def _locate(self, index: int) -> tuple[Dataset, int]:
+        first = self.datasets[0]
+        return (first, index) if index < len(first) else (self.datasets[1], index - len(first))
+
+    def size_of(self, index: int) -> tuple[int, int]:
+        dataset, i = self._locate(index)
+        return dataset.size_of(i)
+
+    def spacing_of(self, index: int) -> tuple[float, float]:
+        dataset, i = self._locate(index)
+        return dataset.spacing_of(i)
+
+    @property
+    def relative_paths(self) -> list[str] | None:
+        parts = [getattr(d, "relative_paths", None) for d in self.datasets]
+        return None if any(p is None for p in parts) else [*parts[0], *parts[1]]
+
+    @property
+    def groups(self) -> list[str] | None:
+        parts = [getattr(d, "groups", None) for d in self.datasets]
+        return None if any(p is None for p in parts) else [*parts[0], *parts[1]]
+
+
+def _held_out(source, data, seed: int) -> dict[str, Dataset]:
     splits = {name: source.dataset(name) for name in source.splits()}
     train = splits["train"]
     wanted = {name: fraction for name, fraction in (("test", data.test_fraction), ("val", data.val_fraction))

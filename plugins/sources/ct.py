@@ -89,7 +89,9 @@ class CTSource(Source):
 
     Without ``data.root`` the built-in phantoms stand in (the ``phantom`` source with the
     ``phantom_*`` options), so a CT recipe runs with no data and switches to real scans by
-    setting ``data.root`` alone."""
+    setting ``data.root`` alone. With ``data.root``, ``phantom_mix`` phantoms (the same
+    ``phantom_*`` options) join the training split, never held out: built-in anatomy (say,
+    heads for a trunk collection) mixed with the real scans."""
 
     def __init__(self, root: str | None = None, axis: int | None = None, min_body_fraction: float = 0.05,
                  series: str | None = None, order: Literal["position", "instance_number"] = "position",
@@ -97,21 +99,26 @@ class CTSource(Source):
                  phantom_size: int = 128, phantom_train_count: int = 4096, phantom_val_count: int = 32,
                  phantom_test_count: int = 64, phantom_seed: int = 0,
                  phantom_regions: list[Region] | Mapping[str, float] | None = None,
-                 phantom_fov_mm: float | Mapping[str, float] | None = None):
+                 phantom_fov_mm: float | Mapping[str, float] | None = None, phantom_mix: int = 0):
         if not 0 <= min_body_fraction < 1:
             raise ValueError(f"min_body_fraction must be in [0, 1), got {min_body_fraction}")
         if axis is not None and not -3 <= axis <= 2:
             raise UsageError(f"data.axis = {axis}: a CT volume has axes 0, 1 and 2 (or -3 to -1 from the end); "
                              "leave data.axis unset to slice along each volume's own slice axis")
-        self.phantoms = None
-        if root is None:
-            from i2i_plugins.sources.phantom import PhantomSource
+        if phantom_mix < 0:
+            raise ValueError(f"phantom_mix must be >= 0, got {phantom_mix}")
+        from i2i_plugins.sources.phantom import PhantomSource
 
+        self.phantoms = self.mixed = None
+        if root is None:
             self.phantoms = PhantomSource(phantom_size, phantom_train_count, phantom_val_count, phantom_test_count,
                                           phantom_seed, phantom_regions, phantom_fov_mm)
             self.root = None
         else:
             self.root = resolve_root(root, "ct")
+            if phantom_mix:
+                self.mixed = PhantomSource(phantom_size, phantom_mix, 1, 1, phantom_seed, phantom_regions,
+                                           phantom_fov_mm).dataset("train")
         self.axis = axis
         self.min_body_fraction = min_body_fraction
         self.series, self.order, self.stored_values_as_hu = series, order, stored_values_as_hu
@@ -119,6 +126,10 @@ class CTSource(Source):
 
     def splits(self) -> list[str]:
         return self.phantoms.splits() if self.phantoms is not None else super().splits()
+
+    def training_only(self):
+        """The ``phantom_mix`` phantoms mixed into the training split of real scans, if any."""
+        return self.mixed
 
     def dataset(self, split: str):
         if self.phantoms is not None:
