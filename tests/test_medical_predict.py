@@ -259,3 +259,27 @@ def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
                                          r"name: dicom"):
         format_for(tmp_path / "in" / "README")
     assert collect_inputs([str(tmp_path / "in" / "IM*")])[0].name.as_posix() == "IM0001.dcm"
+
+
+def test_the_recipe_hu_range_clips_nothing(tmp_path, cli):
+    """Before: recipes/medical_ct.toml's hu_range = [-1024, 1024] clipped every value above
+    1024 HU (the skull); the mapping is now linear beyond hu_range, so bone and metal survive."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from i2i.recipe import load_recipe
+
+    hu_range = list(load_recipe("recipes/medical_ct.toml").task.options["hu_range"])
+    run = make_checkpoint(tmp_path / "run", cin=1, cout=1,
+                          sets=('task.name="ct_sparse_view"', f"task.hu_range={hu_range}"))
+    path = run / "checkpoints" / "step_00000001" / "generator.safetensors"
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    save_file({k: v if "running_var" in k else torch.zeros_like(v) for k, v in load_file(path).items()}, path, meta)
+    slice_hu = np.full((64, 64), -1000.0, dtype=np.float32)
+    slice_hu[20:44, 20:44] = 1800.0  # cortical bone
+    slice_hu[28:36, 28:36] = 8000.0  # metal
+    np.save(tmp_path / "slice.npy", slice_hu)
+    assert cli("predict", run, tmp_path / "slice.npy", "--out", tmp_path / "out", "--quiet").exit_code == 0
+    out = np.load(tmp_path / "out" / "slice.npy")
+    assert hu_range[1] < 1800 and np.abs(out - slice_hu).max() < 0.5

@@ -101,10 +101,11 @@ def apply_window(hu: torch.Tensor, window: WindowLike) -> torch.Tensor:
     return window_to_unit(hu, w.center, w.width)
 
 
-def hu_to_network(hu: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """HU -> [-1, 1]: clip to ``[lo, hi]`` then map ``lo`` -> -1 and ``hi`` -> 1 linearly."""
+def hu_to_network(hu: torch.Tensor, lo: float, hi: float, clip: bool = True) -> torch.Tensor:
+    """HU -> [-1, 1]: map ``lo`` -> -1 and ``hi`` -> 1 linearly, clipping to ``[lo, hi]`` first
+    unless ``clip`` is false (then values beyond extrapolate: nothing is lost)."""
     _check_range(lo, hi)
-    return (hu.clamp(lo, hi) - lo) * (2.0 / (hi - lo)) - 1.0
+    return ((hu.clamp(lo, hi) if clip else hu) - lo) * (2.0 / (hi - lo)) - 1.0
 
 
 def network_to_hu(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:

@@ -97,9 +97,11 @@ class CTTask(Task):
         return mask_outside_circle(hu.clamp_min(-1000.0))
 
     def normalise(self, hu: torch.Tensor) -> torch.Tensor:
+        """HU -> network range: ``hu_range`` -> [-1, 1], linearly and without clipping, so bone
+        and metal beyond ``hu_range`` keep their values end to end."""
         from i2i.medical.hu import hu_to_network
 
-        return hu_to_network(hu, *self.hu_range)
+        return hu_to_network(hu, *self.hu_range, clip=False)
 
     def to_hu(self, y: torch.Tensor) -> torch.Tensor:
         from i2i.medical.hu import network_to_hu
