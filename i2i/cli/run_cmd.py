@@ -24,7 +24,8 @@ from i2i.errors import UsageError
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str | None, resume: str | None,
         nproc: int, quiet: bool) -> None:
-    """Train the recipe's model into a run directory.
+    """Train the recipe's model into a run directory. RECIPE is a file or a shipped
+    recipe's name (i2i recipes lists them): i2i run medical_ct.
 
     \b
     The run directory receives recipe.toml (resolved), metrics.jsonl, samples/*.png and
@@ -45,7 +46,7 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
     if out is not None and not out.strip():
         raise UsageError("--out: empty; give the run directory, or leave --out out for runs/{recipe}")
     plugins = loaded_plugins(show_problems=dist.env_rank() == 0)
-    if resume is not None and resume.endswith(".toml") and Path(resume).is_file() and recipe is None:
+    if resume and recipe is None and _names_a_recipe(resume, plugins):
         recipe, resume = resume, ""  # `i2i run --resume RECIPE` meant RECIPE --resume
     overrides = list(sets)
     if device:
@@ -159,6 +160,16 @@ def _finish(resolved, run_dir: Path, device, quiet: bool) -> None:
 
 def _mean(stats: dict) -> str:
     return "n/a" if stats.get("mean") is None else f"{stats['mean']:.4g}"
+
+
+def _names_a_recipe(arg: str, plugins) -> bool:
+    """Whether ``--resume ARG`` names a recipe (a .toml file or a shipped recipe's name, not a
+    run directory)."""
+    from i2i.recipe.named import shipped_recipe
+
+    if Path(arg).is_dir():
+        return False
+    return (arg.endswith(".toml") and Path(arg).is_file()) or shipped_recipe(arg, plugins) is not None
 
 
 def _argv_without_nproc(argv: list[str]) -> list[str]:
