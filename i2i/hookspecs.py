@@ -26,11 +26,14 @@ import pluggy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from i2i.engine.trainer import Trainer
 
     #: ``register(name, factory, description="")``
     Register = Callable[..., Any]
+    #: ``register(name, path)``
+    RegisterRecipe = Callable[[str, Path], None]
 
 hookspec = pluggy.HookspecMarker("i2i")
 
@@ -90,6 +93,18 @@ def register_sources(register: Register) -> None:
     A source factory takes ``root`` (the recipe's ``data.root``) when it reads files, plus
     its options, and returns an :class:`i2i.data.Source`: ``dataset(split)`` gives a map-style
     dataset of decoded samples (dicts of tensors).
+    """
+
+
+@hookspec
+def register_recipes(register: RegisterRecipe) -> None:
+    """Register recipes that users run by name (``i2i run NAME``) and list with ``i2i recipes``.
+
+    Call ``register(name, path)`` once per recipe: ``name`` is what users type (letters,
+    digits, ``_`` and ``-``; the default run directory is ``runs/NAME``) and ``path`` a TOML
+    recipe file the plugin ships as package data, e.g.
+    ``Path(__file__).parent / "recipes" / "my_task.toml"``. The first paragraph of the
+    file's leading ``#`` comment is the description ``i2i recipes`` shows.
     """
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata as md
 import os
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from i2i.registry import KINDS, Registry, new_registries
 
 ENTRY_POINT_GROUP = "i2i"
 ENV_LOAD_PLUGINS = "I2I_LOAD_PLUGINS"
-BUILTIN_DISTRIBUTION = "i2i"
+#: The distribution of i2i and its built-in plugins (its PEP 503 normalised name).
+BUILTIN_DISTRIBUTION = "i2i-toolkit"
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Plugins:
     registries: dict[str, Registry]
     infos: list[PluginInfo]
     warnings: list[str] = field(default_factory=list)
+    #: The shipped recipes by name (``register_recipes``): :class:`i2i.recipe.named.ShippedRecipe`.
+    recipes: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, kind: str) -> Registry:
         return self.registries[kind]
@@ -187,7 +191,8 @@ def load_plugins(extra: list[tuple[str, Any]] | None = None) -> Plugins:
         _collect(manager, kind, registries[kind], by_name)
         registries[kind].failed_plugins = {info.name: info.error for info in infos if info.error and any(
             part in info.error for part in ("failed to load", "not loaded", f"register_{kind} failed"))}
-    return Plugins(manager, registries, infos, _unknown_allowed(allowed, entry_points))
+    return Plugins(manager, registries, infos, _unknown_allowed(allowed, entry_points),
+                   _collect_recipes(manager, by_name))
 
 
 def _unknown_allowed(allowed: set[str] | None, entry_points: list[md.EntryPoint]) -> list[str]:
@@ -208,7 +213,12 @@ def get_plugins() -> Plugins:
 
 
 def _is_builtin(ep: md.EntryPoint) -> bool:
-    return ep.dist is not None and ep.dist.name.lower() == BUILTIN_DISTRIBUTION
+    return ep.dist is not None and normalized_name(ep.dist.name) == BUILTIN_DISTRIBUTION
+
+
+def normalized_name(distribution: str) -> str:
+    """A distribution name as PEP 503 compares them: ``I2I_Toolkit`` -> ``i2i-toolkit``."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _reject_unknown_hooks(manager: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
@@ -238,6 +248,29 @@ def _collect(manager: pluggy.PluginManager, kind: str, registry: Registry, infos
             if not _caught(exc):
                 raise
             info.add_error(f"register_{kind} failed: {_short_error(exc)}")
+
+
+def _collect_recipes(manager: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> dict[str, Any]:
+    """Call each plugin's ``register_recipes``; a bad or duplicate recipe is that plugin's error."""
+    from i2i.recipe.named import add_recipe
+
+    table: dict[str, Any] = {}
+    for impl in manager.hook.register_recipes.get_hookimpls():
+        info = infos[impl.plugin_name]
+
+        def register(name: str, path: Any, info: PluginInfo = info) -> None:
+            try:
+                add_recipe(table, name, path, info.name)
+            except ComponentError as exc:
+                info.add_error(str(exc))
+
+        try:
+            impl.function(register=register)
+        except BaseException as exc:
+            if not _caught(exc):
+                raise
+            info.add_error(f"register_recipes failed: {_short_error(exc)}")
+    return table
 
 
 def _registrar(registry: Registry, info: PluginInfo, names: list[str]) -> Callable[..., None]:

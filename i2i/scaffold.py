@@ -9,6 +9,7 @@ from string import Template
 
 from i2i import __version__
 from i2i.errors import UsageError
+from i2i.plugins import BUILTIN_DISTRIBUTION
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -27,6 +28,9 @@ def scaffold_plugin(name: str, folder: Path) -> list[Path]:
     if not NAME.match(name):
         raise UsageError(f"new-plugin: name {name!r} must start with a lower-case letter and contain only "
                          "lower-case letters, digits and underscores (it becomes the Python package i2i_NAME)")
+    if f"i2i-{name.replace('_', '-')}" == BUILTIN_DISTRIBUTION:
+        raise UsageError(f"new-plugin: name {name!r} would make the distribution {BUILTIN_DISTRIBUTION}, which is "
+                         "i2i itself; choose another name")
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"new-plugin: {folder} exists and is not empty; choose another --dir")
     values = {

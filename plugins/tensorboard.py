@@ -4,7 +4,7 @@
     enabled = true
     log_dir = "tensorboard"     # inside the run directory (default)
 
-Needs the ``tensorboard`` package (``pip install tensorboard``); without it a warning is
+Needs the ``tensorboard`` extra (``pip install 'i2i-toolkit[tensorboard]'``); without it a warning is
 printed once and training goes on. Writes every logged loss, learning rate, images/s and
 validation metric as scalars, and each sample grid as an image.
 """
@@ -37,7 +37,7 @@ def on_train_start(trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         print("i2i.tensorboard: [plugins.tensorboard] is enabled but the tensorboard package is not installed "
-              "(pip install tensorboard); continuing without it", file=sys.stderr)
+              "(pip install 'i2i-toolkit[tensorboard]'); continuing without it", file=sys.stderr)
         return
     _writers[id(trainer)] = SummaryWriter(log_dir=str(trainer.run_dir / options.get("log_dir", "tensorboard")),
                                           purge_step=trainer.step + 1 if trainer.step else None)

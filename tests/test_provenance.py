@@ -19,7 +19,7 @@ def test_weights_record_each_components_distribution(tiny_recipe, tmp_path):
     components = json.loads(meta["components"])
     assert set(components) == {"task", "source", "generator", "discriminator", "losses.gan", "losses.l1"}
     assert components["generator"] == {"kind": "generators", "name": "unet", "plugin": "i2i.generators",
-                                       "distribution": "i2i", "version": components["generator"]["version"]}
+                                       "distribution": "i2i-toolkit", "version": components["generator"]["version"]}
     assert components["generator"]["version"]
 
 

@@ -12,8 +12,8 @@ import sys
 import click
 
 from i2i import __version__
-from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, report_cmd, run_cmd, scaffold_cmd,
-                     summary_cmd)
+from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, recipes_cmd, report_cmd, run_cmd,
+                     scaffold_cmd, summary_cmd)
 from i2i.errors import I2IError, RecipeError
 
 
@@ -42,14 +42,16 @@ def cli() -> None:
     """i2i: paired image-to-image translation (pix2pix family) from TOML recipes.
 
     \b
-      i2i run recipes/medical_ct.toml                 train (works with no data)
-      i2i run recipes/facades.toml --set data.root=DIR --set train.steps=100
+      i2i recipes                                     the shipped recipes, by name
+      i2i run medical_ct                              train (works with no data)
+      i2i run facades --set data.root=DIR --set train.steps=100
+      i2i recipe copy facades my_facades.toml         an editable copy
       i2i list-plugins                                what is installed
-      i2i recipe show recipes/facades.toml            the recipe with every default
+      i2i recipe show facades                         the recipe with every default
     """
 
 
-for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, summary_cmd.summary,
+for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, recipes_cmd.recipes, summary_cmd.summary,
                 scaffold_cmd.new_plugin, predict_cmd.predict, eval_cmd.eval_command, report_cmd.report,
                 export_cmd.export):
     cli.add_command(command)

@@ -11,11 +11,11 @@ from i2i.cli.options import loaded_plugins, set_option
 
 @click.group("recipe")
 def recipe() -> None:
-    """Show or check a recipe."""
+    """Show, check or copy a recipe. RECIPE is a file or a shipped recipe's name (i2i recipes)."""
 
 
 @recipe.command("show")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="RECIPE", type=click.Path(dir_okay=False))
 @set_option
 def show(path: str, sets: tuple[str, ...]) -> None:
     """Print the resolved recipe: task defaults, the file and --set overrides, every default filled in."""
@@ -27,7 +27,7 @@ def show(path: str, sets: tuple[str, ...]) -> None:
 
 
 @recipe.command("check")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", metavar="RECIPE", type=click.Path(dir_okay=False))
 @set_option
 def check(path: str, sets: tuple[str, ...]) -> None:
     """Validate a recipe and build its task, networks (on the meta device: no memory) and
@@ -44,6 +44,18 @@ def check(path: str, sets: tuple[str, ...]) -> None:
     root = _source_params(r, plugins).get("root")
     if r.data.root is None and root is not None and root.default is inspect.Parameter.empty:
         click.echo(f"note: data.root is not set; source {r.source.name!r} needs it to run (--set data.root=PATH)")
+
+
+@recipe.command("copy")
+@click.argument("name")
+@click.argument("dest", required=False, type=click.Path())
+def copy(name: str, dest: str | None) -> None:
+    """Write an editable copy of shipped recipe NAME to DEST (default ./NAME.toml; a folder
+    receives NAME.toml). An existing file is not overwritten."""
+    from i2i.recipe.named import copy_recipe
+
+    target = copy_recipe(name, dest, loaded_plugins())
+    click.echo(f"wrote {target}: edit it, then i2i run {target}")
 
 
 def _source_params(r, plugins) -> dict[str, inspect.Parameter]:

@@ -22,7 +22,8 @@ from i2i.cli.options import loaded_plugins, set_option
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str | None, resume: str | None,
         nproc: int, quiet: bool) -> None:
-    """Train the recipe's model into a run directory.
+    """Train the recipe's model into a run directory. RECIPE is a file or a shipped
+    recipe's name (i2i recipes lists them): i2i run medical_ct.
 
     \b
     The run directory receives recipe.toml (resolved), metrics.jsonl, samples/*.png and
@@ -36,12 +37,22 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
     if nproc > 1 and dist.env_world_size() == 1:
         raise SystemExit(dist.relaunch_with_torchrun(nproc, _argv_without_nproc(sys.argv[1:])))
     plugins = loaded_plugins(show_problems=dist.env_rank() == 0)
-    if resume is not None and resume.endswith(".toml") and Path(resume).is_file() and recipe is None:
+    if resume and recipe is None and _names_a_recipe(resume, plugins):
         recipe, resume = resume, ""  # `i2i run --resume RECIPE` meant RECIPE --resume
     result = train(recipe, sets, out=out, device=device, resume=resume, quiet=quiet, plugins=plugins,
                    say=lambda line: click.echo(line, err=True))
     if result.status == "interrupted":
         raise SystemExit(130)
+
+
+def _names_a_recipe(arg: str, plugins) -> bool:
+    """Whether ``--resume ARG`` names a recipe (a .toml file or a shipped recipe's name, not a
+    run directory)."""
+    from i2i.recipe.named import shipped_recipe
+
+    if Path(arg).is_dir():
+        return False
+    return (arg.endswith(".toml") and Path(arg).is_file()) or shipped_recipe(arg, plugins) is not None
 
 
 def _argv_without_nproc(argv: list[str]) -> list[str]:

@@ -15,8 +15,8 @@ from i2i.cli.options import loaded_plugins, set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Per component: name, options, exact parameter count; receptive field of the
-    discriminator and size divisor of the generator. PATH is a recipe or a run directory
-    (its resolved recipe.toml)."""
+    discriminator and size divisor of the generator. PATH is a recipe (a file or a shipped
+    recipe's name) or a run directory (its resolved recipe.toml)."""
     from pathlib import Path
 
     from i2i.recipe import load_recipe

@@ -10,7 +10,7 @@
   ``vgg16-*.pth`` (``vgg``) or ``squeezenet1_1-*.pth`` (``squeeze``); only its ``features.*``
   tensors are used.
 
-Both need the ``metrics`` extra (``pip install 'i2i[metrics]'``: torchmetrics).
+Both need the ``metrics`` extra (``pip install 'i2i-toolkit[metrics]'``: torchmetrics).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _torchmetrics(what: str):
     try:
         import torchmetrics
     except ImportError:
-        raise UsageError(f"{what} needs torchmetrics: pip install 'i2i[metrics]' (or pip install torchmetrics)") from None
+        raise UsageError(f"{what} needs torchmetrics: pip install 'i2i-toolkit[metrics]' (or pip install torchmetrics)") from None
     return torchmetrics
 
 

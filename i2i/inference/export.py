@@ -145,7 +145,7 @@ def _onnx(model: LoadedModel, graph: nn.Module, trace_input: torch.Tensor, check
         import onnx
         import onnxruntime
     except ImportError:
-        raise UsageError("--format onnx needs onnx and onnxruntime: pip install 'i2i[onnx]'") from None
+        raise UsageError("--format onnx needs onnx and onnxruntime: pip install 'i2i-toolkit[onnx]'") from None
     dynamic = {0: "batch", 2: "height", 3: "width"}
     with torch.no_grad():
         torch.onnx.export(graph.cpu(), (trace_input.cpu(),), str(path), dynamo=False, opset_version=ONNX_OPSET,

@@ -19,8 +19,11 @@ from i2i.recipe.schema import COMPONENT_SECTIONS, DataSection, section_keys
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a recipe file; a missing file or a syntax error names the file."""
-    path = Path(path)
+    """Parse a recipe file, or the shipped recipe a name names (``medical_ct``); a missing
+    file or a syntax error names the file."""
+    from i2i.recipe.named import recipe_file
+
+    path = recipe_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (some Windows editors) is dropped
     except FileNotFoundError:
