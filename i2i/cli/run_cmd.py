@@ -19,11 +19,15 @@ from i2i.errors import UsageError
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device (sets run.device).")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Continue a run from its newest checkpoint: DIR, or without DIR the newest run of RECIPE.")
+@click.option("--init-from", metavar="CHECKPOINT",
+              help="Fine-tune: start the generator and discriminator from a run directory, checkpoint folder or "
+                   "file, or a reference latest_net_G.pth (sets train.init_from); optimisers and schedule start "
+                   "fresh.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1,
               help="Train with N processes on this machine (DistributedDataParallel through torchrun).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str | None, resume: str | None,
-        nproc: int, quiet: bool) -> None:
+        init_from: str | None, nproc: int, quiet: bool) -> None:
     """Train the recipe's model into a run directory.
 
     \b
@@ -50,6 +54,12 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
     overrides = list(sets)
     if device:
         overrides.append(f"run.device={json.dumps(device)}")
+    if init_from is not None:  # fine-tuning (i2i.engine.init_from)
+        if resume is not None:
+            raise UsageError(f"--init-from {init_from} with --resume: a resumed run continues from its own "
+                             "checkpoint (weights, optimisers, schedule, step), so it takes no other starting "
+                             "weights; drop --resume to fine-tune into a new run")
+        overrides.append(f"train.init_from={json.dumps(init_from)}")
 
     if resume is not None:
         run_dir = _resume_dir(resume, out, recipe, overrides, plugins)
@@ -67,6 +77,7 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
         run_dir = Path(dist.broadcast_path(info, chosen))
         resolved = load_recipe(recipe, [*overrides, f"run.out={json.dumps(str(run_dir))}"], plugins)
     lock = RunLock(run_dir)
+    trainer, ended = None, "failed"
     try:
         if info.is_main:
             _take_lock(lock)
@@ -90,7 +101,13 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
                     click.echo(f"continue with: i2i run --resume {run_dir}", err=True)
                 else:
                     _finish(resolved, run_dir, torch_device, quiet)
+            ended = status
+    except KeyboardInterrupt:
+        ended = "interrupted"
+        raise
     finally:
+        if trainer is not None:  # event on_run_end: after the final evaluation and report, whatever the outcome
+            trainer.events.emit("on_run_end", run_dir=str(run_dir), status=ended)
         lock.release()
     if status == "interrupted":
         raise SystemExit(130)

@@ -37,6 +37,7 @@ from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.gan_step import DiscriminatorObjective, GANStep
 from i2i.engine.image_pool import ImagePool
+from i2i.engine.init_from import init_metadata, start_from
 from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.resources import check_num_threads
@@ -107,6 +108,9 @@ class Trainer:
         self.generator = self._prepare_network(B.build_generator(plugins, recipe, self.task))
         discriminator = B.build_discriminator(plugins, recipe, self.task)
         self.discriminator = self._prepare_network(discriminator) if discriminator is not None else None
+        # fine-tuning (train.init_from, i2i.engine.init_from): trained weights, before the EMA and optimisers
+        self.init_source = start_from(recipe, self.generator, self.discriminator, load=resume_from is None,
+                                      announce=self.dist.is_main)
         self.terms = B.build_losses(plugins, recipe)
         self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
         self.opt_g = self._optimizer(self.generator, recipe.optim.lr_g, recipe.optim.betas_g)
@@ -418,7 +422,8 @@ class Trainer:
                 "recipe_digest": self.recipe.digest(), "step": str(self.step),
                 "in_channels": str(self.task.in_channels), "out_channels": str(self.task.out_channels),
                 "recipe": json.dumps(self.recipe.as_dict()),
-                "components": json.dumps(component_provenance(self.plugins, self.recipe))}
+                "components": json.dumps(component_provenance(self.plugins, self.recipe)),
+                **init_metadata(self.init_source)}  # fine-tuning: where the run started from
 
     def trainer_state(self, rank_rngs: dict[str, list[torch.Tensor]]) -> dict[str, Any]:
         state: dict[str, Any] = {
