@@ -121,14 +121,26 @@ def on_train_start(trainer) -> None:
     uri = tracking_uri(options, run_dir)
     client = client_class(tracking_uri=uri)
     id_file = run_dir / RUN_ID_FILE
-    if id_file.exists():
-        run_id = id_file.read_text().strip()
-        client.update_run(run_id, status="RUNNING")
+    run_id = _continued_run(client, id_file.read_text().strip(), uri) if id_file.exists() else None
+    if run_id is not None:
         client.set_tag(run_id, "i2i.resumed_at_step", str(trainer.step))
     else:
         run_id = _new_run(client, options, trainer, uri == default_store(run_dir)[0])
         id_file.write_text(run_id)
     _runs[str(run_dir)] = Tracked(client, run_id, bool(options.get("samples", True)))
+
+
+def _continued_run(client, run_id: str, uri: str) -> str | None:
+    """``run_id`` set running again, or None (saying so) when the store does not have it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.update_run(run_id, status="RUNNING")
+    except MlflowException as exc:
+        print(f"i2i.mlflow: the run's MLflow run {run_id} is not in {uri} ({exc.error_code}); starting a new one",
+              file=sys.stderr, flush=True)
+        return None
+    return run_id
 
 
 def _new_run(client, options: dict[str, Any], trainer, default: bool) -> str:

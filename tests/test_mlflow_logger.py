@@ -92,3 +92,30 @@ def test_store_and_parameters_helpers(tmp_path, monkeypatch):
     flat = mlflow_logger.flatten({"train": {"steps": 3}, "augment": {"geometric": [{"name": "RandomAffine"}]},
                                   "long": "x" * 7000})
     assert flat == {"train.steps": "3", "augment.geometric": "[{'name': 'RandomAffine'}]", "long": "x" * 6000}
+
+
+class StubRecipe:
+    """What the logger reads of a recipe."""
+
+    stem = "stub"
+
+    def plugin_options(self, name):
+        return {"enabled": True}
+
+    def as_dict(self):
+        return {"train": {"steps": 3}}
+
+
+def test_a_run_id_the_store_lacks_starts_a_new_mlflow_run(tmp_path, capfd):
+    pytest.importorskip("mlflow", reason="mlflow is not installed")
+    import types
+
+    run_dir = tmp_path / "runs" / "stub"
+    run_dir.mkdir(parents=True)
+    (run_dir / "mlflow_run_id").write_text("0123456789abcdef")  # from another store
+    mlflow_logger.on_train_start(types.SimpleNamespace(recipe=StubRecipe(), run_dir=run_dir, step=2))
+    assert "MLflow run 0123456789abcdef is not in sqlite:///" in capfd.readouterr().err
+    mlflow_logger.on_run_end(str(run_dir), "interrupted")
+    client, run = only_run(tmp_path / "runs" / "mlflow.db", "stub")
+    assert (run_dir / "mlflow_run_id").read_text() == run.info.run_id != "0123456789abcdef"
+    assert run.info.status == "KILLED" and run.data.params == {"train.steps": "3"}

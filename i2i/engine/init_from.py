@@ -122,7 +122,7 @@ def locate(spec: str) -> InitSource:
         return _i2i_file(spec, path)
     if path.is_file():
         raise InitFromError(f"{KEY}: {spec}: not a checkpoint; give an i2i run directory, checkpoint folder or "
-                            f".safetensors file, or a reference latest_net_G.pth")
+                            ".safetensors file, or a reference latest_net_G.pth")
     try:
         folder = resolve_checkpoint(path)
     except UsageError as exc:
