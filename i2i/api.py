@@ -32,15 +32,18 @@ if TYPE_CHECKING:
 
 
 def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str | Path | None = None,
-          device: str | None = None, resume: str | Path | bool | None = None, finish: bool = True,
-          quiet: bool = True) -> RunResult:
-    """Train ``recipe`` (a file) with ``--set``-style ``overrides`` (``["train.steps=100"]``) into
-    a run directory, then evaluate it and write its report: exactly ``i2i run``. ``resume``
-    continues a run (its directory, or ``True`` for the recipe's newest run). Returns a
-    :class:`~i2i.engine.run.RunResult` (``run_dir``, ``status``, ``step``, ``evaluation``, ``report``)."""
+          device: str | None = None, resume: str | Path | bool | None = None, init_from: str | Path | None = None,
+          finish: bool = True, quiet: bool = True) -> RunResult:
+    """Train ``recipe`` (a shipped recipe's name or a file) with ``--set``-style ``overrides``
+    (``["train.steps=100"]``) into a run directory, then evaluate it and write its report:
+    exactly ``i2i run``. ``resume`` continues a run (its directory, or ``True`` for the
+    recipe's newest run); ``init_from`` fine-tunes from trained weights (an i2i checkpoint or a
+    reference ``latest_net_G.pth``). Returns a :class:`~i2i.engine.run.RunResult` (``run_dir``,
+    ``status``, ``step``, ``evaluation``, ``report``)."""
     from i2i.engine.run import train as run_training
 
-    return run_training(recipe, overrides, out=out, device=device, resume=resume, finish=finish, quiet=quiet)
+    return run_training(recipe, overrides, out=out, device=device, resume=resume, init_from=init_from,
+                        finish=finish, quiet=quiet)
 
 
 def load_model(checkpoint: str | Path, device: str = "cpu", ema: bool = True) -> LoadedModel:

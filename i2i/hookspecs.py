@@ -12,8 +12,9 @@ their annotations and defaults are checked and shown by ``i2i recipe show``.
 
 Training events are called by the engine on the main process (rank 0 under DDP) in this
 order: ``on_train_start``, then per step ``on_step_end``, with ``on_validation_end`` and
-``on_checkpoint`` when those happen, and ``on_train_end`` last. They must not change the
-training state: they observe it (loggers, notifiers, experiment trackers).
+``on_checkpoint`` when those happen, and ``on_train_end`` when training stops; ``i2i run``
+then evaluates the final model, writes the report and calls ``on_run_end`` last. They must
+not change the training state: they observe it (loggers, notifiers, experiment trackers).
 
 Type imports live under ``TYPE_CHECKING`` so this module imports nothing at run time.
 """
@@ -135,3 +136,12 @@ def on_checkpoint(trainer: Trainer, step: int, path: str) -> None:
 @hookspec
 def on_train_end(trainer: Trainer, step: int, status: str) -> None:
     """Called once when training stops; ``status`` is ``"completed"``, ``"interrupted"`` or ``"failed"``."""
+
+
+@hookspec
+def on_run_end(run_dir: str, status: str) -> None:
+    """Called once at the very end of ``i2i run``, after the final evaluation (``eval.json``,
+    ``eval.csv``) and ``report.html`` are written, for every run whose training started:
+    ``status`` is ``"completed"``, ``"interrupted"`` (Ctrl-C, SIGTERM) or ``"failed"`` (an
+    error in training, the final evaluation or the report; nothing may have been written).
+    The place to upload a run's final results."""

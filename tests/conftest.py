@@ -88,17 +88,15 @@ name = "constant"
 """
 
 
-@pytest.fixture(scope="session")
-def synthetic_pairs(tmp_path_factory) -> Path:
-    """A folder of 16 aligned A|B pairs in the pix2pix layout (photo-like LEFT, label-like
-    RIGHT, 96 x 48 RGB PNGs) made here, so engine, resume, DDP and event tests need no
-    shared data."""
+def write_synthetic_pairs(root: Path, count: int = 16, seed: int = 100) -> Path:
+    """``count`` aligned A|B pairs in the pix2pix layout (photo-like LEFT, label-like RIGHT,
+    96 x 48 RGB PNGs) written into ``root``; other seeds give other scenes."""
     import torch
     from PIL import Image
 
-    root = tmp_path_factory.mktemp("synthetic_pairs")
-    for i in range(16):
-        g = torch.Generator().manual_seed(100 + i)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        g = torch.Generator().manual_seed(seed + i)
         base = torch.rand(1, 3, 6, 6, generator=g)
         photo = torch.nn.functional.interpolate(base, size=(48, 48), mode="bicubic", align_corners=False)[0]
         photo = (photo + 0.08 * torch.rand(3, 48, 48, generator=g)).clamp(0, 1)
@@ -106,6 +104,13 @@ def synthetic_pairs(tmp_path_factory) -> Path:
         pair = torch.cat([photo, labels], 2)
         Image.fromarray((pair * 255).round().byte().permute(1, 2, 0).numpy()).save(root / f"{i:02d}.png")
     return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_pairs(tmp_path_factory) -> Path:
+    """A folder of 16 aligned A|B pairs (:func:`write_synthetic_pairs`) made here, so engine,
+    resume, DDP and event tests need no shared data."""
+    return write_synthetic_pairs(tmp_path_factory.mktemp("synthetic_pairs"))
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ leaves behind, so importlib.metadata finds these like real installed packages.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -79,3 +81,25 @@ REGISTER_RAISES = """
     def register_discriminators(register):
         raise ValueError("cannot register today")
 """
+
+
+@contextmanager
+def process_plugins(extra: list[tuple[str, object]]) -> Iterator[object]:
+    """Within the block, ``get_plugins()`` (the plugins the CLI uses) also loads the
+    ``(name, module)`` pairs of ``extra`` that no installed entry point offers already."""
+    from i2i import plugins as loading
+
+    real = loading.load_plugins
+
+    def load_plugins(more=None):
+        loaded = real(more)
+        missing = [(name, module) for name, module in extra if loaded.info(name) is None]
+        return real([*(more or []), *missing]) if missing else loaded
+
+    loading.load_plugins = load_plugins
+    loading.get_plugins.cache_clear()
+    try:
+        yield loading.get_plugins()
+    finally:
+        loading.load_plugins = real
+        loading.get_plugins.cache_clear()

@@ -13,7 +13,7 @@ import click
 
 from i2i import __version__
 from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, recipes_cmd, report_cmd, run_cmd,
-                     scaffold_cmd, summary_cmd)
+                     scaffold_cmd, show_cmd, summary_cmd)
 from i2i.errors import I2IError, RecipeError
 
 
@@ -47,13 +47,14 @@ def cli() -> None:
       i2i run facades --set data.root=DIR --set train.steps=100
       i2i recipe copy facades my_facades.toml         an editable copy
       i2i list-plugins                                what is installed
+      i2i show unet                                   a component's options and documentation
       i2i recipe show facades                         the recipe with every default
     """
 
 
 for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, recipes_cmd.recipes, summary_cmd.summary,
                 scaffold_cmd.new_plugin, predict_cmd.predict, eval_cmd.eval_command, report_cmd.report,
-                export_cmd.export):
+                export_cmd.export, show_cmd.show):
     cli.add_command(command)
 
 

@@ -9,17 +9,26 @@ import click
 
 @click.command("list-plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of plugin objects.")
-def list_plugins(as_json: bool) -> None:
+@click.option("--verbose", "-v", is_flag=True,
+              help="Every component's options (type, default, documentation) and each plugin's hooks.")
+def list_plugins(as_json: bool, verbose: bool) -> None:
     """List installed plugins, their components and any load errors.
 
     Third-party plugins load from the 'i2i' entry-point group; I2I_LOAD_PLUGINS="" loads
-    none of them, I2I_LOAD_PLUGINS="a,b" only those.
+    none of them, I2I_LOAD_PLUGINS="a,b" only those. `i2i show NAME` describes one.
     """
     from i2i.plugins import get_plugins
 
     plugins = get_plugins()
     if as_json:
         click.echo(json.dumps([info.as_json() for info in plugins.infos], indent=2))
+        return
+    if verbose:
+        from i2i.cli.component_docs import plugin_lines
+
+        click.echo("\n\n".join("\n".join(plugin_lines(info, plugins, components=True)) for info in plugins.infos))
+        for line in plugins.warnings:
+            click.secho(f"warning: {line}", fg="yellow", err=True)
         return
     from rich.console import Console
     from rich.table import Table

@@ -17,11 +17,15 @@ from i2i.cli.options import loaded_plugins, set_option
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device (sets run.device).")
 @click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Continue a run from its newest checkpoint: DIR, or without DIR the newest run of RECIPE.")
+@click.option("--init-from", metavar="CHECKPOINT",
+              help="Fine-tune: start the generator and discriminator from a run directory, checkpoint folder or "
+                   "file, or a reference latest_net_G.pth (sets train.init_from); optimisers and schedule start "
+                   "fresh.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1,
               help="Train with N processes on this machine (DistributedDataParallel through torchrun).")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str | None, resume: str | None,
-        nproc: int, quiet: bool) -> None:
+        init_from: str | None, nproc: int, quiet: bool) -> None:
     """Train the recipe's model into a run directory. RECIPE is a file or a shipped
     recipe's name (i2i recipes lists them): i2i run medical_ct.
 
@@ -39,8 +43,8 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
     plugins = loaded_plugins(show_problems=dist.env_rank() == 0)
     if resume and recipe is None and _names_a_recipe(resume, plugins):
         recipe, resume = resume, ""  # `i2i run --resume RECIPE` meant RECIPE --resume
-    result = train(recipe, sets, out=out, device=device, resume=resume, quiet=quiet, plugins=plugins,
-                   say=lambda line: click.echo(line, err=True))
+    result = train(recipe, sets, out=out, device=device, resume=resume, init_from=init_from, quiet=quiet,
+                   plugins=plugins, say=lambda line: click.echo(line, err=True))
     if result.status == "interrupted":
         raise SystemExit(130)
 

@@ -17,7 +17,7 @@ from typing import Any
 from i2i.plugins import Plugins
 
 #: The training events of :mod:`i2i.hookspecs`, in the order a run calls them.
-EVENTS = ("on_train_start", "on_step_end", "on_validation_end", "on_checkpoint", "on_train_end")
+EVENTS = ("on_train_start", "on_step_end", "on_validation_end", "on_checkpoint", "on_train_end", "on_run_end")
 
 
 class Events:

@@ -49,13 +49,15 @@ class RunResult:
 
 
 def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str | Path | None = None,
-          device: str | None = None, resume: str | Path | bool | None = None, finish: bool = True,
-          quiet: bool = True, plugins: Plugins | None = None, say: Say = _stderr) -> RunResult:
+          device: str | None = None, resume: str | Path | bool | None = None, init_from: str | Path | None = None,
+          finish: bool = True, quiet: bool = True, plugins: Plugins | None = None, say: Say = _stderr) -> RunResult:
     """Train ``recipe`` (a path) with ``--set``-style ``overrides`` into a run directory.
 
     ``out``: the run directory (default ``run.out``: ``runs/{recipe}``, with a ``-2``...
     suffix when taken). ``device``: ``auto``, ``cpu`` or ``cuda`` (default ``run.device``).
     ``resume``: continue a run: its directory, or ``True`` for the newest run of ``recipe``.
+    ``init_from``: start the networks from trained weights (fine-tuning: an i2i checkpoint or
+    a reference pix2pix ``latest_net_G.pth``; see :mod:`i2i.engine.init_from`).
     ``finish``: evaluate a completed run and write its report. ``quiet``: no progress bar.
     Messages go to ``say``. Raises :class:`i2i.errors.I2IError` subclasses for problems the
     user can act on.
@@ -69,6 +71,12 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     if out is not None and not str(out).strip():
         raise UsageError("--out: empty; give the run directory, or leave --out out for runs/{recipe}")
     resuming = resume is not None and resume is not False
+    if init_from is not None:
+        if resuming:
+            raise UsageError(f"--init-from {init_from} with --resume: a resumed run continues from its own "
+                             "checkpoint (weights, optimisers, schedule, step), so it takes no other starting "
+                             "weights; drop --resume to fine-tune into a new run")
+        sets.append(f"train.init_from={json.dumps(str(init_from))}")
     if resuming:
         run_dir = resume_dir(resume, out, recipe, sets, plugins)
         resolved = with_run_dir(load_recipe(recipe or run_dir / "recipe.toml", sets, plugins), run_dir)
@@ -98,26 +106,35 @@ def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, inf
     from i2i.engine.trainer import Trainer
 
     checkpoint = starting_point(run_dir, resolved, resuming, info.is_main, say)
-    with resource_errors(training_memory_knobs(resolved)):
-        try:
-            trainer = Trainer(resolved, run_dir, plugins, device, resume_from=checkpoint, show_progress=not quiet)
+    trainer, ended = None, "failed"
+    try:
+        with resource_errors(training_memory_knobs(resolved)):
+            try:
+                trainer = Trainer(resolved, run_dir, plugins, device, resume_from=checkpoint, show_progress=not quiet)
+                if info.is_main:
+                    write_recipe(resolved, create_run_dir(run_dir))
+                    if checkpoint is not None:
+                        say(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of {trainer.total_steps})")
+                dist.barrier(info)
+                status = trainer.fit()
+            finally:
+                dist.shutdown()
+            result = RunResult(run_dir, status, trainer.step, trainer.total_steps, trainer=trainer)
             if info.is_main:
-                write_recipe(resolved, create_run_dir(run_dir))
-                if checkpoint is not None:
-                    say(f"resuming {run_dir} from {checkpoint.name} (step {trainer.step} of {trainer.total_steps})")
-            dist.barrier(info)
-            status = trainer.fit()
-        finally:
-            dist.shutdown()
-        result = RunResult(run_dir, status, trainer.step, trainer.total_steps, trainer=trainer)
-        if info.is_main:
-            say(f"{status}: step {trainer.step}/{trainer.total_steps}, run directory {run_dir}")
-            if status == "interrupted":
-                say(f"continue with: i2i run --resume {run_dir}")
-            elif finish:
-                from i2i.engine.finish import finish_run
+                say(f"{status}: step {trainer.step}/{trainer.total_steps}, run directory {run_dir}")
+                if status == "interrupted":
+                    say(f"continue with: i2i run --resume {run_dir}")
+                elif finish:
+                    from i2i.engine.finish import finish_run
 
-                result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+                    result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+            ended = status
+    except KeyboardInterrupt:
+        ended = "interrupted"
+        raise
+    finally:
+        if trainer is not None:  # event on_run_end: after the final evaluation and report, whatever the outcome
+            trainer.events.emit("on_run_end", run_dir=str(run_dir), status=ended)
     return result
 
 

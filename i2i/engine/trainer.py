@@ -27,6 +27,7 @@ from i2i.engine import setup, step_logs, trainer_state
 from i2i.engine.checkpoint import CheckpointWriter, step_dir_name
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
+from i2i.engine.init_from import start_from
 from i2i.engine.precision import Precision, configure_device, resolve_precision
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.resources import check_num_threads
@@ -97,6 +98,9 @@ class Trainer:
         self.generator = setup.placed(self, B.build_generator(plugins, recipe, self.task))
         discriminator = B.build_discriminator(plugins, recipe, self.task)
         self.discriminator = setup.placed(self, discriminator) if discriminator is not None else None
+        # fine-tuning (train.init_from, i2i.engine.init_from): trained weights, before the EMA and optimisers
+        self.init_source = start_from(recipe, self.generator, self.discriminator, load=resume_from is None,
+                                      announce=self.dist.is_main)
         self.terms = B.build_losses(plugins, recipe)
         self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
         self.opt_g = self._optimizer(self.generator, recipe.optim.lr_g, recipe.optim.betas_g)

@@ -15,6 +15,7 @@ import torch
 from i2i import __version__
 from i2i.engine import distributed as dist
 from i2i.engine.checkpoint import latest_checkpoint, load_weights, read_trainer_state
+from i2i.engine.init_from import init_metadata
 from i2i.engine.provenance import component_provenance
 from i2i.engine.schedule import resume_note
 from i2i.engine.state import rng_state, set_rng_state
@@ -46,7 +47,8 @@ def weight_metadata(trainer: Trainer, role: str, component: str) -> dict[str, st
             "recipe_digest": recipe.digest(), "step": str(trainer.step),
             "in_channels": str(task.in_channels), "out_channels": str(task.out_channels),
             "recipe": json.dumps(recipe.as_dict()),
-            "components": json.dumps(component_provenance(trainer.plugins, recipe))}
+            "components": json.dumps(component_provenance(trainer.plugins, recipe)),
+            **init_metadata(trainer.init_source)}  # fine-tuning: where the run started from
     if trainer.geometry is not None:
         meta["geometry"] = json.dumps(trainer.geometry)
     return meta

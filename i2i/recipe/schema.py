@@ -66,6 +66,11 @@ class TrainSection:
                            "report.html; skipped when the data have no held-out split")
     final_eval_images: int | None = key(None, "images of the held-out split the final evaluation uses "
                                         "(default: all)", ge=1)
+    init_from: str | None = key(None, "fine-tuning: start the generator and discriminator from these weights: an "
+                                "i2i run directory, checkpoint folder or .safetensors file, or a reference "
+                                "pytorch-CycleGAN-and-pix2pix latest_net_G.pth (read with weights_only); the "
+                                "networks must have the same tensors, the rest of the recipe may differ; "
+                                "optimisers and schedule start at step 0. `i2i run --init-from` sets it")
 
 
 @dataclass(frozen=True)
