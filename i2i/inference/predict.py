@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import glob
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -33,9 +34,6 @@ from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-#: Image-file formats whose outputs pass through ``task.preview`` (data units -> [0, 1]):
-#: e.g. a CT model's HU become its display window in a PNG.
-PREVIEW_FORMATS = ("png", "jpeg", "tiff", "bmp", "webp")
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
 MIN_TILE = 64
 
@@ -44,7 +42,8 @@ MIN_TILE = 64
 class PredictOptions:
     """How to predict. ``tile <= 0`` never tiles; ``train_mode`` runs the generator as the
     reference's test script does by default (dropout on, batch-norm batch statistics), one
-    image (or tile) per forward pass so each is normalised on its own."""
+    image (or tile) per forward pass so each is normalised on its own. ``format_options``
+    are options of the output format (``--format-option quality=90``)."""
 
     tile: int = 1024
     overlap: int = 256
@@ -53,6 +52,7 @@ class PredictOptions:
     train_mode: bool = False
     convert_channels: bool = False
     ext: str | None = None
+    format_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,30 +63,31 @@ class InputFile:
     name: Path
 
 
-def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
+def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
     """Files named by ``arguments``: files, folders (every supported file under them, their
     sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
     owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
     such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
     Fails on arguments that match nothing and on two inputs that would write the same output."""
-    suffixes = formats.supported_suffixes()
+    table = formats.format_table(plugins)
+    suffixes = table.suffixes()
     found: list[InputFile] = []
     for arg in arguments:
         p = Path(arg)
         if p.is_file():
-            found.append(_input(p, Path(p.name)))
+            found.append(_input(table, p, Path(p.name)))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
-                           and (formats.suffix_of(f) in suffixes or formats.sniffed_format(f) is not None))
+                           and (table.suffix_of(f) in suffixes or table.sniffed(f) is not None))
             if not files:
                 raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
                                  "files by their 'DICM' marker whatever their name)")
-            found += [_input(f, f.relative_to(p)) for f in files]
+            found += [_input(table, f, f.relative_to(p)) for f in files]
         else:
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             if not matches:
                 raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
-            found += [_input(m, Path(m.name)) for m in matches]
+            found += [_input(table, m, Path(m.name)) for m in matches]
     seen: dict[Path, Path] = {}
     unique = []
     for item in found:
@@ -100,9 +101,9 @@ def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
     return unique
 
 
-def _input(path: Path, name: Path) -> InputFile:
+def _input(table: formats.FormatTable, path: Path, name: Path) -> InputFile:
     """``path`` and its output name: a file recognised by content gets its format's suffix."""
-    sniffed = formats.sniffed_format(path)
+    sniffed = table.sniffed(path)
     return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
 
 
@@ -256,13 +257,13 @@ class _Job:
     blender: Blender | None = None
 
 
-def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
+def output_path(out_dir: Path, item: InputFile, ext: str | None, table: formats.FormatTable) -> Path:
     """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
     (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
     target = out_dir / item.name
     if ext:
         ext = ext if ext.startswith(".") else f".{ext}"
-        suffix = formats.suffix_of(item.name)
+        suffix = table.suffix_of(item.name)
         target = target.with_name(target.name[: len(target.name) - len(suffix)] + ext)
     return target
 
@@ -274,9 +275,10 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
     (a volume) is predicted slice by slice, its slices batched like separate images, and
     written once with all its outputs. All writes share one :func:`~formats.output_session`."""
     predictor = Predictor(model, options)
-    targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
+    table = formats.format_table(model.plugins)
+    targets = {item.path: output_path(out_dir, item, options.ext, table) for item in inputs}
     for target in set(targets.values()):
-        formats.format_for(target)  # unknown output suffixes fail before any work
+        table.output_format(target, options.format_options)  # unknown suffixes and options fail before any work
     for item in inputs:
         if targets[item.path].resolve() == item.path.resolve():
             raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
@@ -284,12 +286,12 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
 
     def images() -> Iterator[formats.Decoded]:
         for item in inputs:
-            unit = formats.read_input(item.path)
+            unit = table.read(item.path)
             if isinstance(unit, formats.Stack) and not unit.slices:
                 raise UsageError(f"{item.path}: holds no slices to predict")
             refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
                              else [unit.image])
-            formats.check_writable(targets[item.path], unit)  # before its slices are predicted
+            table.check_writable(targets[item.path], unit)  # before its slices are predicted
             units.append((unit, []))
             yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
 
@@ -303,9 +305,9 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
                     continue
                 image = torch.stack(outputs)
             units.popleft()
-            if formats.format_for(targets[unit.path]).name in PREVIEW_FORMATS:
+            if table.format_for(targets[unit.path]).preview:
                 image = model.task.preview(image)
-            path = formats.write_output(targets[unit.path], image, unit)
+            path = table.write(targets[unit.path], image, unit, options.format_options)
             written.append(path)
             if on_written is not None:
                 on_written(path)
