@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,20 +33,23 @@ class Upgrade:
     """What upgrading one recipe's layers changed, for the deprecation note and for error
     messages that name the key the user wrote."""
 
-    #: ``(old dotted key, new dotted key, value)`` of moved keys the note mentions.
-    moved: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: ``old dotted key -> new dotted key`` of the moved keys the note mentions.
+    moved: dict[str, str] = field(default_factory=dict)
     #: Old flat ``[schedule]`` keys dropped because the chosen schedule does not take them.
     ignored: list[str] = field(default_factory=list)
     #: New dotted key -> the key the user wrote (``source.root`` -> ``data.root``).
     written_as: dict[str, str] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
 
-    def note(self) -> str | None:
-        """The one-line deprecation note, or ``None`` when nothing was in the old layout."""
+    def note(self, tables: dict[str, Any]) -> str | None:
+        """The one-line deprecation note, with the moved keys' values in the layered
+        ``tables``, or ``None`` when nothing was in the old layout."""
         parts = []
         if self.moved:
-            renames = ", ".join(f"{old} -> {new}" for old, new, _ in self.moved)
-            table = ", ".join(f"{new.split('.', 1)[1]} = {json.dumps(value)}" for _, new, value in self.moved)
+            renames = ", ".join(f"{old} -> {new}" for old, new in self.moved.items())
+            source = tables.get("source", {})
+            table = ", ".join(f"{key} = {json.dumps(source[key])}" for key in
+                              dict.fromkeys(new.split(".", 1)[1] for new in self.moved.values()) if key in source)
             parts.append(f"{renames} (the data source and its options are the [source] section now: "
                          f"[source] {table})")
         if self.ignored:
@@ -54,9 +58,9 @@ class Upgrade:
         return f"deprecated recipe layout, still read: {'; '.join(parts)}" if parts else None
 
 
-def upgrade_layer(layer: dict[str, Any], source_options: set[str], upgrade: Upgrade) -> dict[str, Any]:
-    """One layer (a recipe file, the ``--set`` values, a task's defaults) in the current
-    layout: ``data.root`` becomes ``source.root`` (silently), ``data.source`` becomes
+def upgrade_layer(layer: dict[str, Any], source_options: set[str], upgrade: Upgrade, origin: str = "") -> dict[str, Any]:
+    """One layer (a recipe file, the ``--set`` values, a task's defaults: ``origin``) in the
+    current layout: ``data.root`` becomes ``source.root`` (silently), ``data.source`` becomes
     ``source.name`` and ``[data]`` keys that are options of a registered source
     (``source_options``) move to ``[source]`` (recorded in ``upgrade``). Other unknown
     ``[data]`` keys stay, to be reported as such."""
@@ -81,18 +85,19 @@ def upgrade_layer(layer: dict[str, Any], source_options: set[str], upgrade: Upgr
         source[target] = value
         upgrade.written_as[f"source.{target}"] = f"data.{key}"
         if key != "root":
-            upgrade.moved.append((f"data.{key}", f"source.{target}", value))
+            upgrade.moved[f"data.{key}" + (f" ({origin})" if origin else "")] = f"source.{target}"
     return layer
 
 
-def drop_flat_schedule_keys(tables: dict[str, Any], accepted: set[str] | None, upgrade: Upgrade) -> None:
+def drop_flat_schedule_keys(tables: dict[str, Any], accepts: Callable[[str, str], set[str] | None],
+                            upgrade: Upgrade) -> None:
     """Drop the old flat ``[schedule]`` keys that the chosen built-in schedule does not take
-    (``accepted``: its options): silently at their old defaults, as a run's ``recipe.toml``
-    wrote them, else recorded in ``upgrade`` (they never had an effect)."""
+    (``accepts("schedule", name)``: its options): silently at their old defaults, as a run's
+    ``recipe.toml`` wrote them, else recorded in ``upgrade`` (they never had an effect)."""
     schedule = tables.get("schedule")
-    if not isinstance(schedule, dict) or accepted is None:
-        return
-    if schedule.get("name", DEFAULT_NAMES["schedule"]) not in OLD_SCHEDULES:
+    name = schedule.get("name", DEFAULT_NAMES["schedule"]) if isinstance(schedule, dict) else None
+    accepted = accepts("schedule", name) if name in OLD_SCHEDULES else None
+    if accepted is None:
         return
     for key in [k for k in schedule if k in OLD_SCHEDULE and k != "name" and k not in accepted]:
         if schedule.pop(key) != OLD_SCHEDULE[key]:

@@ -13,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from i2i.errors import RecipeError, did_you_mean, one_of
+from i2i.errors import RecipeError, close_matches, did_you_mean, one_of
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe.components import ComponentChecks, nonfinite
 from i2i.recipe.layers import merge, parse_sets, read_toml
@@ -42,20 +42,19 @@ def resolve(source: str, file_layer: dict[str, Any], set_layer: dict[str, Any] |
     for recipes stored in checkpoints, which their users cannot rewrite)."""
     plugins = plugins or get_plugins()
     upgrade = Upgrade()
-    options = {p for c in plugins["sources"] for p in c.parameters() if p not in plugins["sources"].provided}
+    sources = {p for c in plugins["sources"] for p in c.parameters() if p not in plugins["sources"].provided}
     accepts = functools.partial(_accepted_options, plugins)
-    user = merge(upgrade_layer(file_layer, options, upgrade), upgrade_layer(set_layer or {}, options, upgrade), accepts)
-    tables = merge(upgrade_layer(_task_defaults(user, plugins), options, upgrade), user, accepts)
-    name = tables.get("schedule", {}).get("name", DEFAULT_NAMES["schedule"]) if isinstance(
-        tables.get("schedule"), dict) else None
-    if name in plugins["schedules"]:
-        drop_flat_schedule_keys(tables, set(plugins["schedules"].get(name).parameters()), upgrade)
+    user = merge(upgrade_layer(file_layer, sources, upgrade), upgrade_layer(set_layer or {}, sources, upgrade), accepts)
+    defaults = _task_defaults(user, plugins)
+    origin = f"task {defaults['task']['name']!r} recipe_defaults"
+    tables = merge(upgrade_layer(defaults, sources, upgrade, origin), user, accepts)
+    drop_flat_schedule_keys(tables, accepts, upgrade)
     checker = _Checker(source, plugins, set_keys or set(), upgrade.written_as)
     checker.problems += upgrade.problems
     recipe = checker.recipe(tables)
     if checker.problems:
         raise RecipeError(source, checker.problems)
-    note = upgrade.note()
+    note = upgrade.note(tables)
     if note and announce:
         from i2i.data.source import warn_once
 
@@ -66,7 +65,7 @@ def resolve(source: str, file_layer: dict[str, Any], set_layer: dict[str, Any] |
 def _accepted_options(plugins: Plugins, section: str, name: str) -> set[str] | None:
     """The recipe keys component ``name`` of ``section`` takes (``[optim]``: per network too)."""
     registry = plugins[COMPONENT_SECTIONS[section]]
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:
         return None
     accepted = {p for p in registry.get(name).parameters() if p not in registry.provided}
     return accepted | {f"{p}_{n}" for p in accepted for n in NETWORKS} if section == "optim" else accepted
@@ -134,8 +133,13 @@ class _Checker(ComponentChecks):
         for key, value in table.items():
             dotted = f"{name}.{key}"
             if key not in known:
-                where = "; the data source's name, root and options go in [source]" if name == "data" else ""
-                self.add(dotted, f"unknown key{did_you_mean(key, known)}; [{name}] accepts: {one_of(known)}{where}")
+                hint, where = did_you_mean(key, known), ""
+                if name == "data":
+                    where = "; the data source's name, root and options go in [source]"
+                    options = {p for c in self.plugins["sources"] for p in c.parameters()}
+                    matches = [f"source.{m}" for m in close_matches(key, options)]
+                    hint = hint or (f" (did you mean {' or '.join(map(repr, matches))}?)" if matches else "")
+                self.add(dotted, f"unknown key{hint}; [{name}] accepts: {one_of(known)}{where}")
                 continue
             message = check_value(value, hints[key]) or nonfinite(value) or _bounds(value, known[key].metadata)
             if message:
