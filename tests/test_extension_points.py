@@ -167,3 +167,34 @@ def test_unknown_options_name_what_is_accepted(run_dir, tmp_path, cli):
     assert result.exit_code == 2
     assert "--format-option scal: format 'thing' has no option 'scal' (did you mean 'scale'?); it accepts: 'scale'" \
         in result.output
+
+
+def test_a_schedule_with_factor_alone_gets_the_rest():
+    import types
+
+    from i2i import hookimpl
+    from i2i.engine.build import build_schedule
+    from i2i.errors import UsageError
+    from i2i.plugins import load_plugins
+    from i2i.recipe import ComponentSpec
+
+    class Bare:
+        def factor(self, step):
+            return 1 / (step + 1)
+
+    module = types.ModuleType("bare_schedule_plugin")
+
+    @hookimpl
+    def register_schedules(register):
+        register("bare", Bare)
+        register("broken", lambda: object())
+
+    module.register_schedules = register_schedules
+    plugins = load_plugins(extra=[("bare", module)])
+    schedule = build_schedule(plugins, ComponentSpec("bare", {}), 10)
+    schedule.observe({"val_mae": 1.0})
+    schedule.load_state_dict(schedule.state_dict())
+    assert schedule.state_dict() == {} and schedule.factor(3) == 0.25
+    with pytest.raises(UsageError, match=r"schedule 'broken' \(plugin 'bare'\): its factory returned object, which "
+                                         r"has no factor\(step\) method"):
+        build_schedule(plugins, ComponentSpec("broken", {}), 10)
