@@ -265,3 +265,13 @@ def test_flat_schedule_keys_the_schedule_ignores_are_named_once(tmp_path, capsys
     assert recipe.schedule.as_dict() == {"name": "linear", "decay_start": 0.5, "warmup_steps": 0}
     assert notes(capsys.readouterr().err)[0].endswith(
         "remove schedule.gamma (the chosen schedule does not take it; it had no effect)")
+
+
+def test_a_run_of_an_old_layout_recipe_says_so_once(tmp_path, synthetic_pairs, cli):
+    old = TINY_RECIPE.format(root=synthetic_pairs.as_posix()).replace(
+        '[source]\nname = "aligned"\nroot', '[data]\nsource = "aligned"\nroot').replace("\n[data]\nload_size", "\nload_size")
+    result = cli("run", write(tmp_path, "old.toml", old), "--out", tmp_path / "run", "--quiet",
+                 "--set", "train.steps=2", "--set", "data.root=" + json.dumps(synthetic_pairs.as_posix()))
+    assert result.exit_code == 0, result.output
+    assert len(notes(result.output)) == 1 and "data.source -> source.name, data.direction" in notes(result.output)[0]
+    assert '[source]\nname = "aligned"\ndirection = "BtoA"\nroot = ' in (tmp_path / "run" / "recipe.toml").read_text()

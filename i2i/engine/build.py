@@ -72,8 +72,9 @@ def build_optimizer(plugins: Plugins, recipe: Recipe, network: str, net: nn.Modu
     spec = ComponentSpec(recipe.optim.name, recipe.optim.for_network(network))
     optimizer = build(plugins, "optimizers", spec, "optim", params=net.parameters())
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise UsageError(f"optim.name: optimizer {spec.name!r} (plugin {plugins['optimizers'].get(spec.name).plugin!r}) "
-                         f"returned {type(optimizer).__name__}, not a torch.optim.Optimizer")
+        plugin = plugins["optimizers"].get(spec.name).plugin
+        raise UsageError(f"optim.name: optimizer {spec.name!r} (plugin {plugin!r}) returned "
+                         f"{type(optimizer).__name__}, not a torch.optim.Optimizer")
     return optimizer
 
 

@@ -156,7 +156,8 @@ class FormatTable:
             return fmt
         problems = self.plugins["formats"].check_options(fmt.name, options)
         if problems:
-            raise UsageError("\n".join(f"--format-option {key}: {message} (writing {path})" for key, message in problems))
+            raise UsageError("\n".join(f"--format-option {key}: {message} (writing {path})"
+                                        for key, message in problems))
         return self._build(fmt.name, options)
 
     def read(self, path: str | Path) -> Decoded | Stack:
