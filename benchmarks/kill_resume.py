@@ -37,8 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "medical_ct.toml"
 TIMING_KEYS = ("images_per_s",)
-QUICK_SETS = ("train.batch_size=2", "data.phantom_train_count=2", "data.phantom_val_count=1",
-              "data.phantom_test_count=1", "data.phantom_size=32", "generator.ngf=8", "discriminator.ndf=8",
+QUICK_SETS = ("train.batch_size=2", "source.phantom_train_count=2", "source.phantom_val_count=1",
+              "source.phantom_test_count=1", "source.phantom_size=32", "generator.ngf=8", "discriminator.ndf=8",
               "train.val_every=6")
 
 

@@ -20,9 +20,10 @@ from benchmarks.harness import alternate, machine, matmul_rate, table
 from benchmarks.plain_pix2pix import PlainPix2Pix
 
 RECIPE = """
-[data]
-source = "aligned"
+[source]
+name = "aligned"
 root = "{root}"
+[data]
 preprocess = "crop"
 crop_size = {size}
 [generator]

@@ -69,11 +69,23 @@ def register_discriminators(register: Register) -> None:
 def register_losses(register: Register) -> None:
     """Register losses.
 
-    A loss factory returns an object with a ``role`` attribute: ``"adversarial"`` (methods
-    ``generator_loss(fake_scales)`` and ``discriminator_loss(real_scales, fake_scales)``),
-    ``"reconstruction"`` (``__call__(output, target)``) or ``"feature_matching"``
-    (``__call__(fake_scales, real_scales)``). Each returns a scalar tensor; the recipe
-    gives its weight.
+    A loss factory returns an object whose ``role`` attribute says how the engine calls it
+    (the base classes in :mod:`i2i.losses` give each role's defaults):
+
+    - ``"adversarial"`` (:class:`i2i.losses.AdversarialLoss`): ``discriminator_loss(real_scales,
+      fake_scales)`` and ``generator_loss(fake_scales)`` (the base class sums ``d_term`` and
+      ``g_term`` over the scales), and ``penalty(discriminator, real_pair, fake_pair)``, called
+      at every discriminator step, returning an extra term added to D's loss as it is (the
+      loss applies its own coefficient; WGAN-GP's gradient penalty) or ``None`` (the base class);
+    - ``"reconstruction"`` (:class:`i2i.losses.ReconstructionLoss`): ``__call__(output, target)``,
+      or ``__call__(output, target, weight)`` with per-pixel weights ``(N, 1, H, W)`` when the
+      task gives them (inpainting);
+    - ``"feature_matching"`` (:class:`i2i.losses.FeatureMatchingLoss`):
+      ``__call__(fake_scales, real_scales)``, the real features detached.
+
+    Scales are the discriminator's outputs as a list (one per scale) of lists of feature
+    maps ending with the logits. Each call returns a scalar tensor; the recipe's
+    ``weight`` multiplies it (not the penalty).
     """
 
 
@@ -91,9 +103,50 @@ def register_tasks(register: Register) -> None:
 def register_sources(register: Register) -> None:
     """Register data sources.
 
-    A source factory takes ``root`` (the recipe's ``data.root``) when it reads files, plus
-    its options, and returns an :class:`i2i.data.Source`: ``dataset(split)`` gives a map-style
-    dataset of decoded samples (dicts of tensors).
+    A source factory takes its options (the recipe's ``[source]`` table: a source that
+    reads files takes ``root``, which users give as ``--set data.root=PATH``; ``seed``, the
+    run's seed, is supplied when the factory takes it) and returns an
+    :class:`i2i.data.Source`: ``splits()`` and ``dataset(split)``, a map-style dataset of
+    decoded samples (dicts of tensors).
+    """
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register learning-rate schedules.
+
+    A schedule factory takes its options (the recipe's ``[schedule]`` table) and, when it
+    depends on the run's length, ``total_steps`` (supplied); it returns an object with
+    ``factor(step) -> float``, the multiplier of both base learning rates at optimisation
+    step ``step`` (0-based), and optionally ``observe(metrics)`` (called with every
+    validation pass's metrics) and ``state_dict()`` / ``load_state_dict(state)`` (saved in
+    checkpoints). Subclass :class:`i2i.engine.schedule.Schedule` for those and for
+    ``warmup_steps``. An option called ``metric`` must name a metric the task's validation
+    logs (checked with the recipe).
+    """
+
+
+@hookspec
+def register_optimizers(register: Register) -> None:
+    """Register optimisers.
+
+    An optimiser factory takes ``params`` (one network's parameters, supplied) and its
+    options, among them ``lr`` (the base rate the schedule scales), and returns a
+    ``torch.optim.Optimizer``. It is built once for the generator and once for the
+    discriminator: the recipe sets each option for both (``optim.lr``) or for one
+    (``optim.lr_g``, ``optim.lr_d``).
+    """
+
+
+@hookspec
+def register_formats(register: Register) -> None:
+    """Register file formats for ``i2i predict``.
+
+    A format factory takes its options (``i2i predict --format-option KEY=VALUE``) and returns
+    an :class:`i2i.inference.formats.Format`: the suffixes it owns, a reader (file ->
+    ``Decoded`` or ``Stack``) and a writer (an output in data units -> file), and whether
+    it takes volumes (``stacks``), recognises files by content (``sniff``) and shows
+    outputs as display images (``preview``). Two formats may not own one suffix.
     """
 
 

@@ -2,7 +2,9 @@
 
 A component is a factory (a class or a function) whose keyword parameters are the options
 a recipe may set. Parameters the engine supplies itself (``in_channels`` of a generator,
-say) are the registry's ``provided`` names and may not be set in a recipe.
+say) are the registry's ``provided`` names and may not be set in a recipe. A required
+option the registry ``defers`` (a source's ``root``) may be missing from a recipe: it is
+often given only when the component is built (``--set data.root=PATH``, ``i2i eval --data``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from i2i.errors import ComponentError, did_you_mean, one_of
 from i2i.typecheck import check_value, coerce, describe, resolved_parameters
 
 #: The component kinds, in the order they are listed.
-KINDS = ("generators", "discriminators", "losses", "tasks", "sources")
+KINDS = ("generators", "discriminators", "losses", "tasks", "sources", "schedules", "optimizers", "formats")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Registry:
 
     kind: str
     provided: tuple[str, ...] = ()
+    deferred: tuple[str, ...] = ()
     _entries: dict[str, Component] = field(default_factory=dict)
     #: Plugins that failed to load or to register this kind, with their errors: an unknown
     #: name may be one of theirs.
@@ -117,11 +120,12 @@ class Registry:
         """Registered names, sorted."""
         return sorted(self._entries)
 
-    def check_options(self, name: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def check_options(self, name: str, options: Mapping[str, Any], complete: bool = False) -> list[tuple[str, str]]:
         """Problems with ``options`` for component ``name`` as ``(option, message)`` pairs.
 
-        Unknown options are listed with the accepted ones; missing required options and
-        values of the wrong type are reported too. Nothing is built.
+        Unknown options are listed with the accepted ones; missing required options (the
+        ``deferred`` ones only when ``complete``: about to be built) and values of the wrong
+        type are reported too. Nothing is built.
         """
         params = self.get(name).parameters()
         accepted = [p for p in params if p not in self.provided]
@@ -141,13 +145,13 @@ class Registry:
                     problems.append((key, message))
         for key in accepted:
             param = params[key]
-            if param.default is inspect.Parameter.empty and key not in options:
+            if param.default is inspect.Parameter.empty and key not in options and (complete or key not in self.deferred):
                 problems.append((key, f"{self.singular} {name!r} requires option {key!r} ({describe(param.annotation)})"))
         return problems
 
     def build(self, name: str, options: Mapping[str, Any], **provided: Any) -> Any:
         """Check ``options`` and call the factory with them plus the engine-``provided`` values."""
-        problems = self.check_options(name, options)
+        problems = self.check_options(name, options, complete=True)
         if problems:
             raise ComponentError(
                 "\n".join(f"{self.singular}.{key}: {msg}" for key, msg in problems)
@@ -163,8 +167,9 @@ def new_registries() -> dict[str, Registry]:
     provided = {
         "generators": ("in_channels", "out_channels"),
         "discriminators": ("in_channels",),
-        "losses": (),
-        "tasks": (),
-        "sources": ("root", "split", "seed"),
+        "sources": ("split", "seed"),
+        "schedules": ("total_steps",),
+        "optimizers": ("params",),
     }
-    return {kind: Registry(kind, provided[kind]) for kind in KINDS}
+    deferred = {"sources": ("root",)}
+    return {kind: Registry(kind, provided.get(kind, ()), deferred.get(kind, ())) for kind in KINDS}

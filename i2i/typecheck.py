@@ -2,22 +2,61 @@
 
 Used for the core recipe sections and for the options of every plugin component, whose
 factory annotations are the contract: ``norm: Literal["batch", "instance"] = "batch"``
-makes ``generator.norm = "bach"`` a validation error before anything is built.
+makes ``generator.norm = "bach"`` a validation error before anything is built. Numeric
+bounds are ``annotated_types`` constraints: ``lr: Annotated[float, Gt(0)] = 2e-4`` makes
+``optim.lr_g = -1`` fail with "must be > 0, got -1".
 """
 
 from __future__ import annotations
 
 import collections.abc
 import inspect
+import math
 import types
 import typing
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
+
+import annotated_types
+
+#: annotated_types constraints that i2i checks, with the comparison each makes.
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _split(annotation: Any) -> tuple[Any, list[tuple[str, str, Any]]]:
+    """``Annotated[float, Gt(0)]`` -> ``(float, [("gt", ">", 0)])``; other annotations as they are."""
+    if typing.get_origin(annotation) is not Annotated:
+        return annotation, []
+    base, *metadata = typing.get_args(annotation)
+    bounds = []
+    for item in metadata:
+        parts = list(item) if isinstance(item, annotated_types.Interval) else [item]
+        for part in parts:
+            for attr, symbol in _BOUNDS:
+                if getattr(part, attr, None) is not None:
+                    bounds.append((attr, symbol, getattr(part, attr)))
+    return base, bounds
+
+
+def _bounds_text(bounds: list[tuple[str, str, Any]]) -> str:
+    return " and ".join(f"{symbol} {limit}" for _, symbol, limit in bounds)
+
+
+def _out_of_bounds(value: Any, bounds: list[tuple[str, str, Any]]) -> bool:
+    checks = {"gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # reported as non-finite, once, by the recipe checks
+    return not all(checks[attr](value, limit) for attr, _, limit in bounds)
 
 
 def describe(annotation: Any) -> str:
     """A short human description of an annotation, e.g. ``an integer`` or ``one of 'a', 'b'``."""
     if annotation is inspect.Parameter.empty or annotation is Any:
         return "any value"
+    annotation, bounds = _split(annotation)
+    if bounds:
+        return f"{describe(annotation)} {_bounds_text(bounds)}"
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
@@ -45,12 +84,18 @@ def check_value(value: Any, annotation: Any) -> str | None:
     """``None`` when ``value`` fits ``annotation``, else a message saying what is accepted."""
     if annotation is inspect.Parameter.empty or annotation is Any:
         return None
+    base, bounds = _split(annotation)
+    if bounds and _fits(value, base) and _out_of_bounds(value, bounds):
+        return f"must be {_bounds_text(bounds)}, got {value!r}"
     if _fits(value, annotation):
         return None
     return f"expected {describe(annotation)}, got {value!r}"
 
 
 def _fits(value: Any, annotation: Any) -> bool:
+    annotation, bounds = _split(annotation)
+    if bounds and _out_of_bounds(value, bounds):
+        return False
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return any(value == a and type(value) is type(a) for a in typing.get_args(annotation))
@@ -80,6 +125,7 @@ def _fits(value: Any, annotation: Any) -> bool:
 
 def coerce(value: Any, annotation: Any) -> Any:
     """Convert a checked TOML value to the annotated type (ints to float, lists to tuples)."""
+    annotation, _ = _split(annotation)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     origin = typing.get_origin(annotation)
@@ -99,7 +145,7 @@ def resolved_parameters(factory: Any) -> dict[str, inspect.Parameter]:
     target = factory.__init__ if inspect.isclass(factory) else factory
     signature = inspect.signature(factory)
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)
     except Exception:  # unresolvable forward references: fall back to what is there
         hints = {}
     return {

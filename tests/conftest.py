@@ -59,10 +59,12 @@ TINY_RECIPE = """
 [task]
 name = "paired"
 
-[data]
-source = "aligned"
+[source]
+name = "aligned"
 root = "{root}"
 direction = "BtoA"
+
+[data]
 load_size = 40
 crop_size = 32
 
@@ -148,9 +150,9 @@ def synthetic_images(tmp_path_factory) -> Path:
 
 #: ``--set`` options that make ``recipes/medical_ct.toml`` a run of a few seconds on CPU
 #: (built-in phantoms: no data needed).
-TINY_CT = ("--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "data.phantom_train_count=4",
-           "--set", "data.phantom_val_count=2", "--set", "data.phantom_test_count=2",
-           "--set", "data.phantom_size=32", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8")
+TINY_CT = ("--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "source.phantom_train_count=4",
+           "--set", "source.phantom_val_count=2", "--set", "source.phantom_test_count=2",
+           "--set", "source.phantom_size=32", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8")
 CT_RECIPE = ROOT / "recipes" / "medical_ct.toml"
 
 

@@ -42,7 +42,8 @@ CASES = [
     # 5. NaN inside a component option: i2i recipe check recipes/medical_ct.toml --set 'task.hu_range=[nan, 1.0]'
     (f"recipe check {CT} --set task.hu_range=[nan,1.0]", 2, "task.hu_range: must hold finite numbers"),
     # 5. i2i recipe check recipes/medical_ct.toml --set 'optim.betas_g=[0.5, 1.5]'   (a torch traceback at run)
-    (f"recipe check {CT} --set optim.betas_g=[0.5,1.5]", 2, "optim.betas_g: each beta must be in [0, 1)"),
+    (f"recipe check {CT} --set optim.betas_g=[0.5,1.5]", 2,
+     "optim.betas_g: expected a list of (a number >= 0 and < 1), got [0.5, 1.5]"),
     # 6. i2i run recipes/medical_ct.toml --set run.seed=99999999999999999999999
     (f"run {CT} --out {{tmp}}/seed --set run.seed=99999999999999999999999", 2, "run.seed: must be <= 4294967295"),
     # 6./11. i2i recipe check recipes/medical_ct.toml --set generator.depth=99   (said ok; 36 GB at run time)
@@ -173,7 +174,7 @@ def test_bad_input(env, args, code, fragment):
 
 
 def test_unpaired_files_warning_is_printed_once(tmp_path):
-    # 12. i2i run R --set data.source=paired_folders --set data.unpaired=skip   (the warning came three times)
+    # 12. i2i run R --set source.name=paired_folders --set source.unpaired=skip   (the warning came three times)
     from PIL import Image
 
     for folder, count in (("A", 5), ("B", 4)):

@@ -7,6 +7,7 @@ import pytest
 import json
 import tomllib
 
+from i2i.registry import KINDS
 from tests.conftest import run_i2i
 
 
@@ -30,13 +31,14 @@ def test_list_plugins_json_shape(cli):
     for p in plugins:
         assert {"name", "version", "builtin", "components", "error"} <= set(p)
     builtin = [p for p in plugins if p["builtin"]]
-    components = {kind: set() for kind in ("generators", "discriminators", "losses", "tasks", "sources")}
+    components = {kind: set() for kind in KINDS}
     for p in builtin:
         for kind, names in p["components"].items():
             components[kind] |= set(names)
     assert {"unet_256"} <= components["generators"] and {"patchgan"} <= components["discriminators"]
     assert {"vanilla", "l1"} <= components["losses"] and "paired" in components["tasks"]
-    assert "aligned" in components["sources"]
+    assert "aligned" in components["sources"] and {"linear", "plateau"} <= components["schedules"]
+    assert {"adam", "adamw"} <= components["optimizers"] and {"png", "dicom", "nifti"} <= components["formats"]
 
 
 def test_list_plugins_table(cli):

@@ -19,7 +19,7 @@ TINY = ('generator.name="unet"', "generator.depth=3", "generator.ngf=4", "discri
 
 
 def source(name, root=None, **options):
-    return get_plugins()["sources"].build(name, options, root=None if root is None else str(root))
+    return get_plugins()["sources"].build(name, {**options, **({} if root is None else {"root": str(root)})})
 
 
 def task(name, **options):
@@ -41,7 +41,7 @@ def test_ct_source_falls_back_to_phantoms_without_a_root():
     s = source("ct", phantom_size=32, phantom_train_count=4)
     assert s.splits() == ["train", "val", "test"] and len(s.dataset("train")) == 4
     assert torch.equal(s.dataset("val")[1]["target"], source("phantom", size=32).dataset("val")[1]["target"])
-    with pytest.raises(ValueError, match='data.source = "ct"'):
+    with pytest.raises(ValueError, match='source.name = "ct"'):
         source("phantom", root="/some/scans")
 
 
@@ -51,7 +51,7 @@ def test_medical_ct_recipe_runs_end_to_end_with_no_data(tmp_path):
 
     out = tmp_path / "run"
     result = run_i2i("run", "recipes/medical_ct.toml", "--out", out, "--quiet", *[f"--set={s}" for s in TINY],
-                     "--set=data.phantom_size=32", "--set=train.final_eval_images=4")
+                     "--set=source.phantom_size=32", "--set=train.final_eval_images=4")
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "eval.json").read_text())
     assert summary["split"] == "test" and summary["images"] == 4 and summary["task"] == "ct_sparse_view"
@@ -195,7 +195,7 @@ def test_ct_samples_carry_their_pixel_spacing():
 def test_data_axis_out_of_range_is_a_usage_error():
     from i2i.errors import UsageError
 
-    with pytest.raises(UsageError, match=r"data.axis = 5: a CT volume has axes 0, 1 and 2"):
+    with pytest.raises(UsageError, match=r"source.axis = 5: a CT volume has axes 0, 1 and 2"):
         source("ct", data_path("ct", "totalsegmentator", "nifti"), axis=5)
 
 

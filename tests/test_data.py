@@ -19,7 +19,7 @@ from tests.conftest import data_path, train_in_process
 
 
 def source(name, root, **options):
-    return get_plugins()["sources"].build(name, options, root=str(root))
+    return get_plugins()["sources"].build(name, {**options, "root": str(root)})
 
 
 def write_png16(path, array):
@@ -142,7 +142,7 @@ def test_group_split_never_leaks_a_patient(tmp_path):
                       'val_fraction = 0.2\ntest_fraction = 0.2\ngroup_pattern = "^(Patient_[0-9]+)/"\n'
                       '[task]\nin_channels = 1\nout_channels = 1\n[train]\nsteps = 1\n')
     r = load_recipe(recipe)
-    src = get_plugins()["sources"].build("paired_folders", dict(r.source.options), root=str(root))
+    src = get_plugins()["sources"].build("paired_folders", {**r.source.options, "root": str(root)})
     splits = split_datasets(src, r.data, seed=0)
     patients = {name: {p.split("/")[0] for p in ds.relative_paths} for name, ds in splits.items()}
     assert set(splits) == {"train", "val", "test"}

@@ -1,6 +1,6 @@
 """DICOM series as a DICOM user expects them: one volume per SeriesInstanceUID, files found by
 their DICM marker whatever their names, localizers / secondary captures / non-image objects
-left out with one line, ``data.series`` to choose, slices along the normal, one line on
+left out with one line, ``source.series`` to choose, slices along the normal, one line on
 uneven spacing and gantry tilt, clear errors on missing positions, and ``data.on_error``
 honoured for unusable slices. Synthetic series (JPEG lossless, no file suffixes) and the
 real tilted head series of ../shared/data."""
@@ -82,7 +82,7 @@ def test_data_series_chooses_by_uid_or_description_glob(mixed):
     by_glob = source(folder, series="*1.25MM").dataset("train")
     assert [p.split("#")[0] for p in by_glob.relative_paths] == ["b", "d", "a", "c"]
     assert torch.equal(by_glob[2]["target"][0], torch.from_numpy(np.rint(hu[2])))
-    with pytest.raises(DataError, match=r"data.series = '\*lung\*': .*no image series has SeriesInstanceUID '\*lung\*' "
+    with pytest.raises(DataError, match=r"source.series = '\*lung\*': .*no image series has SeriesInstanceUID '\*lung\*' "
                                         r"or a SeriesDescription matching it; the series there: .*'Head 5mm' \(2 file"):
         source(folder, series="*lung*").dataset("train")
     volume = read_dicom_series(folder, series="Head 5mm")
@@ -95,7 +95,7 @@ def test_missing_positions_name_the_file_and_the_option(tmp_path):
     ds = pydicom.dcmread(paths[1])
     del ds.ImagePositionPatient
     ds.save_as(paths[1])
-    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 'AXIAL HEAD' .*data.order = "
+    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 'AXIAL HEAD' .*source.order = "
                                         r'"instance_number"'):
         source(folder).dataset("train")
     assert len(source(folder, order="instance_number").dataset("train")) == 3

@@ -13,14 +13,19 @@ from i2i.engine.ema import EMA
 from i2i.engine.gan_step import GANStep
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
-from i2i.engine.schedule import Schedule
+from i2i.engine.build import build_schedule
 from i2i.errors import UsageError
-from i2i.recipe.schema import ScheduleSection
+from i2i.plugins import get_plugins
+from i2i.recipe import ComponentSpec
 from tests.conftest import train_in_process
 
 
-def factors(total, **options):
-    s = Schedule(ScheduleSection(**options), total)
+def schedule(total, name, **options):
+    return build_schedule(get_plugins(), ComponentSpec(name, options), total)
+
+
+def factors(total, name, **options):
+    s = schedule(total, name, **options)
     return [s.factor(i) for i in range(total)]
 
 
@@ -40,11 +45,12 @@ def test_step_cosine_warmup():
 
 
 def test_plateau_decays_after_patience_and_round_trips():
-    s = Schedule(ScheduleSection(name="plateau", metric="val_psnr", factor=0.5, patience=1, threshold=0.0), 100)
+    options = {"metric": "val_psnr", "factor": 0.5, "patience": 1, "threshold": 0.0}
+    s = schedule(100, "plateau", **options)
     for value in (20.0, 21.0, 21.0, 20.5):
         s.observe({"val_psnr": value})
     assert s.factor(10) == 0.5  # two passes without improvement > patience 1
-    restored = Schedule(s.config, 100)
+    restored = schedule(100, "plateau", **options)
     restored.load_state_dict(s.state_dict())
     assert restored.factor(10) == 0.5 and restored.best == 21.0
 

@@ -26,8 +26,8 @@ TASKS = {
     "inpainting": ('task.name="inpainting"', 'task.mask="mixed"', *IMAGES),
     "colorization": ('task.name="colorization"', *IMAGES),
     "ct_low_dose": ('task.name="ct_low_dose"', "task.I0=[2e4, 2e5]", "task.electronic_noise=[0.0, 5.0]",
-                    'data.source="ct"', "data.phantom_size=32", "data.phantom_train_count=4",
-                    "data.phantom_val_count=7", "data.phantom_test_count=2", "data.val_fraction=0.0"),
+                    'source.name="ct"', "source.phantom_size=32", "source.phantom_train_count=4",
+                    "source.phantom_val_count=7", "source.phantom_test_count=2", "data.val_fraction=0.0"),
 }
 
 

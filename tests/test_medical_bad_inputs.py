@@ -62,11 +62,11 @@ def nifti_folder(folder):
 
 CASES = [
     ("run-undecodable", undecodable, "run", 1, ["jp2part2", "JPEG 2000 Part 2", "convert the file"]),
-    ("run-no-positions", no_positions, "run", 1, ["IM0002: no ImagePositionPatient", 'data.order = "instance_number"']),
+    ("run-no-positions", no_positions, "run", 1, ["IM0002: no ImagePositionPatient", 'source.order = "instance_number"']),
     ("run-truncated-nifti", truncated, "run", 1, ["cut.nii.gz", "truncated or corrupt"]),
     ("run-empty-axis", empty_axis, "run", 1, ["empty.nii.gz", "empty axis"]),
-    ("run-axis-5", nifti_folder, "run --set data.axis=5", 2, ["data.axis = 5", "leave data.axis unset"]),
-    ("run-no-rescale", no_rescale, "run", 1, ["IM0001", "without RescaleIntercept", "data.stored_values_as_hu"]),
+    ("run-axis-5", nifti_folder, "run --set source.axis=5", 2, ["source.axis = 5", "leave source.axis unset"]),
+    ("run-no-rescale", no_rescale, "run", 1, ["IM0001", "without RescaleIntercept", "source.stored_values_as_hu"]),
     ("predict-undecodable", undecodable, "predict", 2, ["jp2part2", "JPEG 2000 Part 2", "convert the file"]),
     ("predict-truncated-nifti", truncated, "predict", 2, ["cut.nii.gz", "truncated or corrupt"]),
     ("predict-empty-axis", empty_axis, "predict", 2, ["empty.nii.gz", "empty axis"]),

@@ -120,7 +120,7 @@ def test_several_series_in_one_folder_need_a_choice(tmp_path, j2k):
     other = pydicom.dcmread(tmp_path / "2.dcm")
     other.SeriesInstanceUID = pydicom.uid.generate_uid()
     other.save_as(tmp_path / "2.dcm")
-    with pytest.raises(DataError, match=r"2 image series in one folder .*choose one with data.series \(in Python "
+    with pytest.raises(DataError, match=r"2 image series in one folder .*choose one with source.series \(in Python "
                                         r"series=\)"):
         read_dicom_series(tmp_path)
     picked = read_dicom_series(tmp_path, series=other.SeriesInstanceUID)
@@ -144,7 +144,7 @@ def test_missing_positions_are_named_and_instance_numbers_order_on_request(tmp_p
         ds.InstanceNumber = 10 - i
         ds.save_as(tmp_path / f"{i}.dcm")
     with pytest.raises(DataError, match=r"1\.dcm: no ImagePositionPatient .*cannot be ordered along the slice "
-                                        r'normal; order the slices by InstanceNumber instead \(data.order = '
+                                        r'normal; order the slices by InstanceNumber instead \(source.order = '
                                         r'"instance_number"'):
         read_dicom_series(tmp_path)
     volume = read_dicom_series(tmp_path, order="instance_number")
@@ -314,7 +314,7 @@ def test_ct_source_refuses_ct_without_rescale_unless_told(tmp_path):
     paths = write_series(tmp_path / "raw", head_volume(2, 32), predictor=None, intercept=None, slope=None)
     build = get_plugins()["sources"].build
     with pytest.raises(DataError, match=r"IM0001: a CT image without RescaleIntercept/RescaleSlope .*; if they are "
-                                        r"HU, set data.stored_values_as_hu = true"):
+                                        r"HU, set source.stored_values_as_hu = true"):
         build("ct", {}, root=str(tmp_path / "raw")).dataset("train")
     ds = build("ct", {"stored_values_as_hu": True}, root=str(tmp_path / "raw")).dataset("train")
     assert ds[0]["target"].max() == pydicom.dcmread(paths[0]).pixel_array.max()

@@ -129,16 +129,16 @@ def test_bad_region_options_are_named_with_what_is_accepted():
 
 
 def test_region_options_pass_the_recipe_check_and_bad_ones_fail_the_run(tmp_path, cli):
-    ok = cli("recipe", "check", "recipes/medical_ct.toml", "--set", "data.phantom_regions={head = 2, thorax = 1}",
-             "--set", "data.phantom_fov_mm=300")
+    ok = cli("recipe", "check", "recipes/medical_ct.toml", "--set", "source.phantom_regions={head = 2, thorax = 1}",
+             "--set", "source.phantom_fov_mm=300")
     assert ok.exit_code == 0, ok.output
     for setting, message in (('phantom_regions=["haed"]', "unknown body region 'haed' (did you mean 'head'?)"),
                              ("phantom_regions={head = 0}", "at least one region with a weight > 0"),
                              ('phantom_fov_mm="big"', "the field of view must be a number of mm > 0, got 'big'")):
         result = cli("run", "recipes/medical_ct.toml", "--out", str(tmp_path / "run"), "--set", "train.steps=1",
-                     "--set", f"data.{setting}")
+                     "--set", f"source.{setting}")
         assert result.exit_code == 2
-        assert "data: source 'ct'" in result.output and message in result.output, result.output
+        assert "source: source 'ct'" in result.output and message in result.output, result.output
 
 
 def test_render_rejects_tiny_sizes_and_scenes_are_size_independent():

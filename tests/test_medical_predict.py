@@ -244,8 +244,8 @@ def test_real_head_slice_keeps_its_skull(identity_run, tmp_path, cli):
 
 def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
     from i2i.errors import UsageError
-    from i2i.inference.formats import format_for, sniffed_format
     from i2i.inference.files import collect_inputs
+    from i2i.inference.formats import format_table
     from tests.dicom_fixtures import head_volume, write_series
 
     write_series(tmp_path / "in", head_volume(2, 16), names=["IM0001", "scan.v2"])
@@ -253,11 +253,12 @@ def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
     (tmp_path / "in" / "notes.txt").write_text("not an image")
     items = collect_inputs([str(tmp_path / "in")])
     assert [(i.path.name, i.name.as_posix()) for i in items] == [("IM0001", "IM0001.dcm"), ("scan.v2", "scan.v2.dcm")]
-    assert format_for(tmp_path / "in" / "IM0001").name == "dicom"
-    assert sniffed_format(tmp_path / "in" / "README") is None
+    formats = format_table()
+    assert formats.format_for(tmp_path / "in" / "IM0001").name == "dicom"
+    assert formats.sniffed(tmp_path / "in" / "README") is None
     with pytest.raises(UsageError, match=r"README: no reader/writer for 'files without a suffix'.*by content, whatever the "
                                          r"name: dicom"):
-        format_for(tmp_path / "in" / "README")
+        formats.format_for(tmp_path / "in" / "README")
     assert collect_inputs([str(tmp_path / "in" / "IM*")])[0].name.as_posix() == "IM0001.dcm"
 
 

@@ -34,8 +34,8 @@ def test_ct_trains_on_patches_of_whole_simulated_slices(tmp_path, monkeypatch):
 
     monkeypatch.setattr(physics, "sparse_view", spy)
     trainer = train_in_process("recipes/medical_ct.toml", tmp_path / "run", "train.steps=2", "train.batch_size=2",
-                               "data.phantom_size=64", "data.phantom_train_count=4", "data.phantom_val_count=2",
-                               "data.phantom_test_count=2", "data.patch_size=32", "data.patches_per_image=3",
+                               "source.phantom_size=64", "source.phantom_train_count=4", "source.phantom_val_count=2",
+                               "source.phantom_test_count=2", "data.patch_size=32", "data.patches_per_image=3",
                                "generator.ngf=4", "discriminator.ndf=4", "train.final_eval=false")
     assert trainer.step == 2
     assert (2, 1, 64, 64) in seen  # the physics ran on whole 64 x 64 slices

@@ -280,9 +280,13 @@ def test_convert_channels():
     assert convert_channels(torch.zeros(4, 2, 2), 3).shape == (3, 2, 2)
 
 
-def test_format_registry_is_extensible(tmp_path):
+def test_a_format_plugin_extends_the_table(tmp_path):
+    import types
+
+    from i2i import hookimpl
     from i2i.errors import UsageError
     from i2i.inference import formats
+    from i2i.plugins import load_plugins
 
     def read_foo(path):
         return formats.Decoded(path, torch.from_numpy(np.load(path.parent / "scan.npy")).unsqueeze(0), {"foo": 1})
@@ -291,21 +295,29 @@ def test_format_registry_is_extensible(tmp_path):
         assert like.meta == {"foo": 1}
         np.save(str(path) + ".npy", image.numpy())
 
-    assert formats.suffix_of("x.nii.gz") in (".gz", ".nii.gz")
-    formats.register_format(formats.Format("foo", (".foo.gz",), read_foo, write_foo))
-    try:
-        assert formats.suffix_of("scan.foo.gz") == ".foo.gz"
-        np.save(tmp_path / "scan.npy", np.ones((3, 4), np.float32))
-        (tmp_path / "scan.foo.gz").touch()
-        decoded = formats.read_input(tmp_path / "scan.foo.gz")
-        (tmp_path / "scan.foo.gz").touch()
-        formats.write_output(tmp_path / "out.foo.gz", decoded.image.float(), decoded)
-        assert (tmp_path / "out.foo.gz.npy").exists()
-        with pytest.raises(UsageError, match="supported"):
-            formats.format_for(tmp_path / "x.unknown")
-    finally:
-        for suffix in (".foo.gz",):
-            formats._formats().pop(suffix, None)
+    module = types.ModuleType("foo_format_plugin")
+
+    @hookimpl
+    def register_formats(register):
+        register("foo", lambda: formats.Format("foo", (".foo.gz",), read_foo, write_foo))
+        register("png_again", lambda: formats.Format("png_again", (".png",), read_foo, write_foo))
+
+    module.register_formats = register_formats
+    plugins = load_plugins(extra=[("foo", module)])
+    with pytest.raises(UsageError, match=r"suffix '.png' is claimed by format 'png' \(plugin 'i2i.formats'\) and by "
+                                         r"format 'png_again' \(plugin 'foo'\)"):
+        formats.format_table(plugins)
+    plugins["formats"]._entries.pop("png_again")
+    table = formats.format_table(plugins)
+    assert table.suffix_of("scan.foo.gz") == ".foo.gz" and table.suffix_of("x.nii.gz") == ".nii.gz"
+    np.save(tmp_path / "scan.npy", np.ones((3, 4), np.float32))
+    (tmp_path / "scan.foo.gz").touch()
+    decoded = table.read(tmp_path / "scan.foo.gz")
+    table.write(tmp_path / "out.foo.gz", decoded.image.float(), decoded)
+    assert (tmp_path / "out.foo.gz.npy").exists()
+    assert ".foo.gz" not in formats.format_table().suffixes()  # the process's own plugins are untouched
+    with pytest.raises(UsageError, match="supported"):
+        table.format_for(tmp_path / "x.unknown")
 
 
 # -- inputs, batching, weights, modes ----------------------------------------------------------

@@ -34,7 +34,7 @@ def facades_split(tmp_path_factory) -> Path:
 def facades_run(facades_split, tmp_path_factory) -> Path:
     # the paper's preprocessing: resize to 286, random 256 crops; labels (right half) -> photo
     return make_checkpoint(tmp_path_factory.mktemp("frun") / "run", depth=6, root=facades_split.as_posix(),
-                           sets=('data.direction="BtoA"', "data.load_size=286", "data.crop_size=256"))
+                           sets=('source.direction="BtoA"', "data.load_size=286", "data.crop_size=256"))
 
 
 def independent_scores(outputs: Path, pairs: Path) -> dict[str, float]:

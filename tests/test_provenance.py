@@ -17,7 +17,9 @@ def test_weights_record_each_components_distribution(tiny_recipe, tmp_path):
     train_in_process(tiny_recipe, run, "train.steps=2")
     meta = read_metadata(latest_checkpoint(run / "checkpoints") / "generator.safetensors")
     components = json.loads(meta["components"])
-    assert set(components) == {"task", "source", "generator", "discriminator", "losses.gan", "losses.l1"}
+    assert set(components) == {"task", "source", "generator", "discriminator", "schedule", "optim", "losses.gan",
+                               "losses.l1"}
+    assert components["schedule"]["plugin"] == "i2i.schedules" and components["optim"]["name"] == "adam"
     assert components["generator"] == {"kind": "generators", "name": "unet", "plugin": "i2i.generators",
                                        "distribution": "i2i-toolkit", "version": components["generator"]["version"]}
     assert components["generator"]["version"]

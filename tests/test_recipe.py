@@ -27,10 +27,11 @@ def test_facades_resolves_with_reference_defaults():
     assert (r.generator.name, r.discriminator.name) == ("unet_256", "patchgan")
     assert r.generator.options["dropout"] == 0.5 and r.generator.options["ngf"] == 64
     assert {(l.label, l.name, l.weight) for l in r.losses} == {("gan", "vanilla", 1.0), ("l1", "l1", 100.0)}
-    assert (r.optim.lr_g, r.optim.betas_g, r.optim.betas_d) == (2e-4, (0.5, 0.999), (0.5, 0.999))
+    assert (r.optim.lr_g, r.optim.options["betas_g"], r.optim.options["betas_d"]) == (2e-4, (0.5, 0.999), (0.5, 0.999))
     assert (r.data.load_size, r.data.crop_size, r.augment.flip) == (286, 256, True)
     assert r.source.options["direction"] == "BtoA"
-    assert (r.train.epochs, r.train.batch_size, r.schedule.name, r.schedule.decay_start) == (200, 1, "linear", 0.5)
+    assert (r.train.epochs, r.train.batch_size, r.schedule.name, r.schedule.options["decay_start"]) == (
+        200, 1, "linear", 0.5)
 
 
 def test_set_overrides_with_toml_values():
@@ -97,7 +98,7 @@ def test_changing_component_name_drops_lower_layer_options():
 
 def test_task_defaults_fill_what_the_recipe_omits(tmp_path):
     path = tmp_path / "minimal.toml"
-    path.write_text('[train]\nsteps = 5\n[data]\ndirection = "AtoB"\n')
+    path.write_text('[train]\nsteps = 5\n[source]\ndirection = "AtoB"\n')
     r = load_recipe(path)
     assert (r.task.name, r.generator.name, r.discriminator.name) == ("paired", "unet_256", "patchgan")
     assert {l.name for l in r.losses} == {"vanilla", "l1"}

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from i2i.engine.schedule import Schedule, resume_note
+from i2i.engine.build import build_schedule
+from i2i.engine.schedule import resume_note
 from i2i.errors import RecipeError
-from i2i.recipe import load_recipe
-from i2i.recipe.schema import ScheduleSection
+from i2i.plugins import get_plugins
+from i2i.recipe import ComponentSpec, load_recipe
 from tests.conftest import train_in_process
 
 
@@ -30,21 +31,23 @@ def test_resume_with_more_steps_says_what_changes(tiny_recipe, tmp_path, capsys)
 
 
 def test_resume_note_for_each_schedule():
-    linear = ScheduleSection(name="linear", decay_start=0.5)
-    assert resume_note(linear, 100, 100, 60) is None
-    note = resume_note(linear, 100, 200, 60)
-    expected = f"{Schedule(linear, 100).factor(60):.4g} -> {Schedule(linear, 200).factor(60):.4g}"
-    assert expected in note and "0.7843 -> 1)" in note  # 1 - (60 - 50 + 1) / 51: decaying before, not yet after
-    assert "continues unchanged" in resume_note(ScheduleSection(name="step"), 100, 200, 60)
+    plugins = get_plugins()
+    linear = ComponentSpec("linear", {"decay_start": 0.5})
+    assert resume_note(plugins, linear, 100, 100, 60) is None
+    note = resume_note(plugins, linear, 100, 200, 60)
+    before, after = (build_schedule(plugins, linear, total).factor(60) for total in (100, 200))
+    assert f"{before:.4g} -> {after:.4g}" in note and "0.7843 -> 1)" in note  # 1 - (60 - 50 + 1) / 51
+    assert "continues unchanged" in resume_note(plugins, ComponentSpec("step", {}), 100, 200, 60)
 
 
 def test_default_plateau_metric_exists_and_decays(facades):
     recipe = load_recipe("recipes/facades.toml", [f'data.root="{facades}"', 'schedule.name="plateau"'])
-    assert recipe.schedule.metric == "val_mae"
-    schedule = Schedule(recipe.schedule, 100)
-    for value in [0.5] * (recipe.schedule.patience + 2):
+    options = recipe.schedule.options
+    assert options["metric"] == "val_mae"
+    schedule = build_schedule(get_plugins(), recipe.schedule, 100)
+    for value in [0.5] * (options["patience"] + 2):
         schedule.observe({"val_mae": value, "val_psnr": 20.0})
-    assert schedule.factor(50) == pytest.approx(recipe.schedule.factor)
+    assert schedule.factor(50) == pytest.approx(options["factor"])
 
 
 @pytest.mark.parametrize("key", ["schedule.metric", "train.best_metric"])

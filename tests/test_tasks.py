@@ -23,9 +23,9 @@ def task(name, **options):
 @pytest.mark.parametrize("recipe, root, extra", [
     ("facades", ("facades", "train"), ()),
     ("edges2shoes", ("edges2shoes_handbags", "train"), ()),
-    ("colorization", ("facades", "train"), ('data.half="left"',)),
-    ("inpainting", ("facades", "train"), ('data.half="left"',)),
-    ("restoration", ("facades", "train"), ('data.half="left"', 'task.degradations=["blur", "noise", "jpeg", '
+    ("colorization", ("facades", "train"), ('source.half="left"',)),
+    ("inpainting", ("facades", "train"), ('source.half="left"',)),
+    ("restoration", ("facades", "train"), ('source.half="left"', 'task.degradations=["blur", "noise", "jpeg", '
                                                                 '"downsample"]')),
 ])
 def test_each_preset_trains_on_real_data(tmp_path, recipe, root, extra):

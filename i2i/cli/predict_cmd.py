@@ -32,6 +32,9 @@ import click
                    "trained at (default: resample such inputs, e.g. 0.5 mm CT for a model trained at 2 mm, for the "
                    "model and its output back).")
 @click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
+@click.option("--format-option", "format_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the output format (TOML value), e.g. --format-option quality=90 for JPEG and "
+                   "WebP; i2i list-plugins lists the formats. Repeatable.")
 @click.option("--pairs", is_flag=True,
               help="INPUTs are data folders (or files) of the recipe's pair files (aligned A|B, paired folders, "
                    "images the task degrades, CT volumes), read by the recipe's source as i2i eval reads them "
@@ -44,7 +47,8 @@ import click
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
             device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
-            ext: str | None, native: bool, pairs: bool, grid: bool, frame: str | None, quiet: bool) -> None:
+            ext: str | None, native: bool, format_options: tuple[str, ...], pairs: bool, grid: bool,
+            frame: str | None, quiet: bool) -> None:
     """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
     (a run directory, a checkpoint folder or a generator .safetensors file).
 
@@ -68,7 +72,8 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
-                             train_mode=train_mode, convert_channels=convert_channels, ext=ext, native=native)
+                             train_mode=train_mode, convert_channels=convert_channels, ext=ext, native=native,
+                             format_options=_key_values(format_options))
     knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
     echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
     if pairs:
@@ -81,7 +86,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
         if not quiet:
             click.echo(f"done: {len(written)} pair output(s) in {out_dir}", err=True)
         return
-    items = collect_inputs(inputs)
+    items = collect_inputs(inputs, loaded_plugins())
     model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
     if not quiet:
@@ -92,3 +97,22 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
                                 say=lambda line: click.echo(line, err=True))
     if not quiet:
         click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)
+
+
+def _key_values(items: tuple[str, ...]) -> dict:
+    """``("quality=90", ...)`` as ``{"quality": 90}`` (values in TOML syntax; a bare word is a string)."""
+    import tomllib
+
+    from i2i.errors import UsageError
+    from i2i.recipe.layers import parse_value
+
+    options = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--format-option {item!r}: expected KEY=VALUE, e.g. quality=90")
+        try:
+            options[key.strip()] = parse_value(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"--format-option {item!r}: {raw!r} is not a TOML value: {exc}") from None
+    return options

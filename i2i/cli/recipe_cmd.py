@@ -41,8 +41,8 @@ def check(path: str, sets: tuple[str, ...]) -> None:
     click.echo(f"{path}: ok (task {r.task.name}, generator {r.generator.name}, "
                f"discriminator {r.discriminator.name if r.discriminator else 'none'}, "
                f"losses {', '.join(f'{l.label}={l.name}x{l.weight:g}' for l in r.losses)})")
-    root = _source_params(r, plugins).get("root")
-    if r.data.root is None and root is not None and root.default is inspect.Parameter.empty:
+    root = plugins["sources"].get(r.source.name).parameters().get("root")
+    if r.data_root is None and root is not None and root.default is inspect.Parameter.empty:
         click.echo(f"note: data.root is not set; source {r.source.name!r} needs it to run (--set data.root=PATH)")
 
 
@@ -56,7 +56,3 @@ def copy(name: str, dest: str | None) -> None:
 
     target = copy_recipe(name, dest, loaded_plugins())
     click.echo(f"wrote {target}: edit it, then i2i run {target}")
-
-
-def _source_params(r, plugins) -> dict[str, inspect.Parameter]:
-    return dict(plugins["sources"].get(r.source.name).parameters())

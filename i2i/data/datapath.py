@@ -53,7 +53,7 @@ def whole_data(plugins: Plugins, recipe: Recipe) -> Dataset | None:
     from i2i.engine.build import build_source
 
     source = build_source(plugins, recipe)
-    root = Path(recipe.data.root) if recipe.data.root else None
+    root = Path(recipe.data_root) if recipe.data_root else None
     if source.splits() != ["train"] or root is None or (root / "train").is_dir():
         return None
     return source.dataset("train")

@@ -212,13 +212,13 @@ def write_image(path: str | Path, image: torch.Tensor) -> None:
     write_array(path, array)
 
 
-def write_array(path: str | Path, array: np.ndarray) -> None:
+def write_array(path: str | Path, array: np.ndarray, quality: int = LOSSY_QUALITY) -> None:
     """Write an (H, W, C) array by ``path``'s suffix, losslessly except JPEG / WebP:
 
     - PNG: uint8 or uint16, 1 to 4 channels (grey, grey+alpha, RGB, RGBA), through imagecodecs;
     - TIFF: uint8, uint16 or float32, any number of channels (RGB for 3 and 4, the 2nd / 4th
       an alpha), deflate-compressed with a predictor, through tifffile;
-    - JPEG (1 or 3 channels), WebP, BMP: uint8 through Pillow (JPEG, WebP at quality 95);
+    - JPEG (1 or 3 channels), WebP, BMP: uint8 through Pillow (JPEG, WebP at ``quality``, 95 by default);
     - ``.npy``: as given, ``(H, W)`` for one channel.
     """
     path = Path(path)
@@ -243,7 +243,7 @@ def write_array(path: str | Path, array: np.ndarray) -> None:
     _check_dtype(path, array, (np.uint8,), suffix.lstrip(".").upper() or "an image file")
     from PIL import Image
 
-    options = {"quality": LOSSY_QUALITY} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    options = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
     try:
         Image.fromarray(plane).save(path, **options)
     except (OSError, ValueError, KeyError, TypeError) as exc:

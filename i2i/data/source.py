@@ -1,4 +1,4 @@
-"""Data sources: what a recipe's ``data.source`` names.
+"""Data sources: what a recipe's ``[source]`` names.
 
 A source gives one map-style dataset per split. Samples are dicts of decoded tensors:
 ``input`` and ``target`` for paired data, ``target`` alone when the task builds the

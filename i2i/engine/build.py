@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from i2i.data.source import Source
+from i2i.engine.schedule import Schedule, as_schedule
 from i2i.errors import I2IError, UsageError
 from i2i.plugins import Plugins
 from i2i.recipe import ComponentSpec, Recipe
@@ -50,7 +52,30 @@ def build_task(plugins: Plugins, recipe: Recipe) -> Task:
 
 
 def build_source(plugins: Plugins, recipe: Recipe) -> Source:
-    return build(plugins, "sources", recipe.source, "data", root=recipe.data.root, seed=recipe.run.seed)
+    """The recipe's ``[source]``; a source that reads files and has no ``root`` fails saying what to set."""
+    root = plugins["sources"].get(recipe.source.name).parameters().get("root")
+    if root is not None and root.default is inspect.Parameter.empty and recipe.data_root is None:
+        raise UsageError(f"data.root: not set; source {recipe.source.name!r} reads files: pass --set data.root=PATH "
+                         "(its folder or file), or set root in the recipe's [source]")
+    return build(plugins, "sources", recipe.source, "source", seed=recipe.run.seed)
+
+
+def build_schedule(plugins: Plugins, spec: ComponentSpec, total_steps: int) -> Schedule:
+    """The learning-rate schedule ``spec`` (the recipe's ``[schedule]``) over ``total_steps``."""
+    schedule = build(plugins, "schedules", spec, "schedule", total_steps=total_steps)
+    return as_schedule(schedule, spec.name, plugins["schedules"].get(spec.name).plugin)
+
+
+def build_optimizer(plugins: Plugins, recipe: Recipe, network: str, net: nn.Module) -> torch.optim.Optimizer:
+    """The optimiser of ``net``, the generator (``network="g"``) or the discriminator (``"d"``),
+    with that network's options of the recipe's ``[optim]`` (``lr_g`` as ``lr``...)."""
+    spec = ComponentSpec(recipe.optim.name, recipe.optim.for_network(network))
+    optimizer = build(plugins, "optimizers", spec, "optim", params=net.parameters())
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        plugin = plugins["optimizers"].get(spec.name).plugin
+        raise UsageError(f"optim.name: optimizer {spec.name!r} (plugin {plugin!r}) returned "
+                         f"{type(optimizer).__name__}, not a torch.optim.Optimizer")
+    return optimizer
 
 
 def build_generator(plugins: Plugins, recipe: Recipe, task: Task) -> nn.Module:
@@ -96,11 +121,15 @@ class DryBuild:
 
 def dry_build(plugins: Plugins, recipe: Recipe) -> DryBuild:
     """Build every model component of ``recipe`` cheaply (generator and discriminator on the
-    meta device); a factory that rejects its options fails as it would at the start of a run."""
+    meta device, the optimisers on a one-layer stand-in, the schedule); a factory that rejects
+    its options fails as it would at the start of a run."""
     task = build_task(plugins, recipe)
     generator = on_meta(lambda: build_generator(plugins, recipe, task))
     discriminator = on_meta(lambda: build_discriminator(plugins, recipe, task))
     losses = build_losses(plugins, recipe)  # as a run builds them: a loss may load its own weights file
+    build_schedule(plugins, recipe.schedule, recipe.train.steps or 1)
+    for network in ("g", "d") if discriminator is not None else ("g",):
+        build_optimizer(plugins, recipe, network, nn.Linear(1, 1))
     return DryBuild(task, generator, discriminator, losses)
 
 

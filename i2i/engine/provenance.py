@@ -12,7 +12,8 @@ from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 
 #: Recipe parts naming a component, with the registry kind they come from.
-ROLES = {"task": "tasks", "source": "sources", "generator": "generators", "discriminator": "discriminators"}
+ROLES = {"task": "tasks", "source": "sources", "generator": "generators", "discriminator": "discriminators",
+         "schedule": "schedules", "optim": "optimizers"}
 
 
 def component_provenance(plugins: Plugins, recipe: Recipe) -> dict[str, dict[str, Any]]:

@@ -1,102 +1,99 @@
-"""Learning-rate schedules as a multiplier of the base rate.
+"""Learning-rate schedules: the base class every schedule component can build on, building
+the recipe's ``[schedule]``, and what a resume with another run length does to it.
 
-All but ``plateau`` are pure functions of the step; ``plateau`` also follows a validation
-metric and keeps state (saved in checkpoints).
+A schedule is a multiplier of the base learning rates (``optim.lr_g``, ``optim.lr_d``) per
+optimisation step. The built-in ones (constant, linear, step, plateau, cosine) are
+registered by the ``i2i.schedules`` plugin (``plugins/schedules.py``) like anybody's.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from i2i.metrics import higher_is_better
-from i2i.recipe.schema import ScheduleSection
+from i2i.errors import UsageError
 
 
 class Schedule:
-    """``factor(step)`` for optimisation step ``step`` (0-based) of ``total_steps``.
+    """Base class of schedules: ``factor(step)`` is ``shape(step)`` times a linear warm-up
+    ``(step + 1) / warmup_steps`` over the first ``warmup_steps`` steps. Subclasses
+    implement ``shape``; a schedule that follows validation metrics overrides ``observe``
+    and keeps its state in ``state_dict`` / ``load_state_dict`` (saved in checkpoints)."""
 
-    - ``constant``: 1;
-    - ``linear`` (pix2pix, in steps): 1 until ``decay_start * total``, then linearly to 0 at the end;
-    - ``step``: ``gamma ** (step // step_size)``;
-    - ``cosine``: from 1 to ``min_factor`` along a half cosine over the steps after warm-up;
-    - ``plateau``: multiplied by ``factor`` when ``metric`` has not improved by ``threshold``
-      (relative) for ``patience`` validation passes, not below ``min_factor``.
-    A warm-up, when set, multiplies by ``(step + 1) / warmup_steps`` first.
-    """
+    warmup_steps: int = 0
 
-    def __init__(self, config: ScheduleSection, total_steps: int):
-        self.config = config
-        self.total_steps = total_steps
-        self.plateau_factor = 1.0
-        self.best: float | None = None
-        self.bad_passes = 0
+    def shape(self, step: int) -> float:
+        """The multiplier before warm-up at step ``step`` (0-based)."""
+        return 1.0
 
     def factor(self, step: int) -> float:
-        c = self.config
-        if c.name == "linear":
-            start = int(c.decay_start * self.total_steps)
-            value = 1.0 if step < start else max(0.0, 1.0 - (step - start + 1) / max(1, self.total_steps - start + 1))
-        elif c.name == "step":
-            value = c.gamma ** (step // c.step_size)
-        elif c.name == "cosine":
-            span = max(1, self.total_steps - c.warmup_steps)
-            progress = min(1.0, max(0, step - c.warmup_steps) / span)
-            value = c.min_factor + (1 - c.min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
-        elif c.name == "plateau":
-            value = self.plateau_factor
-        else:
-            value = 1.0
-        if c.warmup_steps and step < c.warmup_steps:
-            value *= (step + 1) / c.warmup_steps
+        """The learning-rate multiplier at optimisation step ``step`` (0-based)."""
+        value = self.shape(step)
+        if self.warmup_steps and step < self.warmup_steps:
+            value *= (step + 1) / self.warmup_steps
         return value
 
     def observe(self, metrics: dict[str, float]) -> None:
-        """Feed a validation pass to ``plateau`` (other schedules ignore it)."""
-        c = self.config
-        if c.name != "plateau" or c.metric not in metrics:
-            return
-        value = metrics[c.metric]
-        higher = higher_is_better(c.metric)
-        if self.best is None:
-            improved = True
-        elif higher:
-            improved = value > self.best + abs(self.best) * c.threshold
-        else:
-            improved = value < self.best - abs(self.best) * c.threshold
-        if improved:
-            self.best, self.bad_passes = value, 0
-        else:
-            self.bad_passes += 1
-            if self.bad_passes > c.patience:
-                self.plateau_factor = max(c.min_factor, self.plateau_factor * c.factor)
-                self.bad_passes = 0
+        """A validation pass's mean metrics (most schedules ignore them)."""
 
     def state_dict(self) -> dict[str, Any]:
-        return {"plateau_factor": self.plateau_factor, "best": self.best, "bad_passes": self.bad_passes}
+        """What a checkpoint keeps to resume exactly (nothing for schedules that depend on the step alone)."""
+        return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.plateau_factor = float(state["plateau_factor"])
-        self.best = state["best"]
-        self.bad_passes = int(state["bad_passes"])
+        """Restore :meth:`state_dict` (state of another schedule's keys is ignored)."""
 
 
-#: Schedules whose factors depend on the run's total length.
-LENGTH_DEPENDENT = ("linear", "cosine")
+class _Completed(Schedule):
+    """A plugin's schedule that has ``factor`` but not all of observe/state_dict/load_state_dict."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def factor(self, step: int) -> float:
+        return float(self.inner.factor(step))
+
+    def observe(self, metrics: dict[str, float]) -> None:
+        if hasattr(self.inner, "observe"):
+            self.inner.observe(metrics)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.inner.state_dict() if hasattr(self.inner, "state_dict") else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if hasattr(self.inner, "load_state_dict"):
+            self.inner.load_state_dict(state)
 
 
-def resume_note(config: ScheduleSection, saved_total: int, total: int, step: int) -> str | None:
-    """One line saying what a resume with a different run length does to the schedule (it is
-    recomputed over the new length: linear and cosine stretch or shrink, the others do not
-    depend on the length), or ``None`` when the length is unchanged."""
+def as_schedule(schedule: Any, name: str, plugin: str) -> Schedule:
+    """``schedule`` with every method the engine calls; fails naming the plugin when it has no ``factor``."""
+    if not callable(getattr(schedule, "factor", None)):
+        raise UsageError(f"schedule {name!r} (plugin {plugin!r}): its factory returned {type(schedule).__name__}, "
+                         "which has no factor(step) method")
+    if all(callable(getattr(schedule, m, None)) for m in ("observe", "state_dict", "load_state_dict")):
+        return schedule
+    return _Completed(schedule)
+
+
+def depends_on_length(plugins: Any, name: str) -> bool:
+    """Whether schedule ``name`` takes the run's ``total_steps`` (linear and cosine do)."""
+    return "total_steps" in plugins["schedules"].get(name).parameters()
+
+
+def resume_note(plugins: Any, spec: Any, saved_total: int, total: int, step: int) -> str | None:
+    """One line saying what a resume with a different run length does to the schedule
+    ``spec`` (the recipe's ``[schedule]``): a schedule that takes ``total_steps`` is
+    recomputed over the new length (linear and cosine stretch or shrink), the others go on
+    unchanged; ``None`` when the length is unchanged."""
     if saved_total == total:
         return None
-    if config.name not in LENGTH_DEPENDENT:
-        return (f"the run now has {total} steps instead of {saved_total}; the {config.name} schedule does not "
+    if not depends_on_length(plugins, spec.name):
+        return (f"the run now has {total} steps instead of {saved_total}; the {spec.name} schedule does not "
                 "depend on the run's length and continues unchanged")
-    before = Schedule(config, saved_total).factor(step)
-    after = Schedule(config, total).factor(step)
-    return (f"the run now has {total} steps instead of {saved_total}: the {config.name} schedule is recomputed "
+    from i2i.engine.build import build_schedule
+
+    before = build_schedule(plugins, spec, saved_total).factor(step)
+    after = build_schedule(plugins, spec, total).factor(step)
+    return (f"the run now has {total} steps instead of {saved_total}: the {spec.name} schedule is recomputed "
             f"over {total} steps (learning-rate factor at step {step}: {before:.4g} -> {after:.4g})")
 
 

@@ -33,7 +33,7 @@ from i2i.engine.progress import ProgressDisplay
 from i2i.engine.resources import check_num_threads
 from i2i.engine.rundir import MetricsLog, write_best
 from i2i.engine.samples import write_samples
-from i2i.engine.schedule import Schedule, apply_lr
+from i2i.engine.schedule import apply_lr
 from i2i.engine.signals import StopRequest
 from i2i.engine.state import seed_everything
 from i2i.engine.trainer_state import NonFiniteLossError
@@ -86,7 +86,7 @@ class Trainer:
             raise UsageError(
                 f"train.batch_size: {train.batch_size} x train.accumulate {train.accumulate} x {self.dist.world_size} "
                 f"process(es) needs more samples than the training split has ({len(self.train_set)} from "
-                f"{recipe.data.root or recipe.source.name})")
+                f"{recipe.data_root or recipe.source.name})")
         self.total_steps = train.steps or (train.epochs or 1) * self.steps_per_epoch
         self.geometry = survey(self.train_set)
         self.loader = setup.training_loader(self)
@@ -103,11 +103,11 @@ class Trainer:
                                       announce=self.dist.is_main)
         self.terms = B.build_losses(plugins, recipe)
         self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
-        self.opt_g = self._optimizer(self.generator, recipe.optim.lr_g, recipe.optim.betas_g)
-        self.opt_d = (self._optimizer(self.discriminator, recipe.optim.lr_d, recipe.optim.betas_d)
+        self.opt_g = B.build_optimizer(plugins, recipe, "g", self.generator)
+        self.opt_d = (B.build_optimizer(plugins, recipe, "d", self.discriminator)
                       if self.discriminator is not None else None)
         self.gan_step, self.pool = setup.gan_step(self)
-        self.schedule = Schedule(recipe.schedule, self.total_steps)
+        self.schedule = B.build_schedule(plugins, recipe.schedule, self.total_steps)
         seed_everything(recipe.run.seed + self.rank)
 
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -122,16 +122,6 @@ class Trainer:
 
     # -- construction helpers ---------------------------------------------------------------
 
-    def _optimizer(self, net: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
-        """Adam/AdamW, fused when the device supports it (on CPU 6x faster than the default
-        per-tensor loop for U-Net 256: see BENCHMARKS.md), else the multi-tensor version."""
-        o = self.recipe.optim
-        cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
-        options = {"lr": lr, "betas": tuple(betas), "weight_decay": o.weight_decay}
-        try:
-            return cls(net.parameters(), fused=True, **options)
-        except (RuntimeError, ValueError):
-            return cls(net.parameters(), foreach=True, **options)
 
     # -- the loop ---------------------------------------------------------------------------
 

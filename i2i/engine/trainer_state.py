@@ -129,7 +129,7 @@ def load_checkpoint(trainer: Trainer, folder: Path) -> None:
         trainer.pool.load_state_dict(state["pool"], trainer.device)
     trainer.best = state.get("best")
     trainer.step = int(state["step"])
-    note = resume_note(trainer.recipe.schedule, int(state.get("total_steps", trainer.total_steps)),
+    note = resume_note(trainer.plugins, trainer.recipe.schedule, int(state.get("total_steps", trainer.total_steps)),
                        trainer.total_steps, trainer.step)
     if note and trainer.dist.is_main:
         print(f"i2i: {note}", file=sys.stderr, flush=True)

@@ -46,7 +46,7 @@ def summarize(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes:
         "step": model.step,
         "task": model.recipe.task.name,
         "generator": model.recipe.generator.name,
-        "data": model.recipe.data.root or model.recipe.source.name,
+        "data": model.recipe.data_root or model.recipe.source.name,
         "split": split,
         "images": len(rows),
         "mode": "train" if options.train_mode else "eval",

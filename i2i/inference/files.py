@@ -16,7 +16,7 @@ import torch
 from i2i.errors import UsageError
 from i2i.inference import formats
 from i2i.inference.model import LoadedModel
-from i2i.inference.predict import PREVIEW_FORMATS, PredictOptions, Predictor, refuse_nonfinite
+from i2i.inference.predict import PredictOptions, Predictor, refuse_nonfinite
 
 
 @dataclass(frozen=True)
@@ -27,30 +27,31 @@ class InputFile:
     name: Path
 
 
-def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
+def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
     """Files named by ``arguments``: files, folders (every supported file under them, their
     sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
     owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
     such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
     Fails on arguments that match nothing and on two inputs that would write the same output."""
-    suffixes = formats.supported_suffixes()
+    table = formats.format_table(plugins)
+    suffixes = table.suffixes()
     found: list[InputFile] = []
     for arg in arguments:
         p = Path(arg)
         if p.is_file():
-            found.append(_input(p, Path(p.name)))
+            found.append(_input(table, p, Path(p.name)))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
-                           and (formats.suffix_of(f) in suffixes or formats.sniffed_format(f) is not None))
+                           and (table.suffix_of(f) in suffixes or table.sniffed(f) is not None))
             if not files:
                 raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
                                  "files by their 'DICM' marker whatever their name)")
-            found += [_input(f, f.relative_to(p)) for f in files]
+            found += [_input(table, f, f.relative_to(p)) for f in files]
         else:
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
             if not matches:
                 raise UsageError(f"{arg}: no such file or folder, and no file matches it as a pattern")
-            found += [_input(m, Path(m.name)) for m in matches]
+            found += [_input(table, m, Path(m.name)) for m in matches]
     seen: dict[Path, Path] = {}
     unique = []
     for item in found:
@@ -64,9 +65,9 @@ def collect_inputs(arguments: Sequence[str]) -> list[InputFile]:
     return unique
 
 
-def _input(path: Path, name: Path) -> InputFile:
+def _input(table: formats.FormatTable, path: Path, name: Path) -> InputFile:
     """``path`` and its output name: a file recognised by content gets its format's suffix."""
-    sniffed = formats.sniffed_format(path)
+    sniffed = table.sniffed(path)
     return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
 
 
@@ -74,13 +75,13 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def output_path(out_dir: Path, item: InputFile, ext: str | None) -> Path:
+def output_path(out_dir: Path, item: InputFile, ext: str | None, table: formats.FormatTable) -> Path:
     """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
     (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
     target = out_dir / item.name
     if ext:
         ext = ext if ext.startswith(".") else f".{ext}"
-        suffix = formats.suffix_of(item.name)
+        suffix = table.suffix_of(item.name)
         target = target.with_name(target.name[: len(target.name) - len(suffix)] + ext)
     return target
 
@@ -89,13 +90,15 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
                   options: PredictOptions = PredictOptions(), on_written=None, say=None) -> list[Path]:
     """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
     is called after each file (for progress); ``say(line)`` gets the one line saying that
-    inputs are resampled to the model's pixel size, when they are. A file read as a :class:`~formats.Stack`
-    (a volume) is predicted slice by slice, its slices batched like separate images, and
-    written once with all its outputs. All writes share one :func:`~formats.output_session`."""
+    inputs are resampled to the model's pixel size, when they are. A file read as a
+    :class:`~formats.Stack` (a volume) is predicted slice by slice, its slices batched like
+    separate images, and written once with all its outputs. All writes share one
+    :func:`~formats.output_session`."""
     predictor = Predictor(model, options)
-    targets = {item.path: output_path(out_dir, item, options.ext) for item in inputs}
+    table = formats.format_table(model.plugins)
+    targets = {item.path: output_path(out_dir, item, options.ext, table) for item in inputs}
     for target in set(targets.values()):
-        formats.format_for(target)  # unknown output suffixes fail before any work
+        table.output_format(target, options.format_options)  # unknown suffixes and options fail before any work
     for item in inputs:
         if targets[item.path].resolve() == item.path.resolve():
             raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
@@ -103,12 +106,12 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
 
     def images() -> Iterator[formats.Decoded]:
         for item in inputs:
-            unit = formats.read_input(item.path)
+            unit = table.read(item.path)
             if isinstance(unit, formats.Stack) and not unit.slices:
                 raise UsageError(f"{item.path}: holds no slices to predict")
             refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
                              else [unit.image])
-            formats.check_writable(targets[item.path], unit)  # before its slices are predicted
+            table.check_writable(targets[item.path], unit)  # before its slices are predicted
             units.append((unit, []))
             yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
 
@@ -124,9 +127,9 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
                     continue
                 image = torch.stack(outputs)
             units.popleft()
-            if formats.format_for(targets[unit.path]).name in PREVIEW_FORMATS:
+            if table.format_for(targets[unit.path]).preview:
                 image = model.task.preview(image)
-            path = formats.write_output(targets[unit.path], image, unit)
+            path = table.write(targets[unit.path], image, unit, options.format_options)
             written.append(path)
             if on_written is not None:
                 on_written(path)

@@ -36,6 +36,8 @@ class LoadedModel:
     weights: Path
     step: int | None
     device: torch.device
+    #: The plugins it was rebuilt with (their formats read and write its files); None: the process's.
+    plugins: Plugins | None = None
 
     @property
     def checkpoint(self) -> Path:
@@ -81,7 +83,8 @@ def generator_file(checkpoint: str | Path, ema: bool = True) -> Path:
 
 def recipe_of(weights: Path, overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> Recipe:
     """The resolved recipe stored in a weights file's metadata, with ``overrides`` (nested
-    tables, e.g. ``{"data": {"root": PATH}}``) layered on top and validated."""
+    tables, e.g. ``{"data": {"root": PATH}}``) layered on top and validated. A recipe stored in
+    the old layout (before ``[source]``) is read as such, without a deprecation note."""
     meta = read_metadata(weights)
     if meta.get("role") == "discriminator":
         raise UsageError(f"{weights}: holds discriminator weights; give the generator's file or the checkpoint folder")
@@ -94,7 +97,7 @@ def recipe_of(weights: Path, overrides: dict[str, Any] | None = None, plugins: P
         raise CheckpointError(f"{weights}: the recipe in its metadata is not valid JSON: {exc}") from None
     plugins = plugins or get_plugins()
     check_installed(plugins, meta, str(weights))
-    return resolve(f"{weights}[recipe]", tables, overrides or {}, None, plugins)
+    return resolve(f"{weights}[recipe]", tables, overrides or {}, None, plugins, announce=False)
 
 
 def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: bool = True,
@@ -113,7 +116,7 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
     generator.to(torch.device(device)).eval()
     step = read_metadata(weights).get("step")
     return LoadedModel(recipe, task, generator, weights, int(step) if step and step.isdigit() else None,
-                       torch.device(device))
+                       torch.device(device), plugins)
 
 
 def refuse_nonfinite_weights(model: LoadedModel) -> None:

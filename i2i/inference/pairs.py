@@ -28,14 +28,14 @@ from i2i.evaluation.evaluate import EvalOptions, eval_dataset
 from i2i.evaluation.measure import modes, score_batches
 from i2i.inference import formats
 from i2i.inference.model import LoadedModel
-from i2i.inference.predict import PREVIEW_FORMATS, PredictOptions, Predictor
+from i2i.inference.predict import PredictOptions, Predictor
 from i2i.plugins import Plugins, get_plugins
 
 #: Suffixes of pair files whose format takes a predicted image; others default to ``.npy``.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
 
 
-def output_name(sample_path: str, root: Path, ext: str | None) -> Path:
+def output_name(sample_path: str, root: Path, ext: str | None, table: formats.FormatTable) -> Path:
     """The output's path relative to the output folder for a sample ``path`` (``FILE`` or
     ``FILE#SLICE``) under ``root``."""
     file, _, index = str(sample_path).partition("#")
@@ -44,7 +44,7 @@ def output_name(sample_path: str, root: Path, ext: str | None) -> Path:
         relative = path.relative_to(root) if path != root else Path(path.name)
     except ValueError:
         relative = Path(path.name)
-    suffix = formats.suffix_of(relative)
+    suffix = table.suffix_of(relative)
     stem = relative.name[: len(relative.name) - len(suffix)] if suffix else relative.name
     if index:
         stem = f"{stem}_{int(index):04d}"
@@ -59,37 +59,37 @@ def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path
                   options: PredictOptions = PredictOptions(), grid: bool = False, frame: str | None = None,
                   plugins: Plugins | None = None, on_written: Callable[[Path], None] | None = None) -> list[Path]:
     """Predict every pair under each of ``roots`` into ``out_dir``; returns the written outputs."""
-    plugins = plugins or get_plugins()
+    plugins = plugins or model.plugins or get_plugins()
     Predictor(model, options)  # checks the options as plain prediction does
     written: list[Path] = []
     for root in map(Path, roots):
-        rooted = dataclasses.replace(model, recipe=dataclasses.replace(
-            model.recipe, data=dataclasses.replace(model.recipe.data, root=str(root))))
+        rooted = dataclasses.replace(model, recipe=model.recipe.with_data_root(root))
         _, dataset, _ = eval_dataset(rooted, EvalOptions(whole_data=True, frame=frame), plugins)
         pipeline = datapath.pipeline(rooted.recipe, model.task, model.device, frame)
         generators = {"model": model.generator}
         with modes(generators, options.train_mode):
             for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, model.task,
                                         generators, baseline=False, per_image=options.train_mode):
-                written += _write(model, scored, root, out_dir, options.ext, grid, on_written)
+                written += _write(model, formats.format_table(plugins), scored, root, out_dir, options, grid,
+                                  on_written)
     return written
 
 
-def _write(model: LoadedModel, scored, root: Path, out_dir: Path, ext: str | None, grid: bool,
-           on_written: Callable[[Path], None] | None) -> list[Path]:
+def _write(model: LoadedModel, table: formats.FormatTable, scored, root: Path, out_dir: Path,
+           options: PredictOptions, grid: bool, on_written: Callable[[Path], None] | None) -> list[Path]:
     task, x, y, out = model.task, scored.x, scored.y, scored.outputs["model"]
     images = task.finalize_output(task.decode_output(x, out)).float().cpu()
     shown = task.display(x, out, y) if grid else None
     decoded = scored.raw.get("input", scored.raw.get("target"))
     paths = []
     for i, sample_path in enumerate(scored.raw["path"]):
-        target = out_dir / output_name(sample_path, root, ext)
+        target = out_dir / output_name(sample_path, root, options.ext, table)
         image = images[i]
-        if formats.format_for(target).name in PREVIEW_FORMATS:
+        if table.format_for(target).preview:
             image = task.preview(image)
         like = formats.Decoded(Path(str(sample_path).partition("#")[0]),
                                decoded[i] if isinstance(decoded, torch.Tensor) else image)
-        paths.append(formats.write_output(target, image, like))
+        paths.append(table.write(target, image, like, options.format_options))
         if shown is not None:
             save_grid(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
                       *(part[i:i + 1] for part in shown))

@@ -20,9 +20,10 @@ slices and written once, as one file like its input.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,9 +36,6 @@ from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-#: Image-file formats whose outputs pass through ``task.preview`` (data units -> [0, 1]):
-#: e.g. a CT model's HU become its display window in a PNG.
-PREVIEW_FORMATS = ("png", "jpeg", "tiff", "bmp", "webp")
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
 MIN_TILE = 64
 
@@ -46,7 +44,9 @@ MIN_TILE = 64
 class PredictOptions:
     """How to predict. ``tile <= 0`` never tiles; ``train_mode`` runs the generator as the
     reference's test script does by default (dropout on, batch-norm batch statistics), one
-    image (or tile) per forward pass so each is normalised on its own."""
+    image (or tile) per forward pass so each is normalised on its own. ``native`` runs at
+    the inputs' own pixel size even outside the model's trained one. ``format_options`` are
+    options of the output format (``--format-option quality=90``)."""
 
     tile: int = 1024
     overlap: int = 256
@@ -56,6 +56,7 @@ class PredictOptions:
     convert_channels: bool = False
     ext: str | None = None
     native: bool = False
+    format_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:

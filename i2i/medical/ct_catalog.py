@@ -24,7 +24,7 @@ from i2i.medical.dicom_series import Order, Series, scan_folder, select_series
 from i2i.medical.io import warn
 from i2i.medical.nifti import is_nifti
 
-RESCALE_HINT = "if they are HU, set data.stored_values_as_hu = true"
+RESCALE_HINT = "if they are HU, set source.stored_values_as_hu = true"
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def find_volumes(root: Path, series: str | None = None, order: Order = "position
             if scan.skipped:
                 warn(scan.skipped)
             dicom += scan.series
-    for one in select_series(dicom, series, f"data.series = {series!r}: {root}") if dicom else []:
+    for one in select_series(dicom, series, f"source.series = {series!r}: {root}") if dicom else []:
         multi = [f for ds, f in zip(one.datasets, one.files) if int(ds.get("NumberOfFrames", 1) or 1) > 1]
         group = relative_name(one.folder, root)
         found += [VolumeRef("dicom-file", f, relative_name(f, root)) for f in multi]

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
 Order = Literal["position", "instance_number"]
-ORDER_HINT = 'order the slices by InstanceNumber instead (data.order = "instance_number" in a recipe, ' \
+ORDER_HINT = 'order the slices by InstanceNumber instead (source.order = "instance_number" in a recipe, ' \
              'order="instance_number" in Python)'
-SERIES_HINT = "choose one with data.series (in Python series=): a SeriesInstanceUID or a glob on SeriesDescription"
+SERIES_HINT = "choose one with source.series (in Python series=): a SeriesInstanceUID or a glob on SeriesDescription"
 
 
 @dataclass
@@ -167,7 +167,7 @@ def _series(folder: Path, uid: str, items: list[tuple[Dataset, Path]], order: Or
         missing = next((f for ds, f in items if ds.get("InstanceNumber") in (None, "")), None)
         if missing is not None:
             raise DataError(f"{missing}: no InstanceNumber, so {label} cannot be ordered by it; "
-                            'order by position instead (data.order = "position")')
+                            'order by position instead (source.order = "position")')
         items = sorted(items, key=lambda item: int(item[0].InstanceNumber))
         return Series(folder, uid, description, [f for _, f in items], [ds for ds, _ in items], None,
                       geo.spacing(items[0][0], None), unusable)

@@ -1,5 +1,5 @@
-"""DICOM and NIfTI for ``i2i predict``: the ``i2i.medical.formats:formats`` provider of
-:mod:`i2i.inference.formats`.
+"""DICOM and NIfTI for ``i2i predict``: the :class:`~i2i.inference.formats.Format` factories
+:func:`dicom` and :func:`nifti`, registered by the built-in ``i2i.formats`` plugin.
 
 DICOM (``.dcm``, ``.dicom``, or any file whose suffix no format owns that has the ``DICM``
 marker, e.g. a suffix-less ``IM0001``): a single-frame file is one 2-D image ``(1, H, W)``, float32
@@ -38,12 +38,18 @@ from i2i.errors import UsageError
 from i2i.inference.formats import Decoded, Format, Stack, session_state
 
 
-def formats() -> list[Format]:
-    """The DICOM and NIfTI formats (both take volumes: ``stacks=True``)."""
+def dicom() -> Format:
+    """DICOM in HU: single- and multi-frame, recognised by content too; outputs are derived
+    copies of the input's header (a new series per source series)."""
     from i2i.medical.dicom_read import is_dicom
 
-    return [Format("dicom", (".dcm", ".dicom"), read_dicom_input, write_dicom_output, stacks=True, sniff=is_dicom),
-            Format("nifti", (".nii", ".nii.gz"), read_nifti_input, write_nifti_output, stacks=True)]
+    return Format("dicom", (".dcm", ".dicom"), read_dicom_input, write_dicom_output, stacks=True, sniff=is_dicom)
+
+
+def nifti() -> Format:
+    """NIfTI volumes, predicted slice by slice along the last axis and written as float32
+    with the input's affine."""
+    return Format("nifti", (".nii", ".nii.gz"), read_nifti_input, write_nifti_output, stacks=True)
 
 
 def read_dicom_input(path: Path) -> Decoded | Stack:

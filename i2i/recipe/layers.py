@@ -3,8 +3,12 @@
 Layers, lowest first: the core defaults, the task preset's ``recipe_defaults``, the
 recipe file, then ``--set`` values. A component table whose ``name`` changes in a higher
 layer replaces the lower one instead of merging (the options of ``unet_256`` mean nothing
-to ``resnet_9blocks``); likewise a change of ``data.source`` drops the lower layers'
-source options.
+to ``resnet_9blocks``), except in the sections whose options mean the same for every
+component that takes them (``source.root``, ``optim.lr_g``, ``schedule.warmup_steps``):
+there the lower layers' options that the new component takes too are kept. A table
+without ``name`` means its section's default component. In ``[optim]`` an option for both
+networks (``lr``) replaces the lower layers' values of that option for one network
+(``lr_g``, ``lr_d``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from __future__ import annotations
 import copy
 import tomllib
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from i2i.errors import RecipeError, UsageError
-from i2i.recipe.schema import COMPONENT_SECTIONS, DataSection, section_keys
+from i2i.recipe.schema import COMPONENT_SECTIONS, DEFAULT_NAMES, KEPT_ON_RENAME, NETWORKS
+
+#: ``accepts(section, name)``: the options component ``name`` of ``section`` takes, or None.
+Accepts = Callable[[str, str], "set[str] | None"]
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -77,38 +85,39 @@ def parse_sets(source: str, sets: list[str] | tuple[str, ...]) -> tuple[dict[str
     return layer, keys
 
 
-def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` layered on ``base`` (neither is modified)."""
+def merge(base: dict[str, Any], over: dict[str, Any], accepts: Accepts | None = None) -> dict[str, Any]:
+    """``over`` layered on ``base`` (neither is modified); ``accepts`` tells which lower
+    options survive a change of component in the sections that keep them."""
     out = copy.deepcopy(base)
     for section, value in over.items():
         lower = out.get(section)
         if not (isinstance(value, dict) and isinstance(lower, dict)):
             out[section] = copy.deepcopy(value)
         elif section in COMPONENT_SECTIONS:
-            out[section] = _merge_component(lower, value)
+            kept = None
+            if accepts is not None and section in KEPT_ON_RENAME and isinstance(value.get("name"), str):
+                kept = accepts(section, value["name"])
+            out[section] = _merge_component(lower, value, DEFAULT_NAMES.get(section), kept)
+            if section == "optim":
+                for per_network in [f"{k}_{n}" for k in value for n in NETWORKS if f"{k}_{n}" not in value]:
+                    out[section].pop(per_network, None)  # lower layers' lr_g/lr_d give way to a higher lr
         elif section == "losses":
             out[section] = {
                 **lower,
                 **{label: _merge_component(lower.get(label, {}), spec) if isinstance(spec, dict) else spec
                    for label, spec in value.items()},
             }
-        elif section == "data":
-            out[section] = _merge_data(lower, value)
         else:
             out[section] = _deep_merge(lower, value)
     return out
 
 
-def _merge_component(lower: Any, upper: dict[str, Any]) -> dict[str, Any]:
-    if not isinstance(lower, dict) or ("name" in upper and upper["name"] != lower.get("name")):
+def _merge_component(lower: Any, upper: dict[str, Any], default: str | None = None,
+                     kept: set[str] | None = None) -> dict[str, Any]:
+    if not isinstance(lower, dict):
         return copy.deepcopy(upper)
-    return _deep_merge(lower, upper)
-
-
-def _merge_data(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
-    if "source" in upper and upper["source"] != lower.get("source", DataSection.source):
-        core = section_keys(DataSection)
-        lower = {k: v for k, v in lower.items() if k in core}
+    if "name" in upper and upper["name"] != lower.get("name", default):
+        lower = {k: v for k, v in lower.items() if kept is not None and k in kept}
     return _deep_merge(lower, upper)
 
 

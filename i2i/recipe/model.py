@@ -7,9 +7,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from types import MappingProxyType
+from pathlib import Path
 from typing import Any
 
-from i2i.recipe.schema import AugmentSection, DataSection, OptimSection, RunSection, ScheduleSection, TrainSection
+from i2i.recipe.layout import digest_layout
+from i2i.recipe.schema import AugmentSection, DataSection, RunSection, TrainSection
 
 
 def freeze(value: Any) -> Any:
@@ -33,7 +35,7 @@ def thaw(value: Any) -> Any:
 #: Keys that may change between a run and its resumption (``--resume --set train.steps=...``).
 RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_threads",
-                  "train.final_eval", "train.final_eval_images", "data.root", "data.num_workers")
+                  "train.final_eval", "train.final_eval_images", "source.root", "data.num_workers")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,27 @@ class ComponentSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, **thaw(self.options)}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec(ComponentSpec):
+    """``[optim]``: the optimiser, with every option resolved per network (``lr_g``, ``lr_d``,
+    ``betas_g``...: the factory's ``lr`` for the generator and for the discriminator)."""
+
+    def for_network(self, network: str) -> dict[str, Any]:
+        """The factory's options for ``network`` (``"g"`` or ``"d"``): ``{"lr": ..., "betas": ...}``."""
+        suffix = f"_{network}"
+        return {k[: -len(suffix)]: thaw(v) for k, v in self.options.items() if k.endswith(suffix)}
+
+    @property
+    def lr_g(self) -> float:
+        """The generator's base learning rate (the schedule scales it)."""
+        return self.options["lr_g"]
+
+    @property
+    def lr_d(self) -> float:
+        """The discriminator's base learning rate."""
+        return self.options["lr_d"]
 
 
 @dataclass(frozen=True)
@@ -67,34 +90,44 @@ class Recipe:
     path: str
     run: RunSection
     train: TrainSection
-    optim: OptimSection
-    schedule: ScheduleSection
     data: DataSection
     augment: AugmentSection
     source: ComponentSpec
     task: ComponentSpec
     generator: ComponentSpec
     discriminator: ComponentSpec | None
+    schedule: ComponentSpec
+    optim: OptimizerSpec
     losses: tuple[LossSpec, ...]
     plugins: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def stem(self) -> str:
         """The recipe file's name without folder and suffix (``facades``)."""
-        from pathlib import Path
-
         return Path(self.path).stem
+
+    @property
+    def data_root(self) -> str | None:
+        """The folder (or file) the source reads: ``source.root``, which users give as
+        ``--set data.root=PATH``; None for sources that read no files or when it is not set."""
+        return self.source.options.get("root")
+
+    def with_data_root(self, root: str | Path) -> Recipe:
+        """This recipe reading its source from ``root`` (``i2i eval --data``, ``predict --pairs``)."""
+        import dataclasses
+
+        options = freeze({**thaw(self.source.options), "root": str(root)})
+        return dataclasses.replace(self, source=ComponentSpec(self.source.name, options))
 
     def as_dict(self) -> dict[str, Any]:
         """The resolved recipe as TOML-ready tables (``None`` values left out)."""
-        data = {k: v for k, v in asdict(self.data).items() if v is not None}
-        data.update(thaw(self.source.options))
         out: dict[str, Any] = {
             "run": _drop_none(asdict(self.run)),
             "train": _drop_none(asdict(self.train)),
-            "optim": asdict(self.optim),
-            "schedule": asdict(self.schedule),
-            "data": data,
+            "optim": self.optim.as_dict(),
+            "schedule": self.schedule.as_dict(),
+            "data": _drop_none(asdict(self.data)),
+            "source": self.source.as_dict(),
             "augment": {f.name: thaw(getattr(self.augment, f.name)) for f in fields(self.augment)},
             "task": self.task.as_dict(),
             "generator": self.generator.as_dict(),
@@ -112,14 +145,16 @@ class Recipe:
 
     def digest(self) -> str:
         """A short hash of what defines the model and its training, leaving out what may
-        change when a run is resumed: where it runs, how long, how often it logs."""
+        change when a run is resumed: where it runs, how long, how often it logs, where the
+        data are. Computed over :func:`~i2i.recipe.layout.digest_layout`, so runs made with
+        the old recipe layout keep theirs."""
         content = self.as_dict()
         content.pop("run", None)
         content.pop("plugins", None)
         for key in RESUMABLE_KEYS:
             section, name = key.split(".")
             content[section].pop(name, None)
-        text = json.dumps(content, sort_keys=True, default=str)
+        text = json.dumps(digest_layout(content), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,8 +1,9 @@
 """The core recipe sections: every key, its type, default and meaning.
 
 These dataclasses are the single source of truth for the core keys; component sections
-(``task``, ``generator``, ``discriminator``, ``losses.*`` and the source options in
-``data``) are checked against the component factories instead.
+(``task``, ``source``, ``generator``, ``discriminator``, ``schedule``, ``optim`` and
+``losses.*``) hold a ``name`` and the options of that component's factory, checked against
+its signature instead.
 """
 
 from __future__ import annotations
@@ -74,47 +75,10 @@ class TrainSection:
 
 
 @dataclass(frozen=True)
-class OptimSection:
-    """``[optim]``: optimisers of the generator (G) and discriminator (D)."""
-
-    name: Literal["adam", "adamw"] = key("adam", "optimiser for both networks")
-    lr_g: float = key(2e-4, "generator learning rate", gt=0)
-    lr_d: float = key(2e-4, "discriminator learning rate", gt=0)
-    betas_g: tuple[float, float] = key((0.5, 0.999), "generator Adam betas")
-    betas_d: tuple[float, float] = key((0.5, 0.999), "discriminator Adam betas")
-    weight_decay: float = key(0.0, "weight decay", ge=0)
-
-
-@dataclass(frozen=True)
-class ScheduleSection:
-    """``[schedule]``: the learning-rate schedule, over the run's total steps."""
-
-    name: Literal["constant", "linear", "step", "plateau", "cosine"] = key(
-        "linear", "constant; linear: constant until decay_start then linear decay to zero (pix2pix); "
-        "step: x gamma every step_size steps; plateau: x factor when the validation metric stalls; "
-        "cosine: cosine decay to min_factor")
-    decay_start: float = key(0.5, "linear: fraction of the run after which the decay starts", ge=0, le=1)
-    warmup_steps: int = key(0, "steps of linear warm-up from zero (all schedules)", ge=0)
-    step_size: int = key(10000, "step: steps between decays", ge=1)
-    gamma: float = key(0.1, "step: decay factor", gt=0, le=1)
-    metric: str = key("val_mae", "plateau: the validation metric watched, one the task's validation logs "
-                      "(e.g. val_mae, val_psnr; lower is better unless it is psnr/ssim-like)")
-    factor: float = key(0.2, "plateau: multiplier applied when the metric stalls", gt=0, le=1)
-    patience: int = key(5, "plateau: validation passes without improvement before a decay", ge=0)
-    threshold: float = key(0.01, "plateau: relative improvement that counts", ge=0)
-    min_factor: float = key(0.0, "cosine: final multiplier; plateau: lowest multiplier", ge=0, le=1)
-
-
-@dataclass(frozen=True)
 class DataSection:
-    """``[data]``: where pairs come from and the reference preprocessing.
+    """``[data]``: how samples are decoded, cut, held out and loaded (the source that gives
+    them, with its ``root`` and options, is the ``[source]`` section)."""
 
-    Keys not listed here are options of the chosen source (``data.direction`` of ``aligned``).
-    """
-
-    source: str = key("aligned", "the registered data source (see i2i list-plugins)")
-    root: str | None = key(None, "folder (or file) the source reads; relative paths are relative to the "
-                           "current directory")
     preprocess: Literal["resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"] = key(
         "resize_and_crop", "reference preprocessing: resize_and_crop (resize to load_size x load_size, random "
         "crop crop_size), crop (random crop only), scale_width (width to load_size, aspect kept), "
@@ -164,14 +128,22 @@ class AugmentSection:
 CORE_SECTIONS: dict[str, type] = {
     "run": RunSection,
     "train": TrainSection,
-    "optim": OptimSection,
-    "schedule": ScheduleSection,
     "data": DataSection,
     "augment": AugmentSection,
 }
 
-#: Sections holding one component: ``name`` plus the factory's options.
-COMPONENT_SECTIONS = {"task": "tasks", "generator": "generators", "discriminator": "discriminators"}
+#: Sections holding one component, ``name`` plus the factory's options, with the registry
+#: kind the name is looked up in.
+COMPONENT_SECTIONS = {"task": "tasks", "source": "sources", "generator": "generators",
+                      "discriminator": "discriminators", "schedule": "schedules", "optim": "optimizers"}
+#: Sections whose options mean the same for every component that takes them: a change of
+#: component keeps the lower layers' options the new one takes (``optim.lr_g``).
+KEPT_ON_RENAME = ("source", "schedule", "optim")
+#: The component a section without ``name`` chooses (a task preset may choose another).
+DEFAULT_NAMES = {"task": "paired", "source": "aligned", "schedule": "linear", "optim": "adam"}
+#: ``[optim]`` option suffixes naming one network: ``lr_g`` for the generator, ``lr_d`` for
+#: the discriminator; an option without one (``lr``) is for both.
+NETWORKS = {"g": "generator", "d": "discriminator"}
 
 ALL_SECTIONS = (*CORE_SECTIONS, *COMPONENT_SECTIONS, "losses", "plugins")
 

@@ -76,4 +76,4 @@ def warn_not_side_by_side(files: list[Path]) -> None:
         more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
         warn_once(f"aligned: {len(odd)} of {len(files)} image(s) checked are not twice as wide as high "
                   f"({', '.join(odd[:3])}{more}); each file should hold A and B side by side (for A/ and B/ "
-                  "folders use data.source = \"paired_folders\")")
+                  "folders use source.name = \"paired_folders\")")

@@ -103,8 +103,8 @@ class CTSource(Source):
         if not 0 <= min_body_fraction < 1:
             raise ValueError(f"min_body_fraction must be in [0, 1), got {min_body_fraction}")
         if axis is not None and not -3 <= axis <= 2:
-            raise UsageError(f"data.axis = {axis}: a CT volume has axes 0, 1 and 2 (or -3 to -1 from the end); "
-                             "leave data.axis unset to slice along each volume's own slice axis")
+            raise UsageError(f"source.axis = {axis}: a CT volume has axes 0, 1 and 2 (or -3 to -1 from the end); "
+                             "leave source.axis unset to slice along each volume's own slice axis")
         if phantom_mix < 0:
             raise ValueError(f"phantom_mix must be >= 0, got {phantom_mix}")
         from i2i_plugins.sources.phantom import PhantomSource
@@ -148,5 +148,5 @@ class CTSource(Source):
             raise DataError(f"{self.root}: no slice can be read; the first: {entries[0].problem}")
         if not entries:
             raise DataError(f"{self.root}: every slice has less than {self.min_body_fraction:.0%} of its pixels above "
-                            "-500 HU; lower data.min_body_fraction")
+                            "-500 HU; lower source.min_body_fraction")
         return entries

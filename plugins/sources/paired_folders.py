@@ -97,7 +97,7 @@ class PairedFoldersSource(Source):
                       f"{len(alone_out)} target file(s) have no {self.input_dir!r} partner{_listing(alone_out)} "
                       f"(under {folder})")
             if self.unpaired == "raise":
-                raise DataError(f"{report}. Pair them, or set data.unpaired = \"skip\" to leave them out")
+                raise DataError(f"{report}. Pair them, or set source.unpaired = \"skip\" to leave them out")
             warn_once(f"leaving out unpaired files: {report}")
         if not pairs:
             raise DataError(f"{folder}: no file pairs: inputs go in folders named {self.input_dir!r}, targets in "

@@ -78,7 +78,7 @@ class PhantomSource(Source):
 
         if root is not None:
             raise ValueError(f"the phantom source generates its slices and reads no files, but data.root is {root!r}; "
-                             "for your own DICOM/NIfTI/NPY scans use data.source = \"ct\" (without data.root it "
+                             "for your own DICOM/NIfTI/NPY scans use source.name = \"ct\" (without data.root it "
                              "falls back to these phantoms)")
         if size < 16:
             raise ValueError(f"phantom size must be >= 16 pixels, got {size}")

@@ -31,7 +31,8 @@ class CTTask(Task):
     """
 
     recipe_defaults: ClassVar[dict[str, Any]] = {
-        "data": {"source": "ct", "preprocess": "none"},
+        "source": {"name": "ct"},
+        "data": {"preprocess": "none"},
         "augment": {"flip": True},
         "generator": {"name": "unet", "depth": 4, "ngf": 32, "norm": "batch", "dropout": 0.0,
                       "activation": "none", "residual": True},

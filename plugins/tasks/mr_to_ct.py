@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 
@@ -22,8 +21,8 @@ class MRToCTTask(Task):
     """
 
     recipe_defaults = {
-        "data": {"source": "paired_folders", "input_dir": "t1", "target_dir": "ct",
-                 "group_pattern": "^([^/]+)/", "val_fraction": 0.17, "test_fraction": 0.17},
+        "source": {"name": "paired_folders", "input_dir": "t1", "target_dir": "ct"},
+        "data": {"group_pattern": "^([^/]+)/", "val_fraction": 0.17, "test_fraction": 0.17},
         "generator": {"name": "unet_256"},
         "discriminator": {"name": "patchgan"},
         "losses": {"gan": {"name": "vanilla", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},

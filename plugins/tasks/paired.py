@@ -12,7 +12,7 @@ class PairedTask(Task):
     of image; false for, say, aerial photo -> map, where nothing is learnt by comparing them)."""
 
     recipe_defaults = {
-        "data": {"source": "aligned"},
+        "source": {"name": "aligned"},
         "generator": {"name": "unet_256"},
         "discriminator": {"name": "patchgan"},
         "losses": {"gan": {"name": "vanilla", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},

@@ -32,7 +32,7 @@ class RestorationTask(Task):
     """
 
     recipe_defaults = {
-        "data": {"source": "folder"},
+        "source": {"name": "folder"},
         "generator": {"name": "unet_256"},
         "discriminator": {"name": "patchgan"},
         "losses": {"gan": {"name": "vanilla", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},

@@ -1,0 +1,16 @@
+"""Built-in file formats of ``i2i predict``: the image formats (PNG, JPEG, TIFF, BMP, WebP,
+NPY) and the medical ones (DICOM, NIfTI), through the same hook as anybody's."""
+
+from i2i import hookimpl
+
+
+@hookimpl
+def register_formats(register):
+    """Register the image and medical formats."""
+    from i2i.inference.image_formats import IMAGE_FORMATS
+    from i2i.medical import formats as medical
+
+    for name, factory in IMAGE_FORMATS.items():
+        register(name, factory)
+    register("dicom", medical.dicom)
+    register("nifti", medical.nifti)
