@@ -57,7 +57,7 @@ def one_case(kind: str, side: int, ngf: int, tile: int, device_name: str, repeat
     from i2i.plugins import get_plugins
     from i2i.recipe import resolve
 
-    from i2i.engine.precision import configure_device
+    from i2i.devices import configure_device
 
     device = torch.device(device_name)
     configure_device(device)  # both sides: i2i sets it when predicting; the comparison is of the engine

@@ -59,8 +59,9 @@ def test_show_a_builtin_generator(cli):
 
 def test_show_a_source_and_a_loss_say_how_a_recipe_picks_them(cli):
     source = cli("show", "aligned").output.splitlines()
-    assert 'options ([data] source = "aligned"; the options go in [data]):' in source
-    assert "  direction: one of 'AtoB', 'BtoA'; default \"AtoB\"" in source and source[-1] == "set by i2i: root"
+    assert 'options ([source] name = "aligned"):' in source
+    assert "  root: a string; required" in source
+    assert "  direction: one of 'AtoB', 'BtoA'; default \"AtoB\"" in source and not any("set by i2i" in s for s in source)
     loss = cli("show", "loss", "l1").output
     assert 'options ([losses.LABEL] name = "l1"):' in loss and "  weight: a number; default 1.0" in loss
 
@@ -117,3 +118,13 @@ def test_unknown_names_and_kinds_exit_2_with_close_matches(cli):
 def test_split_docstring_sections():
     text = "Summary.\n\nOptions:\n    a (int): first\n        continued\n    b: second\n\nAfter."
     assert split_docstring(text) == ("Summary.\n\nAfter.", {"a": "first continued", "b": "second"})
+
+
+def test_show_an_optimizer_and_a_schedule_name_their_recipe_sections(cli):
+    adam = cli("show", "optimizer", "adam")
+    assert adam.exit_code == 0, adam.output
+    lines = adam.output.splitlines()
+    assert 'options ([optim] name = "adam"):' in lines and "  betas: a list of (a number >= 0 and < 1); default [0.5, 0.999]" in lines
+    assert lines[-1] == "set by i2i: params"
+    cosine = cli("show", "schedule", "cosine").output.splitlines()
+    assert 'options ([schedule] name = "cosine"):' in cosine and cosine[-1] == "set by i2i: total_steps"

@@ -66,6 +66,8 @@ def toml_value(value: Any) -> str:
     """``value`` as a recipe would write it (``"batch"``, ``true``, ``[1, 2]``)."""
     import tomli_w
 
+    if isinstance(value, (list, tuple)):  # inline, as recipes write short arrays
+        return f"[{', '.join(toml_value(v) for v in value)}]"
     try:
         return tomli_w.dumps({"v": value}).strip().removeprefix("v = ")
     except (TypeError, ValueError):
@@ -123,9 +125,9 @@ def plugin_lines(info: PluginInfo, plugins: Plugins, components: bool = False) -
 def _chosen_by(component: Component, registry: Registry) -> str:
     """How a recipe picks the component, e.g. ``[generator] name = "unet"``."""
     value = toml_value(component.name)
-    if registry.kind == "sources":
-        return f"[data] source = {value}; the options go in [data]"
-    section = "losses.LABEL" if registry.kind == "losses" else registry.singular
+    if registry.kind == "formats":
+        return "chosen by the file suffix (i2i predict --ext); set with i2i predict --format-option KEY=VALUE"
+    section = {"losses": "losses.LABEL", "optimizers": "optim"}.get(registry.kind, registry.singular)
     return f"[{section}] name = {value}"
 
 

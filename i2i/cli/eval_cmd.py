@@ -53,14 +53,13 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     """
     from i2i.cli.options import loaded_plugins
     from i2i.engine.resources import resource_errors
-    from i2i.errors import UsageError
     from i2i.evaluation.evaluate import EvalOptions, evaluate
     from i2i.evaluation.summary import default_output, metric_gaps, write_result
-    from i2i.inference.model import choose_device, load_model
+    from i2i.devices import check_precision, pick_device
+    from i2i.inference.model import load_model
 
-    torch_device = choose_device(device)
-    if precision == "fp16" and torch_device.type != "cuda":
-        raise UsageError("--precision: 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
+    torch_device = pick_device(device)
+    check_precision(precision, torch_device)
     overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
     model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides, plugins=loaded_plugins())
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,

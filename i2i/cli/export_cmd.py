@@ -35,9 +35,10 @@ def export(checkpoint: str, fmt: str, out_file: str, no_ema: bool, device: str, 
     """
     from i2i.cli.options import loaded_plugins
     from i2i.inference.export import TOLERANCE, export_generator
-    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
+    from i2i.devices import pick_device
+    from i2i.inference.model import load_model, refuse_nonfinite_weights
 
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
     result = export_generator(model, fmt, out_file, io=io, input_dtype=input_dtype)
     click.echo(f"wrote {result.path} ({fmt}, {io} units, from {model.weights}); checked on input "

@@ -65,7 +65,8 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     from i2i.cli.options import loaded_plugins
     from i2i.engine.resources import resource_errors
     from i2i.errors import UsageError
-    from i2i.inference.model import choose_device, load_model, refuse_nonfinite_weights
+    from i2i.devices import pick_device
+    from i2i.inference.model import load_model, refuse_nonfinite_weights
     from i2i.inference.files import collect_inputs, predict_files
     from i2i.inference.predict import PredictOptions
 
@@ -79,7 +80,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     if pairs:
         from i2i.inference.pairs import predict_pairs
 
-        model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+        model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
         refuse_nonfinite_weights(model)
         with resource_errors(knobs):
             written = predict_pairs(model, inputs, Path(out_dir), options, grid=grid, frame=frame, on_written=echo)
@@ -87,7 +88,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
             click.echo(f"done: {len(written)} pair output(s) in {out_dir}", err=True)
         return
     items = collect_inputs(inputs, loaded_plugins())
-    model = load_model(checkpoint, choose_device(device), ema=not no_ema, plugins=loaded_plugins())
+    model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",

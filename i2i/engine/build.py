@@ -144,11 +144,4 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def pick_device(requested: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; ``cuda`` without a GPU is a usage error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"run.device: 'cuda' was asked for but no CUDA device is available "
-                         f"(torch {torch.__version__}); use --device cpu or auto")
-    return torch.device(requested)
+

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from i2i.devices import DTYPES, autocast
 from i2i.errors import UsageError
-
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
@@ -37,22 +36,8 @@ class Precision:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The autocast context for forward passes (a no-op for fp32)."""
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+        return autocast(self.name, self.device)
 
     def scaler(self) -> torch.amp.GradScaler | None:
         """A grad scaler for fp16, else ``None``."""
         return torch.amp.GradScaler(self.device.type) if self.name == "fp16" else None
-
-
-def configure_device(device: torch.device) -> None:
-    """Process-wide speed settings for ``device``, applied when a run, a prediction or an
-    evaluation starts (never at import): cuDNN autotuning on CUDA; on CPU, denormal floats
-    flushed to zero. Denormals (magnitudes below 1.2e-38, e.g. in deep layers of an
-    untrained or weakly activated network) make x86 float arithmetic 10-100x slower; the
-    inference benchmark saw a U-Net drop from 30 to 1.4 images/s on them."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    else:
-        torch.set_flush_denormal(True)

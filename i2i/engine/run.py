@@ -63,7 +63,7 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     user can act on.
     """
     from i2i.engine import distributed as dist
-    from i2i.engine.build import pick_device
+    from i2i.devices import pick_device
     from i2i.engine.runlock import RunLock
 
     plugins = plugins or get_plugins()
@@ -80,12 +80,12 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     if resuming:
         run_dir = resume_dir(resume, out, recipe, sets, plugins)
         resolved = with_run_dir(load_recipe(recipe or run_dir / "recipe.toml", sets, plugins), run_dir)
-        info, torch_device = dist.init_distributed(pick_device(resolved.run.device))
+        info, torch_device = dist.init_distributed(pick_device(resolved.run.device, "run.device"))
     else:
         if recipe is None:
             raise UsageError("give a RECIPE, or --resume DIR to continue a run")
         resolved = load_recipe(recipe, [*sets, *([f"run.out={json.dumps(str(out))}"] if out else [])], plugins)
-        info, torch_device = dist.init_distributed(pick_device(resolved.run.device))
+        info, torch_device = dist.init_distributed(pick_device(resolved.run.device, "run.device"))
         run_dir = Path(dist.broadcast_path(info, str(new_run_dir(resolved)) if info.is_main else None))
         resolved = with_run_dir(resolved, run_dir)
     say = say if info.is_main else (lambda line: None)

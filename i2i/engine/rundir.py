@@ -122,16 +122,9 @@ class MetricsLog:
         """Drop lines logged after ``step`` (a resumed run logs those steps again)."""
         if not self.path.exists():
             return
-        kept = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            if record.get("step", 0) <= step:
-                kept.append(line)
+        kept = [record for record in self.read() if record.get("step", 0) <= step]
         tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in kept))
         os.replace(tmp, self.path)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -139,7 +132,8 @@ class MetricsLog:
             f.write(json.dumps(record) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
-        """All complete records."""
+        """All complete records (a line cut by a kill is left out); the one reader of
+        ``metrics.jsonl`` (trainer, report, summary)."""
         if not self.path.exists():
             return []
         out = []

@@ -28,7 +28,8 @@ from i2i.engine.checkpoint import CheckpointWriter, step_dir_name
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
 from i2i.engine.init_from import start_from
-from i2i.engine.precision import Precision, configure_device, resolve_precision
+from i2i.devices import configure_device
+from i2i.engine.precision import Precision, resolve_precision
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.resources import check_num_threads
 from i2i.engine.rundir import MetricsLog, write_best

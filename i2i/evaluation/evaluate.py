@@ -13,7 +13,6 @@ folders scores every sample in it.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,11 @@ from torch.utils.data import Subset
 from i2i.data import datapath
 from i2i.data.loader import same_size_batches
 from i2i.data.resize import EVAL_FRAMES
+from i2i.devices import autocast as precision_autocast, check_precision
 from i2i.errors import UsageError, one_of
 from i2i.evaluation.measure import modes, score_batches
 from i2i.evaluation.summary import summarize, write_result
 from i2i.inference.model import LoadedModel
-from i2i.inference.predict import PRECISIONS
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -118,10 +117,10 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     pipeline = datapath.pipeline(recipe, task, device, options.frame)
     comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
-    dtype = PRECISIONS.get(options.precision)
+    check_precision(options.precision, device)
 
     def autocast():
-        return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        return precision_autocast(options.precision, device)
 
     rows: list[dict[str, Any]] = []
     resampled = 0

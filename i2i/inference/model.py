@@ -57,9 +57,11 @@ class LoadedModel:
     @property
     def pixel_range(self):
         """The pixel sizes (mm) the model was trained at (:class:`i2i.inference.pixel_size.PixelRange`),
-        or ``None`` when its training data had none (photos)."""
+        or ``None`` when its training data had none (photos) or the model was built in memory."""
         from i2i.inference.pixel_size import PixelRange
 
+        if not self.weights.is_file():  # built in memory (benchmarks, tests): no recorded geometry
+            return None
         return PixelRange.from_metadata(read_metadata(self.weights))
 
 
@@ -104,7 +106,7 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
                overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> LoadedModel:
     """Rebuild the task and generator of ``checkpoint`` (see :func:`generator_file`) on
     ``device``, in eval mode."""
-    from i2i.engine.precision import configure_device
+    from i2i.devices import configure_device
 
     plugins = plugins or get_plugins()
     configure_device(torch.device(device))
@@ -130,11 +132,4 @@ def refuse_nonfinite_weights(model: LoadedModel) -> None:
                               f"model's outputs would be too. Use an earlier checkpoint{hint}")
 
 
-def choose_device(requested: str) -> torch.device:
-    """``--device``: ``auto`` -> cuda when available, else cpu; ``cuda`` without a GPU is a
-    usage error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device: 'cuda' was asked for but no CUDA device is available; use --device cpu or auto")
-    return torch.device(requested)
+

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from i2i.devices import autocast, check_precision
 from i2i.errors import UsageError
 from i2i.finite import describe_nonfinite
 from i2i.inference import formats
@@ -35,7 +36,6 @@ from i2i.inference.pixel_size import resample, target_size
 from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
 MIN_TILE = 64
 
@@ -105,10 +105,7 @@ class Predictor:
                              f"--overlap {options.overlap}, and at least {MIN_TILE}) to give each tile the context "
                              "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
                              "never tile")
-        if options.precision not in PRECISIONS:
-            raise UsageError(f"--precision: {options.precision!r} is not one of {', '.join(PRECISIONS)}")
-        if options.precision == "fp16" and model.device.type != "cuda":
-            raise UsageError("--precision: 'fp16' needs a CUDA device; on CPU use 'bf16' or 'fp32'")
+        check_precision(options.precision, model.device)
         self.model = model
         self.options = options
         self.tile = options.tile
@@ -156,10 +153,7 @@ class Predictor:
         return TilePlan(height, width, self.tile, self.overlap, self.model.size_divisor)
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        dtype = PRECISIONS[self.options.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.model.device.type, dtype=dtype)
+        return autocast(self.options.precision, self.model.device)
 
     def predict(self, image: torch.Tensor) -> torch.Tensor:
         """One decoded (C, H, W) image -> the output (C_out, H, W) in data units."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from i2i import __version__
+from i2i.engine.rundir import MetricsLog
 from i2i.errors import UsageError
 from i2i.report.curves import curve_groups, plot_png
 
@@ -69,7 +70,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
 def render(run: Path) -> str:
     """The page's HTML for the run directory ``run``."""
-    records = read_metrics(run / "metrics.jsonl")
+    records = MetricsLog(run / "metrics.jsonl").read()
     evaluation = _read_json(run / "eval.json")
     recipe_text = (run / "recipe.toml").read_text()
     last_step = max((int(r["step"]) for r in records if "step" in r), default=None)
@@ -88,19 +89,6 @@ def render(run: Path) -> str:
             f"<title>i2i report: {_e(run.resolve().name)}</title><style>{_STYLE}</style>"
             f"<script>{_LOAD_CHECK}</script></head>\n<body>\n" + "\n".join(p for p in parts if p) +
             "\n</body></html>\n")
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of ``metrics.jsonl`` (a torn last line, from a killed run, is ignored)."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
