@@ -23,3 +23,21 @@ def test_phantoms_join_only_the_training_split(tmp_path):
     assert sum(p.startswith("phantom") for p in paths) == 5
     assert not any(val[i]["path"].startswith("phantom") for i in range(len(val)))
     assert train.spacing_of(0) == (0.5, 0.5) and train.spacing_of(len(train) - 1)[0] in (250 / 64, 400 / 64)
+
+
+def test_the_real_ct_recipe_trains_on_scans_and_phantoms_at_their_own_pixel_sizes(tmp_path):
+    """recipes/medical_ct_real.toml as shipped but tiny: real series (0.5 mm) and phantoms
+    (250 or 400 mm over 64 px) train together on patches; the checkpoint records both
+    pixel sizes, so neither is resampled when predicted."""
+    from tests.conftest import train_in_process
+
+    for name in ("a", "b", "c"):
+        write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None)
+    trainer = train_in_process("recipes/medical_ct_real.toml", tmp_path / "run", f'source.root="{tmp_path / "scans"}"',
+                               "source.phantom_mix=6", "source.phantom_size=64", "data.patch_size=32",
+                               "data.val_fraction=0.34", "data.test_fraction=0.0", "generator.ngf=4",
+                               "discriminator.ndf=4", "train.steps=2", "train.val_every=2", "train.val_images=2",
+                               "train.checkpoint_every=2", "train.sample_every=2", "train.log_every=1")
+    assert trainer.recipe.task.options["views"] == 16 and trainer.recipe.data.patches_per_image == 2
+    low, high = trainer.geometry["pixel_mm"]
+    assert low == 0.5 and high in (250 / 64, 400 / 64) and trainer.geometry["size_px"] == [64, 64]

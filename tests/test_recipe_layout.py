@@ -148,7 +148,7 @@ weight = 100.0
 DIGESTS = {"facades": "7849e86f100388d1", "medical_ct": "47ee4bf5a613bf1f", "mr_to_ct": "a42e044175acc501",
            "colorization": "743826c3b00e0b9e", "edges2shoes": "cda74b2262c5a0a1", "inpainting": "a68e1250bfaba92a",
            "maps": "cc83a39fbe9d2eac", "restoration": "70f351d899e8aa56",
-           "medical_ct_real": "ed6fc0bafdd1417e"}  # new since
+           "medical_ct_real": "a1979b38ddf693f5"}  # new since
 VARIANT_DIGESTS = {  # medical_ct with the optimiser or schedule changed on the command line
     ('optim.name="adamw"', "optim.weight_decay=0.01", "optim.lr_d=1e-4", "optim.betas_g=[0.9, 0.99]"):
         "cfbc270a5769fa83",

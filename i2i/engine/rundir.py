@@ -133,7 +133,7 @@ class MetricsLog:
 
     def read(self) -> list[dict[str, Any]]:
         """All complete records (a line cut by a kill is left out); the one reader of
-        ``metrics.jsonl`` (trainer, report, summary)."""
+        ``metrics.jsonl`` (the trainer on resume, the report)."""
         if not self.path.exists():
             return []
         out = []
