@@ -18,6 +18,7 @@ subclasses (``UsageError`` for bad input) with messages naming what was wrong.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,9 +98,8 @@ def evaluate(model: LoadedModel, data: str | Path | None = None, *, split: str |
     writes them."""
     from i2i.evaluation.evaluate import EvalOptions
     from i2i.evaluation.evaluate import evaluate as run
-    from i2i.inference.model import load_model as load
 
-    if data is not None:
-        model = load(model.weights, model.device, overrides={"data": {"root": str(Path(data))}})
+    if data is not None:  # the same model, reading its pairs from ``data``
+        model = dataclasses.replace(model, recipe=model.recipe.with_data_root(data))
     return run(model, EvalOptions(split=split, batch_size=batch_size, frame=frame, max_images=max_images,
                                   whole_data=data is not None))

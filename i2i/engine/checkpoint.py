@@ -13,7 +13,6 @@ unpickled.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from i2i import __version__
+from i2i.engine.resources import disk_full
 from i2i.engine.state import join_tensors, split_tensors
 from i2i.errors import I2IError, UsageError
 
@@ -129,7 +129,7 @@ class CheckpointWriter:
             self._write_files(tmp, weights, weight_metadata, trainer_state)
         except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if disk_full(exc):
                 raise DiskFullError(self._disk_full_message(final, weights, trainer_state)) from None
             raise
         if final.exists():  # re-writing the same step (e.g. final save right after a periodic one)

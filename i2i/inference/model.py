@@ -7,6 +7,7 @@ generator are rebuilt from it and the weights loaded.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ class LoadedModel:
     def size_divisor(self) -> int:
         return int(getattr(self.generator, "size_divisor", 1) or 1)
 
-    @property
+    @functools.cached_property
     def pixel_range(self):
         """The pixel sizes (mm) the model was trained at (:class:`i2i.inference.pixel_size.PixelRange`),
         or ``None`` when its training data had none (photos) or the model was built in memory."""

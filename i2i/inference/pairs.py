@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from i2i.data import datapath
+from i2i.data.imageio import IMAGE_EXTENSIONS
 from i2i.data.loader import same_size_batches
 from i2i.engine.samples import save_grid
 from i2i.evaluation.evaluate import EvalOptions, eval_dataset
@@ -32,7 +33,6 @@ from i2i.inference.predict import PredictOptions, Predictor
 from i2i.plugins import Plugins, get_plugins
 
 #: Suffixes of pair files whose format takes a predicted image; others default to ``.npy``.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".npy")
 
 
 def output_name(sample_path: str, root: Path, ext: str | None, table: formats.FormatTable) -> Path:
@@ -50,7 +50,7 @@ def output_name(sample_path: str, root: Path, ext: str | None, table: formats.Fo
         stem = f"{stem}_{int(index):04d}"
     if ext:
         suffix = ext if ext.startswith(".") else f".{ext}"
-    elif index or suffix.lower() not in IMAGE_SUFFIXES:
+    elif index or suffix.lower() not in IMAGE_EXTENSIONS:
         suffix = ".npy"
     return relative.with_name(stem + suffix)
 

@@ -71,11 +71,6 @@ def survey(dataset, limit: int = SURVEY) -> dict[str, list[float]] | None:
     return record
 
 
-def resampled_size(size: Sequence[int], spacing: Sequence[float], target: float) -> tuple[int, int]:
-    """The (H, W) of an image of ``size`` and ``spacing`` (row_mm, col_mm) at pixel ``target`` mm."""
-    return tuple(max(1, round(n * float(s) / target)) for n, s in zip(size, spacing))  # type: ignore[return-value]
-
-
 def resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``image`` (N, C, H, W) resampled to ``size``: antialiased bilinear when shrinking,
     bicubic when enlarging (values of smooth regions kept, edges not ringing across air)."""

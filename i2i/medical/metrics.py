@@ -60,6 +60,10 @@ def mae(pred: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None =
     return M.mae(pred, target, mask=mask)
 
 
+#: The names of what :func:`ct_metrics` returns (the CT tasks' ``extra_metrics``).
+CT_METRICS = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+
+
 def ct_metrics(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,
                mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The CT tasks' metrics, each ``(N,)``: ``psnr`` inside ``window`` (over ``mask`` when

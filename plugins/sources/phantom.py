@@ -29,6 +29,7 @@ class PhantomDataset(Dataset):
         self.count, self.size, self.seed, self.split = count, size, seed, split
         self.regions, self.fov_mm = regions, fov_mm
         self._cache: dict[int, torch.Tensor] | None = {} if count * size * size * 4 <= CACHE_BYTES else None
+        self._spacing: dict[int, tuple[float, float]] = {}
 
     def __len__(self) -> int:
         return self.count
@@ -52,7 +53,9 @@ class PhantomDataset(Dataset):
         cheap: draws its region, not its anatomy)."""
         from i2i.medical.phantom import phantom_spacing
 
-        return phantom_spacing(self.seed, index, self.size, self.regions, self.fov_mm)
+        if index not in self._spacing:  # asked for every item of every epoch: drawn once
+            self._spacing[index] = phantom_spacing(self.seed, index, self.size, self.regions, self.fov_mm)
+        return self._spacing[index]
 
 
 class PhantomSource(Source):

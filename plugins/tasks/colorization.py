@@ -36,8 +36,12 @@ class ColorizationTask(Task):
         return {"target": 3}
 
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        rgb = batch["target"].clamp(0, 1)
-        return self.encode_input(rgb), self.encode_target(rgb)
+        from kornia.color import rgb_to_lab
+
+        rgb = batch["target"].clamp(0, 1)  # 3 channels: expected_channels is checked on every sample
+        lab = rgb_to_lab(rgb)  # once for both sides (encode_input/encode_target each convert)
+        target = lab[:, 1:] / AB_SCALE if self.output == "ab" else rgb * 2.0 - 1.0
+        return lab[:, :1] / L_SCALE - 1.0, target
 
     def encode_input(self, data: torch.Tensor) -> torch.Tensor:
         """RGB in [0, 1] -> L / 50 - 1; grey images are taken as L directly (their luminance)."""

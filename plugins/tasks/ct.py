@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from i2i.data.pair_random import PairRandom
+from i2i.medical.metrics import CT_METRICS
 from i2i.tasks import Task
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
@@ -40,7 +41,7 @@ class CTTask(Task):
         "losses": {"gan": {"name": "lsgan", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
     }
     allows_photometric = False  # input HU carry the physics
-    extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+    extra_metrics = CT_METRICS
     input_units = output_units = "hu"
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",

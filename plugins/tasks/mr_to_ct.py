@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 
+from i2i.medical.metrics import CT_METRICS
 from i2i.tasks import Task, to_unit_range
 
 
@@ -41,7 +42,7 @@ class MRToCTTask(Task):
         #: (which sees no CT) writes the same units it was trained on.
         self.target_in_hu = ct_units == "hu"
         if self.target_in_hu:
-            self.extra_metrics = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+            self.extra_metrics = CT_METRICS
             self.output_units = "hu"
 
     @property
