@@ -33,7 +33,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from i2i.engine.checkpoint import read_metadata, read_tensors, resolve_checkpoint
+from i2i.runs.checkpoint import read_metadata, read_tensors, resolve_checkpoint
 from i2i.errors import UsageError
 from i2i.recipe import Recipe
 
