@@ -51,13 +51,12 @@ def _peak(device: torch.device) -> float:
 
 def one_case(kind: str, side: int, ngf: int, tile: int, device_name: str, repeats: int) -> dict:
     """Run in the child process: build unet_256, time ``repeats`` calls, report peak memory."""
+    from i2i.devices import configure_device
     from i2i.inference.model import LoadedModel
-    from i2i.inference.predict import Predictor, PredictOptions
+    from i2i.inference.predict import PredictOptions, Predictor
     from i2i.nn.sizing import forward_any_size
     from i2i.plugins import get_plugins
     from i2i.recipe import resolve
-
-    from i2i.devices import configure_device
 
     device = torch.device(device_name)
     configure_device(device)  # both sides: i2i sets it when predicting; the comparison is of the engine
@@ -78,7 +77,7 @@ def one_case(kind: str, side: int, ngf: int, tile: int, device_name: str, repeat
             if batch == 1:
                 predictor.predict(image)
             else:
-                from i2i.inference.formats import Decoded
+                from i2i.data.formats import Decoded
 
                 for _ in predictor.stream(Decoded(Path(f"{i}"), image) for i in range(batch)):
                     pass

@@ -77,7 +77,7 @@ def measure(batch: int, size: int, ngf: int, device: torch.device, repeats: int,
 
             def run(t=trainer):
                 for _ in range(steps):
-                    t.gan_step([t.prepare(raw, train=True)])
+                    t.parts.gan_step([t.data.prepare(raw, train=True)])
 
             runners[f"i2i {name}"] = run
         if plain is not None:
@@ -102,7 +102,7 @@ def flops_per_image(trainer, raw, batch: int) -> float:
 
     counter = FlopCounterMode(display=False)
     with counter:
-        trainer.gan_step([trainer.prepare(raw, train=True)])
+        trainer.parts.gan_step([trainer.data.prepare(raw, train=True)])
     return counter.get_total_flops() / batch
 
 

@@ -25,12 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pluggy
-
-__version__ = "0.1.0"
-
-#: Marker for hook implementations in i2i plugins.
-hookimpl = pluggy.HookimplMarker("i2i")
+from i2i.hookspecs import hookimpl
+from i2i.version import __version__
 
 #: The Python API (:mod:`i2i.api`), imported on first use.
 API = ("train", "load_model", "predict", "predict_files", "evaluate")

@@ -21,22 +21,77 @@ Type imports live under ``TYPE_CHECKING`` so this module imports nothing at run 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from pathlib import Path
+    import torch
+    from torch import nn
 
-    from i2i.engine.trainer import Trainer
+    from i2i.taskspec import TaskSpec
 
-    #: ``register(name, factory, description="")``
-    Register = Callable[..., Any]
-    #: ``register(name, path)``
-    RegisterRecipe = Callable[[str, Path], None]
+
+class Register(Protocol):
+    """What a registration hook receives: call it once per component."""
+
+    def __call__(self, name: str, factory: Callable[..., Any], description: str = "") -> None:
+        """Register ``factory`` under ``name`` (``description``: one line for ``i2i
+        list-plugins``; default the first paragraph of the factory's docstring)."""
+
+
+class RegisterRecipe(Protocol):
+    """What ``register_recipes`` receives: call it once per recipe file."""
+
+    def __call__(self, name: str, path: Path) -> None:
+        """Ship the TOML recipe at ``path`` under ``name``."""
+
+
+class RecipeView(Protocol):
+    """What an event plugin may read of the run's resolved recipe (an :class:`i2i.recipe.Recipe`)."""
+
+    #: The recipe's name: its file stem or shipped name (``medical_ct``).
+    stem: str
+
+    def plugin_options(self, name: str) -> Mapping[str, Any]:
+        """The recipe's ``[plugins.NAME]`` table (empty when absent)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved recipe as nested tables, every default filled in (what ``recipe.toml`` holds)."""
+
+    def digest(self) -> str:
+        """A short hash of what defines the model and its training (checkpoints carry it)."""
+
+
+class TrainerView(Protocol):
+    """What training events see of the trainer: read it, never change it. The engine's
+    :class:`i2i.engine.trainer.Trainer` satisfies it; this is the stable surface."""
+
+    recipe: RecipeView
+    #: The run directory (``recipe.toml``, ``checkpoints/``, ``samples/``, ``metrics.jsonl``).
+    run_dir: Path
+    #: Optimisation steps done so far, and the run's length.
+    step: int
+    total_steps: int
+    #: The networks (unwrapped from DDP/compile: plain modules); ``discriminator`` is None in
+    #: supervised mode; ``ema`` holds the EMA generator as ``ema.module``, or is None.
+    generator: nn.Module
+    discriminator: nn.Module | None
+    ema: Any
+    task: TaskSpec
+    device: torch.device
+    #: This process's rank (events run on rank 0 only).
+    rank: int
+    #: The latest validation pass's mean metrics (``val_psnr``...), empty before the first.
+    last_validation: Mapping[str, float]
+    #: The training samples' pixel sizes (recorded in checkpoints), or None when unknown.
+    geometry: Mapping[str, Any] | None
 
 hookspec = pluggy.HookspecMarker("i2i")
+#: Marker for hook implementations in i2i plugins (re-exported as ``i2i.hookimpl``).
+hookimpl = pluggy.HookimplMarker("i2i")
 
 
 # ---- registration -------------------------------------------------------------------
@@ -120,7 +175,7 @@ def register_schedules(register: Register) -> None:
     ``factor(step) -> float``, the multiplier of both base learning rates at optimisation
     step ``step`` (0-based), and optionally ``observe(metrics)`` (called with every
     validation pass's metrics) and ``state_dict()`` / ``load_state_dict(state)`` (saved in
-    checkpoints). Subclass :class:`i2i.engine.schedule.Schedule` for those and for
+    checkpoints). Subclass :class:`i2i.schedules.Schedule` for those and for
     ``warmup_steps``. An option called ``metric`` must name a metric the task's validation
     logs (checked with the recipe).
     """
@@ -143,10 +198,38 @@ def register_formats(register: Register) -> None:
     """Register file formats for ``i2i predict``.
 
     A format factory takes its options (``i2i predict --format-option KEY=VALUE``) and returns
-    an :class:`i2i.inference.formats.Format`: the suffixes it owns, a reader (file ->
+    an :class:`i2i.data.formats.Format`: the suffixes it owns, a reader (file ->
     ``Decoded`` or ``Stack``) and a writer (an output in data units -> file), and whether
     it takes volumes (``stacks``), recognises files by content (``sniff``) and shows
     outputs as display images (``preview``). Two formats may not own one suffix.
+    """
+
+
+@hookspec
+def register_metrics(register: Register) -> None:
+    """Register generic metrics: scored for every task by validation and ``i2i eval``.
+
+    A metric factory takes its options (none, usually) and returns an
+    :class:`i2i.metrics.Metric`: its name, ``compute(images)`` -> one value per image
+    (``images`` an :class:`i2i.metrics.ScoredImages`: ``output_data`` and ``target_data`` in
+    data units, ``data_range``), ``higher_is_better`` (which best-checkpoint selection and
+    schedules that follow a metric obey) and its ``data_range`` when fixed. A task's own
+    metrics (``Task.task_metrics``) win over generic ones of the same name. The built-in
+    ``i2i.metrics`` plugin registers ``mae``, ``psnr``, ``ssim`` and ``ms_ssim``, and the
+    records of ``lpips``, ``fid`` and ``kid`` (``on_request``: ``i2i eval`` computes them when
+    given their weights files).
+    """
+
+
+@hookspec
+def register_loggers(register: Register) -> None:
+    """Register loggers: record a run somewhere (TensorBoard, MLflow...).
+
+    A logger factory takes ``run_dir`` (the run directory, supplied) and its options, and
+    returns an :class:`i2i.loggers.Logger`, whose methods the engine calls at the training
+    events (rank 0 only). A recipe switches it on with a ``[plugins.NAME]`` table holding
+    ``enabled = true`` and the factory's options, which ``i2i recipe check`` checks against
+    its signature. One instance per run: keep state on the instance.
     """
 
 
@@ -166,28 +249,28 @@ def register_recipes(register: RegisterRecipe) -> None:
 
 
 @hookspec
-def on_train_start(trainer: Trainer) -> None:
+def on_train_start(trainer: TrainerView) -> None:
     """Called once before the first step (after a resume, before the first new step)."""
 
 
 @hookspec
-def on_step_end(trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+def on_step_end(trainer: TrainerView, step: int, logs: dict[str, float]) -> None:
     """Called after each optimisation step; ``logs`` holds this step's losses when it is a
     logging step (every ``train.log_every`` steps) and is empty otherwise."""
 
 
 @hookspec
-def on_validation_end(trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+def on_validation_end(trainer: TrainerView, step: int, metrics: dict[str, float]) -> None:
     """Called after a validation pass with its mean metrics."""
 
 
 @hookspec
-def on_checkpoint(trainer: Trainer, step: int, path: str) -> None:
+def on_checkpoint(trainer: TrainerView, step: int, path: str) -> None:
     """Called after a checkpoint directory has been completely and atomically written."""
 
 
 @hookspec
-def on_train_end(trainer: Trainer, step: int, status: str) -> None:
+def on_train_end(trainer: TrainerView, step: int, status: str) -> None:
     """Called once when training stops; ``status`` is ``"completed"``, ``"interrupted"`` or ``"failed"``."""
 
 

@@ -31,6 +31,14 @@ class AdversarialLoss:
     total is the sum over scales (pix2pixHD)."""
 
     role: ClassVar[str] = "adversarial"
+    #: Where D's :meth:`realness` separates "real" (above) from "generated" (below): the GAN
+    #: health of every run (D's mean output on real and generated pairs, its accuracy) reads it.
+    decision_threshold: float = 0.5
+
+    def realness(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's outputs as its judgement of realness, on the scale of ``decision_threshold``
+        (the outputs themselves by default: LSGAN's targets are 1 and 0)."""
+        return logits
 
     def d_term(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The discriminator's loss on one scale's logits."""

@@ -29,6 +29,7 @@ import pluggy
 from i2i import hookspecs
 from i2i.errors import ComponentError, did_you_mean, one_of
 from i2i.registry import KINDS, Registry, new_registries
+from i2i.shipped_recipes import add_recipe
 
 ENTRY_POINT_GROUP = "i2i"
 ENV_LOAD_PLUGINS = "I2I_LOAD_PLUGINS"
@@ -77,7 +78,7 @@ class Plugins:
     registries: dict[str, Registry]
     infos: list[PluginInfo]
     warnings: list[str] = field(default_factory=list)
-    #: The shipped recipes by name (``register_recipes``): :class:`i2i.recipe.named.ShippedRecipe`.
+    #: The shipped recipes by name (``register_recipes``): :class:`i2i.shipped_recipes.ShippedRecipe`.
     recipes: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, kind: str) -> Registry:
@@ -252,8 +253,6 @@ def _collect(manager: pluggy.PluginManager, kind: str, registry: Registry, infos
 
 def _collect_recipes(manager: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> dict[str, Any]:
     """Call each plugin's ``register_recipes``; a bad or duplicate recipe is that plugin's error."""
-    from i2i.recipe.named import add_recipe
-
     table: dict[str, Any] = {}
     for impl in manager.hook.register_recipes.get_hookimpls():
         info = infos[impl.plugin_name]

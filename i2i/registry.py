@@ -19,7 +19,8 @@ from i2i.errors import ComponentError, did_you_mean, one_of
 from i2i.typecheck import check_value, coerce, describe, resolved_parameters
 
 #: The component kinds, in the order they are listed.
-KINDS = ("generators", "discriminators", "losses", "tasks", "sources", "schedules", "optimizers", "formats")
+KINDS = ("generators", "discriminators", "losses", "tasks", "sources", "schedules", "optimizers", "formats",
+         "metrics", "loggers")
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,10 @@ def new_registries() -> dict[str, Registry]:
     provided = {
         "generators": ("in_channels", "out_channels"),
         "discriminators": ("in_channels",),
-        "sources": ("split", "seed"),
-        "schedules": ("total_steps",),
+        "sources": ("seed",),
+        "schedules": ("total_steps", "higher_is_better"),
         "optimizers": ("params",),
+        "loggers": ("run_dir",),
     }
     deferred = {"sources": ("root",)}
     return {kind: Registry(kind, provided.get(kind, ()), deferred.get(kind, ())) for kind in KINDS}

@@ -7,12 +7,12 @@ import contextlib
 import errno
 import os
 import re
-import sys
 from collections.abc import Iterator
 
 import torch
 
 from i2i.errors import I2IError, UsageError
+from i2i.messages import warn
 
 #: CPU allocator failures (torch raises RuntimeError, not MemoryError).
 _CPU_OOM = re.compile(r"DefaultCPUAllocator: (?:can't allocate memory|not enough memory)"
@@ -43,8 +43,7 @@ def check_num_threads(threads: int | None, key: str = "train.num_threads") -> No
                          f"more threads than cores (and runs out of memory for their stacks): set at most "
                          f"{cores}, or leave it unset for torch's choice")
     if threads > cores:
-        print(f"i2i: warning: {key} = {threads} is more than the {cores} usable CPU core(s); "
-              "extra threads only slow torch down", file=sys.stderr, flush=True)
+        warn(f"{key} = {threads} is more than the {cores} usable CPU core(s); extra threads only slow torch down")
 
 
 def out_of_memory(exc: BaseException) -> str | None:

@@ -7,9 +7,9 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from i2i import __version__
 from i2i.errors import UsageError
 from i2i.plugins import BUILTIN_DISTRIBUTION
+from i2i.version import __version__
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

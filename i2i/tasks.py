@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 import torch
 
 from i2i.errors import UsageError
+from i2i.messages import warn
+from i2i.metrics import Metric, ScoredImages
 
 #: The sample keys holding images.
 IMAGE_ROLES = ("input", "target")
@@ -51,8 +53,7 @@ class Task:
     #: Whether ``[[augment.photometric]]`` may change the input (not for tasks whose input
     #: values carry meaning the target depends on).
     allows_photometric: ClassVar[bool] = True
-    #: Metrics the task adds to the generic suite (``mae``, ``psnr``, ``ssim``, ``ms_ssim`` of
-    #: :mod:`i2i.evaluation.metrics`); the names :meth:`metrics` returns.
+    #: Deprecated (use :meth:`task_metrics`): names of the metrics a legacy :meth:`metrics` returns.
     extra_metrics: tuple[str, ...] = ()
     #: The span of the data units the generic metrics use as data range (1 for images in [0, 1]).
     data_range: float = 1.0
@@ -147,9 +148,32 @@ class Task:
         """The input itself."""
         return x
 
+    def task_metrics(self) -> tuple[Metric, ...]:
+        """The task's own metrics (:class:`i2i.metrics.Metric` records: name, ``compute(images)``,
+        ``higher_is_better``), scored beside the generic ones (``mae``, ``psnr``, ``ssim``,
+        ``ms_ssim``) and winning for the names they share. None by default; a task written for
+        the older API (``extra_metrics`` names and a ``metrics(x, output, target)`` method) gets
+        records from them, their direction guessed from the name, with one warning."""
+        if not self.extra_metrics or type(self).metrics is Task.metrics:
+            return ()
+        warn(f"task {type(self).__name__} declares its metrics by name (extra_metrics); declare them as records "
+             "with task_metrics() so their direction is known (guessed here: psnr/ssim-like names improve upwards, "
+             "others downwards)")
+        return tuple(Metric(name, _legacy_higher_is_better(name), self._legacy_compute(name))
+                     for name in self.extra_metrics)
+
     def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """None beyond the generic suite."""
+        """Deprecated: the older API's per-image task metrics by name (see :meth:`task_metrics`)."""
         return {}
+
+    def _legacy_compute(self, name: str):
+        def compute(images: ScoredImages) -> torch.Tensor:
+            key = (id(self), "legacy_metrics")
+            if key not in images.cache:
+                images.cache[key] = self.metrics(images.x, images.output, images.target)
+            return images.cache[key][name]
+
+        return compute
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -160,6 +184,10 @@ class Task:
             paths = batch.get("path") or ["?"]
             raise UsageError(f"{paths[0]}: {what} has {t.shape[1]} channel(s) but {key} = {expected}; "
                              f"set {key} = {t.shape[1]} or convert the images")
+
+
+def _legacy_higher_is_better(name: str) -> bool:
+    return any(name == h or name.endswith(f"_{h}") for h in ("psnr", "ssim", "ms_ssim"))
 
 
 def _displayable(image: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,15 @@
 """The interfaces of a task, by concern, as the engine reads them (the way ``hookspecs``
 declares the hooks). :class:`i2i.tasks.Task` implements all four with the defaults of plain
-paired translation; engine parts are typed with the one they use:
+paired translation; a task need not subclass it: :func:`i2i.assembly.components.build_task`
+checks the object a task factory returns against :class:`TaskSpec`, and the engine, the data
+path, evaluation and inference are typed with it. By concern:
 
 - :class:`Values`: data units <-> network range (the batch pipeline, predict, export);
 - :class:`PairMaking`: ``(input, target)`` pairs from decoded samples, augmentation and
   loss weights (the batch pipeline, the GAN step);
 - :class:`Presentation`: data units -> images for files, sample grids and reports;
-- :class:`Measuring`: the task's own metrics and identity baseline (the metric suite of
-  :mod:`i2i.evaluation.metrics`, shared by validation and ``i2i eval``).
+- :class:`Measuring`: the task's own metrics and identity baseline (the metric table of
+  :mod:`i2i.metrics`, shared by validation and ``i2i eval``).
 
 *Data units* are what files hold once decoded: floats in [0, 1] for images (8-bit / 255,
 16-bit / 65535, float images as they are), Hounsfield units for CT. *Network range* is what
@@ -101,16 +103,31 @@ class Presentation(Protocol):
 
 @runtime_checkable
 class Measuring(Protocol):
-    """What the shared metric suite asks of a task beyond :class:`Values`."""
+    """What the shared metric table asks of a task beyond :class:`Values`."""
 
-    #: The names :meth:`metrics` returns, added to the generic ``mae``, ``psnr``, ``ssim``, ``ms_ssim``.
-    extra_metrics: tuple[str, ...]
     #: Whether the input itself is a meaningful output to compare with (the identity baseline).
     has_baseline: bool
 
-    def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The task's own per-image metrics ((N,) tensors) of network-range ``output`` against
-        ``target`` for network input ``x``; they win over generic metrics of the same name."""
+    def task_metrics(self) -> tuple[Any, ...]:
+        """The task's own metrics, as :class:`i2i.metrics.Metric` records (they win over generic
+        metrics of the same name)."""
 
     def baseline_output(self, x: torch.Tensor) -> torch.Tensor:
         """The network input as an output (network range), for the identity baseline."""
+
+
+@runtime_checkable
+class TaskSpec(Values, PairMaking, Presentation, Measuring, Protocol):
+    """A whole task: what the engine, ``i2i eval``, ``i2i predict`` and exports read of the
+    object a task factory returns (:class:`i2i.tasks.Task` implements it)."""
+
+
+def missing_members(obj: Any, protocol: type) -> list[str]:
+    """The attributes and methods of ``protocol`` (and its bases) that ``obj`` lacks."""
+    names: set[str] = set()
+    for base in protocol.__mro__:
+        if base is object or base is Protocol or not getattr(base, "_is_protocol", False):
+            continue
+        names |= set(getattr(base, "__annotations__", {}))
+        names |= {k for k, v in vars(base).items() if callable(v) and not k.startswith("_")}
+    return sorted(name for name in names if not hasattr(obj, name))

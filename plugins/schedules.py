@@ -1,18 +1,19 @@
 """Built-in learning-rate schedules: constant, linear (pix2pix), step, plateau, cosine.
 
 Each takes ``warmup_steps``: a linear warm-up from zero over the first steps, before the
-schedule's own shape (see :class:`i2i.engine.schedule.Schedule`).
+schedule's own shape (see :class:`i2i.schedules.Schedule`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from annotated_types import Ge, Interval
 
 from i2i import hookimpl
-from i2i.engine.schedule import Schedule
+from i2i.schedules import Schedule
 
 Steps = Annotated[int, Ge(0)]
 Fraction = Annotated[float, Interval(ge=0, le=1)]
@@ -64,12 +65,14 @@ class Cosine(Schedule):
 
 class Plateau(Schedule):
     """Multiplied by ``factor`` when the validation ``metric`` (one the task's validation
-    logs, e.g. val_mae or val_psnr; lower is better unless it is psnr/ssim-like) has not
-    improved by ``threshold`` (relative) for more than ``patience`` passes, not below
+    logs, e.g. val_mae or val_psnr; which way it improves comes from the task's metric table)
+    has not improved by ``threshold`` (relative) for more than ``patience`` passes, not below
     ``min_factor``."""
 
     def __init__(self, metric: str = "val_mae", factor: Multiplier = 0.2, patience: Steps = 5,
-                 threshold: Annotated[float, Ge(0)] = 0.01, min_factor: Fraction = 0.0, warmup_steps: Steps = 0):
+                 threshold: Annotated[float, Ge(0)] = 0.01, min_factor: Fraction = 0.0, warmup_steps: Steps = 0,
+                 higher_is_better: Callable[[str], bool] | None = None):
+        self.higher_is_better = higher_is_better
         self.metric, self.decay, self.patience = metric, factor, patience
         self.threshold, self.min_factor, self.warmup_steps = threshold, min_factor, warmup_steps
         self.plateau_factor = 1.0
@@ -80,14 +83,15 @@ class Plateau(Schedule):
         return self.plateau_factor
 
     def observe(self, metrics: dict[str, float]) -> None:
-        from i2i.metrics import higher_is_better
-
         if self.metric not in metrics:
             return
+        if self.higher_is_better is None:
+            raise ValueError(f"plateau: which way {self.metric} improves is unknown; i2i supplies it "
+                             "(higher_is_better) when it builds the schedule of a run")
         value = metrics[self.metric]
         if self.best is None:
             improved = True
-        elif higher_is_better(self.metric):
+        elif self.higher_is_better(self.metric):
             improved = value > self.best + abs(self.best) * self.threshold
         else:
             improved = value < self.best - abs(self.best) * self.threshold

@@ -85,7 +85,7 @@ def test_non_finite_weights_are_never_saved(tmp_path):
     trainer = train_in_process(CT_RECIPE, run, *TINY_CT[1::2], "train.ema_decay=0.9", "train.final_eval=false")
     with torch.no_grad():
         next(trainer.ema.module.parameters()).fill_(float("nan"))
-    trainer.step = 3
+    trainer.state.step = 3
     with pytest.raises(NonFiniteLossError) as err:
         trainer.save_checkpoint()
     assert "step 3: the weights hold NaN/infinite values (generator_ema " in str(err.value)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from i2i.data import DataError
+from i2i.metrics import MetricTable, ScoredImages
 from i2i.plugins import get_plugins
 from tests.conftest import data_path, train_in_process
 
@@ -102,12 +103,13 @@ def test_sparse_view_pairs_are_in_hu_and_evaluation_is_fixed():
     assert torch.allclose(clean, t.clean(hu), atol=1e-2)  # the target is the slice itself, in HU
     x2, _ = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
     assert torch.equal(x, x2)
-    metrics = t.metrics(x, x, y)
+    table = MetricTable.of((), t)
+    metrics = table.score(ScoredImages(t, x, x, y))
     assert set(metrics) == {"psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu"}
     assert (metrics["rmse_hu"] > 5).all() and (metrics["psnr"] < 45).all()
-    same = t.metrics(x, y, y)
-    assert torch.all(same["psnr"] == 100.0) and torch.allclose(same["ssim"], torch.ones(2))
-    assert torch.allclose(same["ms_ssim"], torch.ones(2)) and (metrics["ms_ssim"] < 1).all()
+    same = table.score(ScoredImages(t, x, y, y))
+    assert torch.all(same["psnr"] == 100.0) and torch.allclose(same["ssim"], torch.ones(2).double())
+    assert torch.allclose(same["ms_ssim"], torch.ones(2).double()) and (metrics["ms_ssim"] < 1).all()
     assert torch.all(same["mae_hu"] == 0)
 
 
@@ -117,7 +119,7 @@ def test_fewer_views_mean_more_streaks():
     for views in (16, 64):
         t = task("ct_sparse_view", views=views)
         x, y = t.make_pair({"target": t.to_data_units(hu, "target")}, train=False)
-        errors[views] = t.metrics(x, x, y)["rmse_hu"].item()
+        errors[views] = MetricTable.of((), t).score(ScoredImages(t, x, x, y))["rmse_hu"].item()
     assert errors[16] > 1.5 * errors[64]
 
 
@@ -153,11 +155,11 @@ def test_medical_recipe_trains_on_real_scans(tmp_path, root, capsys):
     sets = [f'data.root="{data_path(*root)}"', "data.load_size=64", "data.crop_size=64",
             'data.preprocess="resize_and_crop"', "data.val_fraction=0.1", "data.test_fraction=0.1", *TINY]
     trainer = train_in_process("recipes/medical_ct.toml", tmp_path / "run", *sets)
-    assert trainer.step == 2 and not trainer.splits["train"][0]["path"].startswith("phantom")
+    assert trainer.step == 2 and not trainer.data.splits["train"][0]["path"].startswith("phantom")
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert "loss_g_l1" in records[-1]
     assert "val_psnr" in records[-1] and "val_input_psnr" in records[-1] and "val_mae_hu" in records[-1]
-    splits = trainer.splits
+    splits = trainer.data.splits
     groups = {name: set(split.groups) for name, split in splits.items()}
     if len(groups["train"] | groups["val"] | groups["test"]) > 1:  # held out by volume
         assert not groups["train"] & (groups["val"] | groups["test"])
@@ -203,7 +205,7 @@ def test_mr_to_ct_recipe_trains_with_a_patient_split(tmp_path):
     out = tmp_path / "run"
     trainer = train_in_process("recipes/mr_to_ct.toml", out, f'data.root="{data_path("mr_ct_brain")}"',
                                "data.load_size=64", "data.crop_size=64", *TINY)
-    patients = {name: {p.split("/")[0] for p in ds.relative_paths} for name, ds in trainer.splits.items()}
+    patients = {name: {p.split("/")[0] for p in ds.relative_paths} for name, ds in trainer.data.splits.items()}
     assert not patients["train"] & patients["val"] and not patients["train"] & patients["test"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert "val_psnr" in records[-1] and "val_input_psnr" not in records[-1]

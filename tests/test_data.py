@@ -182,7 +182,7 @@ def test_mixed_sizes_train_in_batches_through_buckets(tmp_path):
                       'preprocess = "crop"\ncrop_size = 32\n[generator]\nname = "unet"\ndepth = 5\nngf = 4\n'
                       '[discriminator]\nname = "patchgan"\nndf = 4\nn_layers = 1\n[train]\nsteps = 3\nbatch_size = 2\n')
     trainer = train_in_process(recipe, tmp_path / "run")
-    assert trainer.step == 3 and trainer.sampler.buckets is not None
+    assert trainer.step == 3 and trainer.data.sampler.buckets is not None
 
 
 def test_16bit_and_float_pairs_round_trip_bit_exactly(tmp_path):

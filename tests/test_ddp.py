@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import math
 import subprocess
 import sys
 from collections import defaultdict
+
+import pytest
 
 from i2i.data.sampler import EpochBatchSampler
 from i2i.runs.checkpoint import list_checkpoints, read_trainer_state
@@ -71,3 +71,63 @@ def test_two_process_resume_is_exact(tiny_recipe, tmp_path):
     a = read_tensors(latest_checkpoint(straight / "checkpoints") / "generator.safetensors")
     b = read_tensors(latest_checkpoint(resumed / "checkpoints") / "generator.safetensors")
     assert max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].numel()) < 1e-6
+
+
+def ddp_run(tmp_path, recipe, out, *sets, env=None, timeout=300):
+    """``i2i run RECIPE --nproc 2`` (gloo); a hang fails after ``timeout`` seconds instead of forever."""
+    import os
+
+    command = [sys.executable, "-m", "i2i", "run", str(recipe), "--nproc", "2", "--out", str(out), "--quiet"]
+    for item in sets:
+        command += ["--set", item]
+    env = {**os.environ, "I2I_DIST_TIMEOUT": "120", **(env or {})}
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.mark.slow
+def test_ddp_new_best_off_a_checkpoint_step_and_plateau_keep_the_replicas_equal(tiny_recipe, tmp_path):
+    # issue 19: a new best on a step that is no checkpoint step made rank 0 alone enter the
+    # checkpoint's collective (a hang); plateau lowered rank 0's learning rate alone (drift)
+    out = tmp_path / "ddp"
+    result = ddp_run(tmp_path, tiny_recipe, out, "train.steps=6", "train.checkpoint_every=4", "train.val_every=3",
+                     'train.best_metric="val_mae"', "data.val_fraction=0.25", 'schedule.name="plateau"',
+                     'schedule.metric="val_psnr"', "schedule.patience=0", "schedule.threshold=10.0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = [s for s, _ in list_checkpoints(out / "checkpoints")]
+    assert 3 in steps and 6 in steps  # the step-3 validation's best, off the checkpoint steps (4, 6)
+    best = json.loads((out / "checkpoints" / "best.json").read_text())
+    assert best["step"] in (3, 6)
+    state = read_trainer_state(list_checkpoints(out / "checkpoints")[-1][1])
+    replicas = state["replicas"]  # [weights sum, sum of squares, learning-rate factor] by rank
+    assert len(replicas) == 2 and replicas[0] == replicas[1]
+    assert replicas[0][2] < 1.0  # plateau did lower the rate (threshold 10: no pass improves enough)
+    assert "replicas" not in result.stderr
+
+
+STOP_PLUGIN = """
+    import os
+    import signal
+
+    from i2i import hookimpl
+
+    @hookimpl
+    def on_step_end(trainer, step, logs):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+@pytest.mark.slow
+def test_ddp_stop_at_a_checkpoint_step_ends_every_rank(tiny_recipe, tmp_path):
+    # issue 19: the ranks disagreed about whether the step had been saved and hung in mismatched collectives
+    from tests.plugin_fixtures import make_distribution
+
+    site = make_distribution(tmp_path / "site", "i2i-stopper", "stopper", "i2i_stopper", STOP_PLUGIN)
+    import os
+
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "ddp"
+    result = ddp_run(tmp_path, tiny_recipe, out, "train.steps=8", "train.checkpoint_every=2", env=env)
+    assert result.returncode == 130, result.stderr[-3000:]
+    assert [s for s, _ in list_checkpoints(out / "checkpoints")][-1] == 4
+    assert f"continue with: i2i run --resume {out}" in result.stderr

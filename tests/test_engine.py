@@ -8,20 +8,20 @@ import math
 import pytest
 import torch
 
-from i2i.assembly.components import LossTerm
+from i2i.assembly.components import LossTerm, build_schedule
 from i2i.engine.ema import EMA
 from i2i.engine.gan_step import GANStep
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
-from i2i.assembly.components import build_schedule
 from i2i.errors import UsageError
+from i2i.metrics import GENERIC_METRICS, MetricTable
 from i2i.plugins import get_plugins
 from i2i.recipe import ComponentSpec
 from tests.conftest import train_in_process
 
 
 def schedule(total, name, **options):
-    return build_schedule(get_plugins(), ComponentSpec(name, options), total)
+    return build_schedule(get_plugins(), ComponentSpec(name, options), total, MetricTable.of(GENERIC_METRICS).higher_is_better)
 
 
 def factors(total, name, **options):

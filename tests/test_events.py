@@ -3,16 +3,16 @@ is switched off without ending the run; non-finite losses stop the run cleanly."
 
 from __future__ import annotations
 
+import sys
 import types
 
 import pytest
-import torch
 
 from i2i import hookimpl
-from i2i.runs.checkpoint import list_checkpoints
 from i2i.engine.trainer import NonFiniteLossError, Trainer
 from i2i.losses import ReconstructionLoss
 from i2i.plugins import load_plugins
+from i2i.runs.checkpoint import list_checkpoints
 from tests.conftest import train_in_process
 
 
@@ -79,6 +79,21 @@ def test_a_failing_event_plugin_is_switched_off_not_fatal(tiny_recipe, tmp_path,
                                plugins=load_plugins(extra=[("flaky", module)]))
     assert trainer.step == 3 and seen == [1]
     assert "plugin 'flaky' failed in on_step_end: RuntimeError: logger service is down" in capfd.readouterr().err
+
+
+def test_an_event_plugin_calling_sys_exit_is_switched_off_and_training_completes(tiny_recipe, tmp_path, capfd):
+    # red team: a hook calling sys.exit ended training silently with the plugin's exit code
+    module = types.ModuleType("exiting_plugin")
+
+    @hookimpl
+    def on_step_end(trainer, step, logs):
+        sys.exit(3)
+
+    module.on_step_end = on_step_end
+    trainer = train_in_process(tiny_recipe, tmp_path / "run", "train.steps=3",
+                               plugins=load_plugins(extra=[("exiting", module)]))
+    assert trainer.step == 3 and (tmp_path / "run" / "checkpoints" / "step_00000003").is_dir()
+    assert "plugin 'exiting' failed in on_step_end: SystemExit: 3" in capfd.readouterr().err
 
 
 class NanAtStep3(ReconstructionLoss):

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.runs.checkpoint import latest_checkpoint, read_trainer_state
 from i2i.plugins import get_plugins
+from i2i.runs.checkpoint import latest_checkpoint, read_trainer_state
 from tests.plugin_fixtures import make_distribution
 
 PLUGIN = '''
@@ -24,8 +24,8 @@ PLUGIN = '''
     from annotated_types import Gt
 
     from i2i import hookimpl
-    from i2i.engine.schedule import Schedule
-    from i2i.inference.formats import Decoded, Format
+    from i2i.schedules import Schedule
+    from i2i.data.formats import Decoded, Format
 
 
     class Halving(Schedule):

@@ -12,13 +12,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i.runs.checkpoint import latest_checkpoint, read_metadata, read_tensors
 from i2i.assembly.init_from import InitFromError, load_network, reference_state
 from i2i.engine.trainer import Trainer
 from i2i.plugins import get_plugins
 from i2i.recipe import load_recipe
+from i2i.runs.checkpoint import latest_checkpoint, read_metadata, read_tensors
 from tests.conftest import train_in_process, write_synthetic_pairs
-from tests.test_networks import RefNLayerDiscriminator, RefResnetGenerator, RefUnetGenerator, ref_norm
+from tests.test_networks import (
+    RefNLayerDiscriminator,
+    RefResnetGenerator,
+    RefUnetGenerator,
+    ref_norm,
+)
 
 #: The source run: long enough for the tiny U-Net to learn labels -> photo (about 2 s).
 SOURCE_STEPS = ("train.steps=60", "train.log_every=10", "train.sample_every=1000", "train.checkpoint_every=1000",
@@ -71,8 +76,8 @@ def test_networks_start_from_the_checkpoint_and_the_rest_starts_fresh(finished_r
         assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items()), role
     ema = trainer.ema.module.state_dict()
     assert all(torch.equal(ema[k], v) for k, v in trainer.generator.state_dict().items())
-    assert trainer.step == 0 and trainer.opt_g.state_dict()["state"] == {} and trainer.opt_d.state_dict()["state"] == {}
-    assert trainer.schedule.state_dict() == build(recipe, tmp_path / "fresh").schedule.state_dict()
+    assert trainer.step == 0 and trainer.parts.opt_g.state_dict()["state"] == {} and trainer.parts.opt_d.state_dict()["state"] == {}
+    assert trainer.parts.schedule.state_dict() == build(recipe, tmp_path / "fresh").parts.schedule.state_dict()
     err = capfd.readouterr().err
     assert f"i2i: fine-tuning: generator from {folder / 'generator.safetensors'} (step 60), discriminator from" in err
 
@@ -157,8 +162,8 @@ def reference_checkpoint(folder: Path) -> tuple[torch.nn.Module, torch.nn.Module
 def test_a_reference_checkpoint_loads_with_its_keys_mapped(tiny_recipe, tmp_path):
     g, d = reference_checkpoint(tmp_path / "facades_pix2pix")
     trainer = build(tiny_recipe, tmp_path / "ft", f'train.init_from="{(tmp_path / "facades_pix2pix").as_posix()}"')
-    assert trainer.init_source.layout == "reference"
-    assert trainer.init_source.discriminator == tmp_path / "facades_pix2pix" / "latest_net_D.pth"
+    assert trainer.parts.init_source.layout == "reference"
+    assert trainer.parts.init_source.discriminator == tmp_path / "facades_pix2pix" / "latest_net_D.pth"
     for ref, ours in ((g, trainer.generator), (d, trainer.discriminator)):
         want = ref.state_dict()
         assert all(torch.equal(want[k], v) for k, v in ours.state_dict().items())
@@ -172,7 +177,7 @@ def test_a_reference_generator_without_its_discriminator(tiny_recipe, tmp_path, 
     reference_checkpoint(tmp_path / "ref")
     (tmp_path / "ref" / "latest_net_D.pth").unlink()
     trainer = build(tiny_recipe, tmp_path / "ft", f'train.init_from="{(tmp_path / "ref" / "latest_net_G.pth").as_posix()}"')
-    assert trainer.init_source.discriminator is None
+    assert trainer.parts.init_source.discriminator is None
     assert "the discriminator starts from its initialisation (the checkpoint has none)" in capfd.readouterr().err
 
 

@@ -243,9 +243,9 @@ def test_real_head_slice_keeps_its_skull(identity_run, tmp_path, cli):
 
 
 def test_dicom_is_recognised_by_content_whatever_its_name(tmp_path):
+    from i2i.assembly.formats import format_table
     from i2i.errors import UsageError
     from i2i.inference.files import collect_inputs
-    from i2i.inference.formats import format_table
     from tests.dicom_fixtures import head_volume, write_series
 
     write_series(tmp_path / "in", head_volume(2, 16), names=["IM0001", "scan.v2"])

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import i2i_plugins.mlflow_logger as mlflow_logger
 import pytest
 
-import i2i_plugins.mlflow_logger as mlflow_logger
 from tests.plugin_fixtures import process_plugins
 
 SETS = ("--set", "plugins.mlflow.enabled=true", "--set", "data.test_fraction=0.2", "--set", "train.log_every=1",
@@ -73,7 +73,6 @@ def test_a_run_and_its_resumption_are_logged_to_one_mlflow_run(cli, tiny_recipe,
 def test_without_mlflow_training_goes_on_with_one_warning(cli, tiny_recipe, tmp_path, with_mlflow_plugin,
                                                           monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "mlflow", None)  # `import mlflow` raises ImportError
-    monkeypatch.setattr(mlflow_logger, "_warned_missing", False)
     out = tmp_path / "runs" / "tiny"
     result = cli("run", tiny_recipe, "--out", out, "--set", "train.steps=2", *SETS)
     assert result.exit_code == 0, result.output
@@ -85,10 +84,10 @@ def test_without_mlflow_training_goes_on_with_one_warning(cli, tiny_recipe, tmp_
 def test_store_and_parameters_helpers(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     run = tmp_path / "runs" / "facades"
-    assert mlflow_logger.tracking_uri({}, run) == f"sqlite:///{(tmp_path / 'runs' / 'mlflow.db').as_posix()}"
+    assert mlflow_logger.MLflowLogger(run).uri == f"sqlite:///{(tmp_path / 'runs' / 'mlflow.db').as_posix()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert mlflow_logger.tracking_uri({}, run) == "http://127.0.0.1:5000"
-    assert mlflow_logger.tracking_uri({"tracking_uri": "sqlite:///x.db"}, run) == "sqlite:///x.db"
+    assert mlflow_logger.MLflowLogger(run).uri == "http://127.0.0.1:5000"
+    assert mlflow_logger.MLflowLogger(run, tracking_uri="sqlite:///x.db").uri == "sqlite:///x.db"
     flat = mlflow_logger.flatten({"train": {"steps": 3}, "augment": {"geometric": [{"name": "RandomAffine"}]},
                                   "long": "x" * 7000})
     assert flat == {"train.steps": "3", "augment.geometric": "[{'name': 'RandomAffine'}]", "long": "x" * 6000}
@@ -113,9 +112,10 @@ def test_a_run_id_the_store_lacks_starts_a_new_mlflow_run(tmp_path, capfd):
     run_dir = tmp_path / "runs" / "stub"
     run_dir.mkdir(parents=True)
     (run_dir / "mlflow_run_id").write_text("0123456789abcdef")  # from another store
-    mlflow_logger.on_train_start(types.SimpleNamespace(recipe=StubRecipe(), run_dir=run_dir, step=2))
+    logger = mlflow_logger.MLflowLogger(run_dir)
+    logger.on_train_start(types.SimpleNamespace(recipe=StubRecipe(), run_dir=run_dir, step=2))
     assert "MLflow run 0123456789abcdef is not in sqlite:///" in capfd.readouterr().err
-    mlflow_logger.on_run_end(str(run_dir), "interrupted")
+    logger.on_run_end(str(run_dir), "interrupted")
     client, run = only_run(tmp_path / "runs" / "mlflow.db", "stub")
     assert (run_dir / "mlflow_run_id").read_text() == run.info.run_id != "0123456789abcdef"
     assert run.info.status == "KILLED" and run.data.params == {"train.steps": "3"}

@@ -3,7 +3,6 @@ whole slice), the same window in input and target; evaluation uses whole images.
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from i2i.data.geometry import random_patches
@@ -39,7 +38,7 @@ def test_ct_trains_on_patches_of_whole_simulated_slices(tmp_path, monkeypatch):
                                "generator.ngf=4", "discriminator.ndf=4", "train.final_eval=false")
     assert trainer.step == 2
     assert (2, 1, 64, 64) in seen  # the physics ran on whole 64 x 64 slices
-    x, y = trainer.prepare(next(trainer.batches()), train=True)
+    x, y = trainer.data.prepare(next(trainer.data.batches(0)), train=True)
     assert x.shape == y.shape == (6, 1, 32, 32)
-    vx, _ = trainer.prepare(trainer.sample_batches[0], train=False)
+    vx, _ = trainer.data.prepare(trainer.sample_batches[0], train=False)
     assert vx.shape[-2:] == (64, 64)  # evaluation: whole slices

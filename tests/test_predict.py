@@ -49,9 +49,9 @@ def make_checkpoint(folder: Path, cin: int = 3, cout: int = 3, depth: int = 5, e
 
     from i2i import __version__
     from i2i.assembly import components as B
-    from i2i.runs.rundir import create_run_dir, write_recipe
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
+    from i2i.runs.rundir import create_run_dir, write_recipe
 
     plugins = get_plugins()
     folder.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ def test_any_size_keeps_the_size_and_format(rgb_run, tmp_path, cli):
 
 def test_tiled_and_untiled_agree(rgb_run):
     from i2i.inference.model import load_model
-    from i2i.inference.predict import Predictor, PredictOptions
+    from i2i.inference.predict import PredictOptions, Predictor
 
     model = load_model(rgb_run)
     image = smooth_image(512, 512, seed=3)
@@ -284,8 +284,8 @@ def test_a_format_plugin_extends_the_table(tmp_path):
     import types
 
     from i2i import hookimpl
+    from i2i.assembly import formats
     from i2i.errors import UsageError
-    from i2i.inference import formats
     from i2i.plugins import load_plugins
 
     def read_foo(path):
@@ -324,7 +324,7 @@ def test_a_format_plugin_extends_the_table(tmp_path):
 
 def test_folders_globs_and_batches(rgb_run, tmp_path, cli):
     from i2i.inference.model import load_model
-    from i2i.inference.predict import Predictor, PredictOptions
+    from i2i.inference.predict import PredictOptions, Predictor
 
     (tmp_path / "in" / "sub").mkdir(parents=True)
     images = [smooth_image(64, 96, seed=i) for i in range(5)]
@@ -344,9 +344,9 @@ def test_folders_globs_and_batches(rgb_run, tmp_path, cli):
 
 
 def test_ema_weights_are_preferred(tmp_path):
-    from i2i.runs.checkpoint import load_weights
     from i2i.inference.model import load_model
-    from i2i.inference.predict import Predictor, PredictOptions
+    from i2i.inference.predict import Predictor
+    from i2i.runs.checkpoint import load_weights
 
     run = make_checkpoint(tmp_path / "run", ema=True)
     folder = run / "checkpoints" / "step_00000001"
@@ -364,7 +364,7 @@ def test_ema_weights_are_preferred(tmp_path):
 
 def test_train_mode_and_bf16(rgb_run):
     from i2i.inference.model import load_model
-    from i2i.inference.predict import Predictor, PredictOptions
+    from i2i.inference.predict import PredictOptions, Predictor
 
     image = smooth_image(64, 64)
     model = load_model(rgb_run)

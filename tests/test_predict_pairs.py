@@ -5,7 +5,6 @@ image on its own."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -118,7 +117,7 @@ def test_train_mode_normalises_each_image_on_its_own(tmp_path):
     images = [smooth_image(32, 32, seed=s) for s in range(3)]
     alone = Predictor(model, PredictOptions(train_mode=True, batch_size=1)).predict(images[0])
     predictor = Predictor(model, PredictOptions(train_mode=True, batch_size=3))
-    from i2i.inference.formats import Decoded
+    from i2i.data.formats import Decoded
 
     batched = [out for _, out in predictor.stream(Decoded(Path(f"{i}"), im) for i, im in enumerate(images))]
     torch.testing.assert_close(batched[0], alone, atol=1e-5, rtol=0)

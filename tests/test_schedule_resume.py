@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 
 from i2i.assembly.components import build_schedule
-from i2i.engine.schedule import resume_note
+from i2i.engine.lr import resume_note
 from i2i.errors import RecipeError
+from i2i.metrics import GENERIC_METRICS, MetricTable
 from i2i.plugins import get_plugins
 from i2i.recipe import ComponentSpec, load_recipe
 from tests.conftest import train_in_process
@@ -44,7 +45,7 @@ def test_default_plateau_metric_exists_and_decays(facades):
     recipe = load_recipe("recipes/facades.toml", [f'data.root="{facades}"', 'schedule.name="plateau"'])
     options = recipe.schedule.options
     assert options["metric"] == "val_mae"
-    schedule = build_schedule(get_plugins(), recipe.schedule, 100)
+    schedule = build_schedule(get_plugins(), recipe.schedule, 100, MetricTable.of(GENERIC_METRICS).higher_is_better)
     for value in [0.5] * (options["patience"] + 2):
         schedule.observe({"val_mae": value, "val_psnr": 20.0})
     assert schedule.factor(50) == pytest.approx(options["factor"])

@@ -67,12 +67,15 @@ def test_show_a_source_and_a_loss_say_how_a_recipe_picks_them(cli):
 
 
 def test_show_a_builtin_plugin_with_its_hooks_and_documentation(cli):
-    result = cli("show", "tensorboard")
+    result = cli("show", "i2i.tensorboard")
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[0].startswith("plugin i2i.tensorboard ") and "(module i2i_plugins.tensorboard)" in lines[0]
-    assert lines[1] == "  hooks: on_step_end, on_train_end, on_train_start"
-    assert "      [plugins.tensorboard]" in lines  # the example of its docstring, kept as written
+    assert lines[1] == "  hooks: register_loggers"
+    assert lines[2].startswith("  logger tensorboard: Scalars and sample grids")
+    logger = cli("show", "logger", "tensorboard").output.splitlines()
+    assert 'options ([plugins.tensorboard] enabled = true):' in logger and "set by i2i: run_dir" in logger
+    assert '  log_dir: a string; default "tensorboard"' in logger
 
 
 def test_show_a_third_party_component_and_plugin(cli):

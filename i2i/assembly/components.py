@@ -5,18 +5,22 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from i2i.data.source import Source
-from i2i.engine.schedule import Schedule, as_schedule
 from i2i.errors import I2IError, UsageError
+from i2i.loggers import Logger
+from i2i.metrics import MetricTable
+from i2i.nn.protocols import attribute_problems
 from i2i.plugins import Plugins
 from i2i.recipe import ComponentSpec, Recipe
 from i2i.recipe.model import thaw
-from i2i.tasks import Task
+from i2i.schedules import Schedule, as_schedule
+from i2i.taskspec import TaskSpec, missing_members
 
 
 @dataclass
@@ -47,8 +51,17 @@ def build(plugins: Plugins, kind: str, spec: ComponentSpec, where: str, **provid
                          f"with options {thaw(spec.options)}: {reason}") from exc
 
 
-def build_task(plugins: Plugins, recipe: Recipe) -> Task:
-    return build(plugins, "tasks", recipe.task, "task")
+def build_task(plugins: Plugins, recipe: Recipe) -> TaskSpec:
+    """The recipe's ``[task]``; an object that lacks part of :class:`~i2i.taskspec.TaskSpec`
+    fails naming the plugin and what is missing."""
+    task = build(plugins, "tasks", recipe.task, "task")
+    missing = missing_members(task, TaskSpec)
+    if missing:
+        plugin = plugins["tasks"].get(recipe.task.name).plugin
+        raise UsageError(f"task {recipe.task.name!r} (plugin {plugin!r}): its factory returned a "
+                         f"{type(task).__name__} without {', '.join(missing)} (see i2i.taskspec.TaskSpec; "
+                         "subclassing i2i.plugin_api.Task gives every one a default)")
+    return task
 
 
 def build_source(plugins: Plugins, recipe: Recipe) -> Source:
@@ -60,9 +73,14 @@ def build_source(plugins: Plugins, recipe: Recipe) -> Source:
     return build(plugins, "sources", recipe.source, "source", seed=recipe.run.seed)
 
 
-def build_schedule(plugins: Plugins, spec: ComponentSpec, total_steps: int) -> Schedule:
-    """The learning-rate schedule ``spec`` (the recipe's ``[schedule]``) over ``total_steps``."""
-    schedule = build(plugins, "schedules", spec, "schedule", total_steps=total_steps)
+def build_schedule(plugins: Plugins, spec: ComponentSpec, total_steps: int,
+                   higher_is_better: Callable[[str], bool] | None = None) -> Schedule:
+    """The learning-rate schedule ``spec`` (the recipe's ``[schedule]``) over ``total_steps``;
+    a schedule that follows a metric gets ``higher_is_better`` (the run's metric table's)."""
+    provided: dict[str, Any] = {"total_steps": total_steps}
+    if higher_is_better is not None:
+        provided["higher_is_better"] = higher_is_better
+    schedule = build(plugins, "schedules", spec, "schedule", **provided)
     return as_schedule(schedule, spec.name, plugins["schedules"].get(spec.name).plugin)
 
 
@@ -78,24 +96,41 @@ def build_optimizer(plugins: Plugins, recipe: Recipe, network: str, net: nn.Modu
     return optimizer
 
 
-def build_generator(plugins: Plugins, recipe: Recipe, task: Task) -> nn.Module:
+def build_generator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.Module:
     net = build(plugins, "generators", recipe.generator, "generator",
                 in_channels=task.in_channels, out_channels=task.out_channels)
-    return _check_module(net, "generator", recipe.generator.name)
+    return _check_module(net, "generator", recipe.generator.name, plugins)
 
 
-def build_discriminator(plugins: Plugins, recipe: Recipe, task: Task) -> nn.Module | None:
+def build_discriminator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.Module | None:
     if recipe.discriminator is None:
         return None
     net = build(plugins, "discriminators", recipe.discriminator, "discriminator",
                 in_channels=task.in_channels + task.out_channels)
-    return _check_module(net, "discriminator", recipe.discriminator.name)
+    return _check_module(net, "discriminator", recipe.discriminator.name, plugins)
 
 
 def build_losses(plugins: Plugins, recipe: Recipe) -> list[LossTerm]:
     """The loss terms with a non-zero weight (weight 0 switches a term off)."""
     return [LossTerm(spec.label, spec.weight, build(plugins, "losses", spec, f"losses.{spec.label}"))
             for spec in recipe.losses if spec.weight != 0]
+
+
+def build_loggers(plugins: Plugins, recipe: Recipe, run_dir: Path) -> list[tuple[str, Logger]]:
+    """The loggers a recipe switches on (``[plugins.NAME] enabled = true``), each built with
+    its table's other options, as ``(name, logger)``."""
+    built = []
+    for component in plugins["loggers"]:
+        options = dict(recipe.plugin_options(component.name))
+        if not options.pop("enabled", False):
+            continue
+        logger = build(plugins, "loggers", ComponentSpec(component.name, options), f"plugins.{component.name}",
+                       run_dir=Path(run_dir))
+        if not isinstance(logger, Logger):
+            raise UsageError(f"plugins.{component.name}: logger {component.name!r} (plugin {component.plugin!r}) "
+                             f"returned {type(logger).__name__}, not an i2i.loggers.Logger")
+        built.append((component.name, logger))
+    return built
 
 
 def on_meta(factory: Callable[[], Any]) -> Any:
@@ -113,7 +148,7 @@ class DryBuild:
     """The recipe's task, networks (on the meta device) and loss terms, built to find
     factory errors before a run (``i2i recipe check``, ``i2i summary``)."""
 
-    task: Task
+    task: TaskSpec
     generator: nn.Module
     discriminator: nn.Module | None
     losses: list[LossTerm]
@@ -127,21 +162,21 @@ def dry_build(plugins: Plugins, recipe: Recipe) -> DryBuild:
     generator = on_meta(lambda: build_generator(plugins, recipe, task))
     discriminator = on_meta(lambda: build_discriminator(plugins, recipe, task))
     losses = build_losses(plugins, recipe)  # as a run builds them: a loss may load its own weights file
-    build_schedule(plugins, recipe.schedule, recipe.train.steps or 1)
+    table = MetricTable.registered(plugins["metrics"], task)
+    build_schedule(plugins, recipe.schedule, recipe.train.steps or 1, table.higher_is_better)
     for network in ("g", "d") if discriminator is not None else ("g",):
         build_optimizer(plugins, recipe, network, nn.Linear(1, 1))
     return DryBuild(task, generator, discriminator, losses)
 
 
-def _check_module(net: Any, what: str, name: str) -> nn.Module:
+def _check_module(net: Any, what: str, name: str, plugins: Plugins) -> nn.Module:
+    """``net`` when it is an ``nn.Module`` whose engine-read attributes are valid
+    (:mod:`i2i.nn.protocols`); else an error naming the component and its plugin."""
+    plugin = plugins[f"{what}s"].get(name).plugin
     if not isinstance(net, nn.Module):
-        raise UsageError(f"{what} {name!r}: its factory returned {type(net).__name__}, not a torch.nn.Module")
+        raise UsageError(f"{what} {name!r} (plugin {plugin!r}): its factory returned {type(net).__name__}, not a "
+                         "torch.nn.Module")
+    problems = attribute_problems(net, what)
+    if problems:
+        raise UsageError(f"{what} {name!r} (plugin {plugin!r}): {'; '.join(problems)} (see i2i.nn.protocols)")
     return net
-
-
-def count_parameters(net: nn.Module) -> int:
-    """Number of parameters (trainable or not)."""
-    return sum(p.numel() for p in net.parameters())
-
-
-

@@ -12,7 +12,7 @@ from i2i.recipe import Recipe
 from i2i.recipe.model import thaw
 
 
-def summarize(recipe: Recipe, plugins: Plugins) -> dict[str, Any]:
+def describe_recipe(recipe: Recipe, plugins: Plugins) -> dict[str, Any]:
     """The summary as a JSON-ready dict. Networks are built on the meta device (no memory,
     no weights) when they allow it."""
     built = B.dry_build(plugins, recipe)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,9 +32,11 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from i2i.runs.checkpoint import read_metadata, read_tensors, resolve_checkpoint
 from i2i.errors import UsageError
+from i2i.messages import say
+from i2i.nn.weights import load_state_file
 from i2i.recipe import Recipe
+from i2i.runs.checkpoint import read_metadata, read_tensors, resolve_checkpoint
 
 KEY = "train.init_from"
 REFERENCE_SUFFIXES = (".pth", ".pt")
@@ -90,8 +91,8 @@ def start_from(recipe: Recipe, generator: nn.Module, discriminator: nn.Module | 
         load_network(discriminator, source.discriminator, "discriminator", source.layout,
                      recipe.discriminator.as_dict())
     if announce:
-        print(f"i2i: fine-tuning: {describe(source, discriminator is not None)}; optimisers and schedule start "
-              "at step 0", file=sys.stderr, flush=True)
+        say(f"i2i: fine-tuning: {describe(source, discriminator is not None)}; optimisers and schedule start "
+            "at step 0")
     return source
 
 
@@ -186,8 +187,6 @@ def load_network(net: nn.Module, path: Path, role: str, layout: str | None,
 
 
 def _read_reference(path: Path) -> dict[str, torch.Tensor]:
-    from i2i.nn.weights import load_state_file
-
     try:
         return load_state_file(path)
     except (ValueError, OSError) as exc:

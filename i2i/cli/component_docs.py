@@ -127,6 +127,10 @@ def _chosen_by(component: Component, registry: Registry) -> str:
     value = toml_value(component.name)
     if registry.kind == "formats":
         return "chosen by the file suffix (i2i predict --ext); set with i2i predict --format-option KEY=VALUE"
+    if registry.kind == "loggers":
+        return f"[plugins.{component.name}] enabled = true"
+    if registry.kind == "metrics":
+        return "scored for every task by validation and i2i eval"
     section = {"losses": "losses.LABEL", "optimizers": "optim"}.get(registry.kind, registry.singular)
     return f"[{section}] name = {value}"
 

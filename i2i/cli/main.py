@@ -11,10 +11,21 @@ import sys
 
 import click
 
-from i2i import __version__
-from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, recipes_cmd, report_cmd, run_cmd,
-                     scaffold_cmd, show_cmd, summary_cmd)
+from i2i.cli import (
+    eval_cmd,
+    export_cmd,
+    plugins_cmd,
+    predict_cmd,
+    recipe_cmd,
+    recipes_cmd,
+    report_cmd,
+    run_cmd,
+    scaffold_cmd,
+    show_cmd,
+    summary_cmd,
+)
 from i2i.errors import I2IError, RecipeError
+from i2i.version import __version__
 
 
 def print_error(exc: I2IError) -> None:

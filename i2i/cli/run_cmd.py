@@ -45,8 +45,9 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
         recipe, resume = resume, ""  # `i2i run --resume RECIPE` meant RECIPE --resume
     result = train(recipe, sets, out=out, device=device, resume=resume, init_from=init_from, quiet=quiet,
                    plugins=plugins, say=lambda line: click.echo(line, err=True))
-    if result.status == "interrupted":
-        raise SystemExit(130)
+    code = dist.exit_code_of(result.status, dist.env_rank())
+    if code:
+        raise SystemExit(code)
 
 
 def _names_a_recipe(arg: str, plugins) -> bool:

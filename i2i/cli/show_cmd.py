@@ -9,7 +9,7 @@ from i2i.errors import UsageError, did_you_mean
 #: ``KIND`` as it may be written: singular or plural, or ``plugin``.
 KIND_NAMES = {"generator": "generators", "discriminator": "discriminators", "loss": "losses", "task": "tasks",
               "source": "sources", "schedule": "schedules", "optimizer": "optimizers", "format": "formats",
-              "plugin": "plugin"}
+              "metric": "metrics", "logger": "loggers", "plugin": "plugin"}
 
 
 @click.command("show")
@@ -22,8 +22,8 @@ def show(words: tuple[str, ...]) -> None:
       i2i show unet                 every component (and plugin) called unet
       i2i show generator unet       only the generator
       i2i show plugin i2i.mlflow    a plugin: its hooks, components and documentation
-    KIND: generator, discriminator, loss, task, source, schedule, optimizer, format (or the
-    plural) or plugin.
+    KIND: generator, discriminator, loss, task, source, schedule, optimizer, format, metric,
+    logger (or the plural) or plugin.
     """
     from i2i.cli.component_docs import component_lines, plugin_lines
     from i2i.cli.options import loaded_plugins

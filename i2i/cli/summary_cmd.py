@@ -19,12 +19,12 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     recipe's name) or a run directory (its resolved recipe.toml)."""
     from pathlib import Path
 
+    from i2i.assembly.describe import component_details, describe_recipe
     from i2i.recipe import load_recipe
-    from i2i.assembly.describe import component_details, summarize
 
     plugins = loaded_plugins()
     recipe_file = Path(path) / "recipe.toml" if Path(path).is_dir() else Path(path)
-    result = summarize(load_recipe(recipe_file, sets, plugins), plugins)
+    result = describe_recipe(load_recipe(recipe_file, sets, plugins), plugins)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

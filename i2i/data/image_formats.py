@@ -16,8 +16,14 @@ import numpy as np
 import torch
 from annotated_types import Interval
 
-from i2i.data.imageio import LOSSY_QUALITY, TIFF_SUFFIXES, DataError, read_image, write_array
-from i2i.inference.formats import Decoded, Format
+from i2i.data.formats import Decoded, Format
+from i2i.data.imageio import (
+    LOSSY_QUALITY,
+    TIFF_SUFFIXES,
+    DataError,
+    read_image,
+    write_array,
+)
 
 Quality = Annotated[int, Interval(ge=1, le=100)]
 

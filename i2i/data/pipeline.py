@@ -22,13 +22,14 @@ import torch
 from i2i.data.augment_ops import build
 from i2i.data.geometry import PairGeometry, random_patches
 from i2i.data.pair_random import SEEDS_KEY, image_seed
-from i2i.tasks import IMAGE_ROLES, Task
+from i2i.tasks import IMAGE_ROLES
+from i2i.taskspec import TaskSpec
 
 
 class BatchPipeline:
     """``pipeline(raw_batch, train) -> (x, y)``."""
 
-    def __init__(self, task: Task, geometry: PairGeometry, device: torch.device,
+    def __init__(self, task: TaskSpec, geometry: PairGeometry, device: torch.device,
                  photometric: Sequence[Mapping[str, Any]] = (), channels_last: bool = False, frame: str = "crop",
                  seed: int = 0, patch_size: int | None = None, patches_per_image: int = 1):
         self.task = task
@@ -45,7 +46,7 @@ class BatchPipeline:
             self.photometric = K.AugmentationSequential(*[build("photometric", e) for e in photometric]).to(device)
 
     @classmethod
-    def from_recipe(cls, recipe, task: Task, device: torch.device, channels_last: bool = False,
+    def from_recipe(cls, recipe, task: TaskSpec, device: torch.device, channels_last: bool = False,
                     frame: str | None = None) -> BatchPipeline:
         """The recipe's pipeline; evaluation batches are cut to ``frame`` (default ``train.eval_frame``)."""
         return cls(task, PairGeometry.from_recipe(recipe), device, recipe.augment.photometric, channels_last,

@@ -9,13 +9,13 @@ Datasets may also offer ``relative_paths`` (for grouping), ``groups`` and a chea
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from torch.utils.data import Dataset
 
 from i2i.data.imageio import IMAGE_EXTENSIONS, DataError, image_size
 from i2i.errors import UsageError
+from i2i.messages import warn
 
 SPLITS = ("train", "val", "test")
 _warned: set[str] = set()
@@ -26,7 +26,7 @@ def warn_once(message: str) -> None:
     the final evaluation does not repeat it)."""
     if message not in _warned:
         _warned.add(message)
-        print(f"i2i: warning: {message}", file=sys.stderr, flush=True)
+        warn(message)
 
 
 class Source:

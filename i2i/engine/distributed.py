@@ -2,16 +2,33 @@
 
 ``torchrun --nproc_per_node=N -m i2i run RECIPE`` sets RANK/WORLD_SIZE/LOCAL_RANK; i2i then
 initialises the process group (NCCL on CUDA, gloo on CPU), shards the data by rank and wraps
-the networks in DDP. Rank 0 alone logs, writes samples and checkpoints, and runs events.
+the networks in DDP. Every rank validates its share of the validation images and takes the
+same decisions from the shared result; rank 0 alone logs, writes samples and checkpoints, and
+runs events. A collective that one rank never joins fails after the process group's timeout:
+:data:`TIMEOUT_SECONDS` (30 minutes; ``I2I_DIST_TIMEOUT`` seconds overrides it), longer than
+any validation pass or checkpoint write should take.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+
+#: Seconds a collective may wait for the other ranks before the run fails (``I2I_DIST_TIMEOUT``).
+TIMEOUT_SECONDS = 1800
+
+
+def timeout() -> timedelta:
+    """The process group's timeout: ``I2I_DIST_TIMEOUT`` seconds, else :data:`TIMEOUT_SECONDS`."""
+    return timedelta(seconds=float(os.environ.get("I2I_DIST_TIMEOUT", TIMEOUT_SECONDS)))
 
 
 @dataclass(frozen=True)
@@ -49,7 +66,7 @@ def init_distributed(device: torch.device) -> tuple[DistInfo, torch.device]:
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout())
     return DistInfo(rank, world, local), device
 
 
@@ -67,9 +84,14 @@ def any_rank(flag: bool, info: DistInfo, device: torch.device) -> bool:
     return bool(t.item())
 
 
-def gather_rng_states(info: DistInfo, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
-    """Every rank's CPU RNG state (a uint8 tensor), gathered on all ranks (through the
-    device for NCCL), returned on the CPU."""
+def all_reduce_sum(t: torch.Tensor) -> None:
+    """Sum ``t`` over the ranks, in place."""
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def all_gather(info: DistInfo, state: torch.Tensor, device: torch.device) -> list[torch.Tensor]:
+    """Every rank's ``state`` (an RNG state, or any tensor of one shape on all ranks), gathered on
+    all ranks (through the device for NCCL), returned on the CPU."""
     if not info.enabled:
         return [state]
     local = state.to(device)
@@ -93,11 +115,34 @@ def broadcast_path(info: DistInfo, path: str | None) -> str:
     return box[0]
 
 
-def relaunch_with_torchrun(nproc: int, argv: list[str]) -> int:
-    """Run ``python -m i2i ARGV`` in ``nproc`` processes on this machine through torchrun."""
-    import subprocess
-    import sys
+#: Under ``i2i run --nproc N``: the file rank 0 writes how the run ended to, for the launcher.
+STATUS_FILE_ENV = "I2I_STATUS_FILE"
+#: The exit code of an interrupted run (Ctrl-C, SIGTERM), as a shell gives for SIGINT.
+INTERRUPTED_EXIT = 130
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", "i2i", *argv]
-    return subprocess.call(command)
+
+def relaunch_with_torchrun(nproc: int, argv: list[str]) -> int:
+    """Run ``python -m i2i ARGV`` in ``nproc`` processes on this machine through torchrun;
+    returns its exit code, or :data:`INTERRUPTED_EXIT` when rank 0 reports an interrupted run
+    (the ranks themselves end with 0 then, so torchrun does not report them as failures)."""
+    with tempfile.TemporaryDirectory(prefix="i2i-status-") as folder:
+        status = Path(folder) / "status"
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+                   "-m", "i2i", *argv]
+        code = subprocess.call(command, env={**os.environ, STATUS_FILE_ENV: str(status)})
+        ended = status.read_text().strip() if status.is_file() else None
+    return INTERRUPTED_EXIT if ended == "interrupted" else code
+
+
+def exit_code_of(status: str, info_rank: int) -> int:
+    """The exit code of a process whose run ended with ``status``: 0, or for an interrupted run
+    :data:`INTERRUPTED_EXIT` in a single process; under torchrun every rank ends with 0 and rank
+    0 leaves the status for :func:`relaunch_with_torchrun`."""
+    if status != "interrupted":
+        return 0
+    if env_world_size() == 1:
+        return INTERRUPTED_EXIT
+    target = os.environ.get(STATUS_FILE_ENV)
+    if target and info_rank == 0:
+        Path(target).write_text(status)
+    return 0

@@ -1,4 +1,5 @@
-"""One conditional-GAN optimisation step: the discriminator first, then the generator.
+"""One optimisation step: the discriminator first, then the generator (``train.mode =
+"supervised"``: the generator alone, on its reconstruction losses).
 
 With ``accumulate == 1`` this is the reference order with one generator forward: G(x),
 D's update on (x, y) vs (x, G(x)), then G's update against the updated D. With
@@ -21,7 +22,7 @@ from torch import nn
 from i2i.assembly.components import LossTerm
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision
-from i2i.losses import Scales, as_scales
+from i2i.losses import AdversarialLoss, Scales, as_scales, logits
 from i2i.nn.sizing import forward_any_size, unwrap
 
 
@@ -32,19 +33,35 @@ def set_requires_grad(net: nn.Module | None, flag: bool) -> None:
 
 
 class DiscriminatorObjective(nn.Module):
-    """D's weighted adversarial loss (plus its penalty, e.g. WGAN-GP) for a real and a generated pair."""
+    """D's weighted adversarial loss (plus its penalty, e.g. WGAN-GP) for a real and a generated
+    pair, and D's health: its mean judgement of realness on real and on generated pairs and
+    its accuracy (see :func:`discriminator_health`)."""
 
     def __init__(self, discriminator: nn.Module, adversarial: LossTerm):
         super().__init__()
         self.discriminator = discriminator
         self.adversarial = adversarial
 
-    def forward(self, real_pair: torch.Tensor, fake_pair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, real_pair: torch.Tensor, fake_pair: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         fake = as_scales(self.discriminator(fake_pair))
         real = as_scales(self.discriminator(real_pair))
         loss = self.adversarial.loss.discriminator_loss(real, fake) * self.adversarial.weight
         penalty = self.adversarial.loss.penalty(self.discriminator, real_pair, fake_pair)
-        return loss, penalty
+        return loss, penalty, discriminator_health(self.adversarial.loss, real, fake)
+
+
+def discriminator_health(loss: AdversarialLoss, real: Scales, fake: Scales) -> dict[str, torch.Tensor]:
+    """``gan_d_real`` / ``gan_d_fake``: D's mean realness (``loss.realness`` of its logits, all
+    scales) on real and on generated pairs; ``gan_d_accuracy``: the fraction of its decisions
+    (realness above ``loss.decision_threshold`` means "real") that are right, half real and
+    half generated. Detached; no host synchronisation."""
+    with torch.no_grad():
+        on_real = torch.cat([loss.realness(r.float()).flatten() for r in logits(real)])
+        on_fake = torch.cat([loss.realness(f.float()).flatten() for f in logits(fake)])
+        threshold = loss.decision_threshold
+        accuracy = 0.5 * ((on_real > threshold).float().mean() + (on_fake <= threshold).float().mean())
+        return {"gan_d_real": on_real.mean(), "gan_d_fake": on_fake.mean(), "gan_d_accuracy": accuracy}
 
 
 class GANStep:
@@ -132,12 +149,13 @@ class GANStep:
         if self.pool is not None:
             fake_pair = self.pool.query(fake_pair)
         with self.precision.autocast():
-            loss, penalty = self.objective(real_pair, fake_pair)
+            loss, penalty, health = self.objective(real_pair, fake_pair)
         total = loss if penalty is None else loss + penalty
         self._backward(total * scale, self.scaler_d)
         logs["loss_d"] = loss.detach()
         if penalty is not None:
             logs["loss_d_penalty"] = penalty.detach()
+        logs.update(health)
 
     def _g_backward(self, x: torch.Tensor, y: torch.Tensor, fake: torch.Tensor, scale: float,
                     logs: dict[str, torch.Tensor]) -> None:

@@ -1,156 +1,128 @@
-"""The trainer: builds a recipe's components and runs the training loop.
+"""The trainer: a recipe's parts trained into a run directory.
 
 Per step: ``train.accumulate`` decoded batches -> the batch pipeline on the device
 (geometry, ``task.to_data_units``, ``task.make_pair``, photometric jitter; see
 :mod:`i2i.data.pipeline`) -> learning rates -> GAN step -> EMA -> logs, validation, samples,
-checkpoint, events. Everything that decides the next step (weights, optimizers, schedule,
-scalers, image pool, RNG states of every rank, data position) is in the checkpoint, so
-``--resume`` continues exactly.
+checkpoint, events. The parts live in :class:`~i2i.engine.parts.TrainingParts`, the data in
+:class:`~i2i.engine.training_data.TrainingData`, the run's own state in
+:class:`~i2i.engine.run_state.RunState`; validation results are applied in one place
+(:meth:`Trainer.apply_validation`) on every rank alike. Everything that decides the next step
+(weights, optimizers, schedule, scalers, image pool, RNG states of every rank, data
+position) is in the checkpoint, so ``--resume`` continues exactly.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from i2i.assembly import datapath
-from i2i.data.dataset import CheckedDataset
-from i2i.data.sampler import EpochBatchSampler
-from i2i.assembly import components as B
-from i2i.engine import distributed as dist
-from i2i.engine import setup, step_logs, trainer_state
-from i2i.runs.checkpoint import CheckpointWriter, step_dir_name
-from i2i.engine.ema import EMA
-from i2i.engine.events import Events
-from i2i.assembly.init_from import start_from
+from i2i.assembly import components as C
 from i2i.devices import configure_device
-from i2i.engine.precision import Precision, resolve_precision
+from i2i.engine import distributed as dist
+from i2i.engine.checkpointer import Checkpointer, NonFiniteLossError, WeightsHeader
+from i2i.engine.events import Events
+from i2i.engine.gan_health import GanHealth
+from i2i.engine.loss_log import LossLog, log_row
+from i2i.engine.lr import apply_lr, resume_note
+from i2i.engine.parts import TrainingParts, uses_channels_last
 from i2i.engine.progress import ProgressDisplay
-from i2i.resources import check_num_threads
-from i2i.runs.rundir import MetricsLog, write_best
+from i2i.engine.rng import seed_everything, set_rng_state
+from i2i.engine.run_state import RunState
 from i2i.engine.samples import write_samples
-from i2i.engine.schedule import apply_lr
 from i2i.engine.signals import StopRequest
-from i2i.runs.tensor_tree import seed_everything
-from i2i.engine.trainer_state import NonFiniteLossError
-from i2i.engine.validation import is_new_best, validation_pass
-from i2i.errors import UsageError
-from i2i.inference.pixel_size import survey
+from i2i.engine.training_data import TrainingData
+from i2i.engine.validation import Validator
+from i2i.messages import note, warn
+from i2i.nn.sizing import unwrap
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
-from i2i.tasks import Task
+from i2i.resources import check_num_threads
+from i2i.runs.rundir import MetricsLog, write_best
 
 __all__ = ["NonFiniteLossError", "Trainer"]
+
 
 class Trainer:
     """Trains the recipe's generator (and discriminator) into ``run_dir``.
 
-    Plugins see it in training events; ``recipe``, ``run_dir``, ``step``, ``total_steps``,
-    ``generator``, ``discriminator``, ``ema`` (or None), ``task``, ``device`` and ``rank``
-    are public, as are ``last_validation`` (the latest validation metrics) and ``geometry``
-    (the training samples' pixel sizes, recorded in checkpoints; None when unknown).
-    Construction wires the parts (this module); the checkpoint state lives in
-    :mod:`i2i.engine.trainer_state`, validation in :mod:`i2i.engine.validation`, sample grids
-    in :mod:`i2i.engine.samples`, signal handling in :mod:`i2i.engine.signals`.
+    Training events see it as an :class:`i2i.hookspecs.TrainerView`: ``recipe``, ``run_dir``,
+    ``step``, ``total_steps``, ``generator``, ``discriminator``, ``ema``, ``task``, ``device``,
+    ``rank``, ``last_validation`` and ``geometry``. ``parts``, ``data`` and ``state`` hold the
+    rest.
     """
 
     def __init__(self, recipe: Recipe, run_dir: Path, plugins: Plugins, device: torch.device,
                  resume_from: Path | None = None, show_progress: bool = True):
-        self.recipe = recipe
-        self.run_dir = Path(run_dir)
-        self.plugins = plugins
+        self.recipe, self.run_dir, self.plugins = recipe, Path(run_dir), plugins
         self.dist, self.device = dist.init_distributed(device)
         self.rank = self.dist.rank
-        self.step = 0
-        self.last_validation: dict[str, float] = {}
-        self.best: dict[str, Any] | None = None
         train = recipe.train
         if train.num_threads:
             check_num_threads(train.num_threads)
             torch.set_num_threads(train.num_threads)
         configure_device(self.device)
         seed_everything(recipe.run.seed)
-
-        self.task: Task = B.build_task(plugins, recipe)
-        self.splits: dict[str, CheckedDataset] = datapath.training_splits(plugins, recipe, self.task)
-        self.train_set, self.val_set = self.splits["train"], self.splits.get("val")
-        self.sampler = EpochBatchSampler(len(self.train_set), train.batch_size, seed=recipe.run.seed,
-                                         rank=self.dist.rank, world_size=self.dist.world_size,
-                                         buckets=setup.size_buckets(self))
-        self.steps_per_epoch = self.sampler.batches_per_epoch // train.accumulate
-        if self.steps_per_epoch < 1:
-            raise UsageError(
-                f"train.batch_size: {train.batch_size} x train.accumulate {train.accumulate} x {self.dist.world_size} "
-                f"process(es) needs more samples than the training split has ({len(self.train_set)} from "
-                f"{recipe.data_root or recipe.source.name})")
-        self.total_steps = train.steps or (train.epochs or 1) * self.steps_per_epoch
-        self.geometry = survey(self.train_set)
-        self.loader = setup.training_loader(self)
-        self.skipped_files = 0
-
-        self.precision = Precision(resolve_precision(train.precision, self.device), self.device)
-        self.channels_last = train.channels_last == "on" or (train.channels_last == "auto" and self.device.type == "cuda")
-        self.pipeline = datapath.pipeline(recipe, self.task, self.device, channels_last=self.channels_last)
-        self.generator = setup.placed(self, B.build_generator(plugins, recipe, self.task))
-        discriminator = B.build_discriminator(plugins, recipe, self.task)
-        self.discriminator = setup.placed(self, discriminator) if discriminator is not None else None
-        # fine-tuning (train.init_from, i2i.assembly.init_from): trained weights, before the EMA and optimisers
-        self.init_source = start_from(recipe, self.generator, self.discriminator, load=resume_from is None,
-                                      announce=self.dist.is_main)
-        self.terms = B.build_losses(plugins, recipe)
-        self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
-        self.opt_g = B.build_optimizer(plugins, recipe, "g", self.generator)
-        self.opt_d = (B.build_optimizer(plugins, recipe, "d", self.discriminator)
-                      if self.discriminator is not None else None)
-        self.gan_step, self.pool = setup.gan_step(self)
-        self.schedule = B.build_schedule(plugins, recipe.schedule, self.total_steps)
+        task = C.build_task(plugins, recipe)
+        self.data = TrainingData(recipe, plugins, task, self.device, self.dist, uses_channels_last(recipe, self.device))
+        self.total_steps = train.steps or (train.epochs or 1) * self.data.steps_per_epoch
+        self.parts = TrainingParts.build(recipe, plugins, task, self.device, self.dist, self.total_steps,
+                                         resuming=resume_from is not None)
         seed_everything(recipe.run.seed + self.rank)
-
+        self.state = RunState()
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
-        self.checkpoints = CheckpointWriter(self.run_dir / "checkpoints", train.keep_checkpoints)
-        self.events = Events(plugins, enabled=self.dist.is_main)
+        header = WeightsHeader(recipe, plugins, task.in_channels, task.out_channels, self.parts.init_source,
+                               self.data.geometry)
+        self.checkpointer = Checkpointer(self.run_dir, train.keep_checkpoints, self.dist, self.device, header)
+        loggers = C.build_loggers(plugins, recipe, self.run_dir) if self.dist.is_main else []
+        self.events = Events(plugins, enabled=self.dist.is_main, loggers=loggers)
         self.show_progress = show_progress and self.dist.is_main
         self.stop = StopRequest()
-        self.sample_batches = setup.fixed_samples(self)
-        self._trace = setup.trace_file(self.rank)
+        self.sample_batches = self.data.fixed_samples()
+        self.validator = (Validator(self.data.val_set, self.data.prepare, task, self.parts.table, train.batch_size,
+                                    train.val_images, self.dist, self.device, self.rng_devices)
+                          if self.data.val_set is not None else None)
+        self.health = GanHealth(self.total_steps) if self.parts.discriminator is not None else None
         if resume_from is not None:
-            self.load_checkpoint(resume_from)
+            self.resume(resume_from)
 
-    # -- construction helpers ---------------------------------------------------------------
+    # -- what training events see (i2i.hookspecs.TrainerView) ---------------------------------
 
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def last_validation(self) -> dict[str, float]:
+        return self.state.last_validation
+
+    @property
+    def task(self):
+        return self.parts.task
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.parts.generator
+
+    @property
+    def discriminator(self) -> torch.nn.Module | None:
+        return self.parts.discriminator
+
+    @property
+    def ema(self):
+        return self.parts.ema
+
+    @property
+    def geometry(self) -> dict[str, Any] | None:
+        return self.data.geometry
+
+    def rng_devices(self) -> list[int]:
+        """CUDA devices whose RNG state evaluation passes fork (so training draws stay exact)."""
+        return [self.device.index or 0] if self.device.type == "cuda" else []
 
     # -- the loop ---------------------------------------------------------------------------
-
-    def prepare(self, raw: dict[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """A decoded batch -> the network's ``(input, target)`` on the device."""
-        return self.pipeline(raw, train)
-
-    def batches(self) -> Iterator[dict[str, Any]]:
-        """Training batches from the current step on, epoch after epoch."""
-        per_epoch = self.sampler.batches_per_epoch
-        epoch, position = divmod(self.step * self.recipe.train.accumulate, per_epoch)
-        while True:
-            self.sampler.set_position(epoch, position)
-            for raw in self.loader:
-                if self._trace is not None:
-                    with self._trace.open("a") as f:
-                        f.write("".join(f"{epoch}\t{p}\n" for p in raw.get("path", [])))
-                self._count_skipped(raw.pop("skipped", None))
-                yield raw
-            epoch, position = epoch + 1, 0
-
-    def _count_skipped(self, skipped: list[list[str]] | None) -> None:
-        """``data.on_error = "skip"``: count and report the files replaced in this batch."""
-        for problems in skipped or []:
-            for problem in problems:
-                self.skipped_files += 1
-                if self.dist.is_main:
-                    print(f"i2i: skipped a bad sample: {problem}", file=sys.stderr, flush=True)
 
     def fit(self) -> str:
         """Train to ``total_steps``; returns ``"completed"`` or ``"interrupted"``."""
@@ -168,81 +140,154 @@ class Trainer:
         return status
 
     def _loop(self, display: ProgressDisplay) -> str:
-        train = self.recipe.train
-        self.generator.train()
-        if self.discriminator is not None:
-            self.discriminator.train()
-        pending: list[dict[str, torch.Tensor]] = []
+        train, parts = self.recipe.train, self.parts
+        parts.generator.train()
+        if parts.discriminator is not None:
+            parts.discriminator.train()
+        losses = LossLog()
         last_time, last_step = time.perf_counter(), self.step
-        data = self.batches()
-        val_every = train.val_every or (train.checkpoint_every if self.val_set is not None else None)
+        data = self.data.batches(self.step)
+        val_every = train.val_every or (train.checkpoint_every if self.validator is not None else None)
         while self.step < self.total_steps:
-            batches = [self.prepare(next(data), train=True) for _ in range(train.accumulate)]
-            factor = self.schedule.factor(self.step)
-            lr_g = apply_lr(self.opt_g, self.recipe.optim.lr_g, factor)
-            lr_d = apply_lr(self.opt_d, self.recipe.optim.lr_d, factor) if self.opt_d else None
-            pending.append(self.gan_step(batches))
-            self.step += 1
+            batches = [self.data.prepare(next(data), train=True) for _ in range(train.accumulate)]
+            factor = parts.schedule.factor(self.step)
+            lr_g = apply_lr(parts.opt_g, self.recipe.optim.lr_g, factor)
+            lr_d = apply_lr(parts.opt_d, self.recipe.optim.lr_d, factor) if parts.opt_d else None
+            losses.add(parts.gan_step(batches))
+            self.state.step += 1
             self._update_ema()
             end = self.step == self.total_steps
             due_log = self.step % train.log_every == 0 or end
             due_checkpoint = self.step % train.checkpoint_every == 0 or end
-            due_val = self.val_set is not None and val_every is not None and (self.step % val_every == 0 or end)
+            due_val = self.validator is not None and val_every is not None and (self.step % val_every == 0 or end)
             logs: dict[str, Any] = {}
             if due_log or due_checkpoint or due_val:
-                step_logs.check_finite(self, pending)
+                losses.check_finite(self.step, self.dist, self.device, self.run_dir)
             if due_log:
                 now = time.perf_counter()
-                logs = step_logs.summarise(self, pending, now - last_time, self.step - last_step, lr_g, lr_d)
-                pending, last_time, last_step = [], now, self.step
+                images = (self.step - last_step) * train.batch_size * train.accumulate * self.dist.world_size
+                logs = log_row(self.step, self.data.steps_per_epoch, losses.means(), lr_g, lr_d,
+                               images / max(now - last_time, 1e-9), self.data.skipped_files)
+                last_time, last_step = now, self.step
+                self._check_gan_health(logs)
+            new_best = False
             if due_val:
-                logs.update(validation_pass(self))
-            if due_log or due_val:
+                metrics, new_best = self.apply_validation(self.validator.run(self._scored(), self._baseline_due()))
+                logs.update(metrics)
+            if (due_log or due_val) and self.dist.is_main:
                 logs.setdefault("step", self.step)
-                if self.dist.is_main:
-                    self.metrics.write(logs)
+                self.metrics.write(logs)
             if self.dist.is_main and (self.step % train.sample_every == 0 or end):
-                write_samples(self)
-            new_best = due_val and self.dist.is_main and is_new_best(self.best, train.best_metric, logs)
-            if new_best:  # before saving: the checkpoint's trainer state must hold the best it makes
-                self.best = {"step": self.step, "metric": train.best_metric,
-                             "value": self.last_validation[train.best_metric], "folder": step_dir_name(self.step)}
-            saved = self.save_checkpoint() if due_checkpoint or new_best else None
-            if new_best and saved is not None:
-                write_best(self.run_dir, self.best)
+                self._write_samples()
+            # every rank takes the same decisions here (validation results are shared), so
+            # all of them enter the checkpoint's collectives together
+            saved = due_checkpoint or new_best
+            if saved:
+                self.save_checkpoint()
+                if new_best and self.dist.is_main:
+                    write_best(self.run_dir, self.state.best)
             self.events.emit("on_step_end", trainer=self, step=self.step, logs=logs)
             display.update(self.step, logs)
             if self._should_stop(due_log):
-                if saved is None:
-                    step_logs.check_finite(self, pending)
+                if not saved:
+                    losses.check_finite(self.step, self.dist, self.device, self.run_dir)
                     self.save_checkpoint()
                 return "interrupted"
         return "completed"
 
+    # -- validation: applied in one place ------------------------------------------------------
+
+    def _scored(self) -> dict[str, torch.nn.Module]:
+        generators = {"model": unwrap(self.parts.generator)}
+        if self.parts.ema is not None:
+            generators["ema"] = self.parts.ema.module
+        return generators
+
+    def _baseline_due(self) -> bool:
+        """The identity baseline is measured once per run and carried on."""
+        return "val_input_psnr" not in self.state.last_validation
+
+    def apply_validation(self, metrics: dict[str, float]) -> tuple[dict[str, float], bool]:
+        """A validation pass's means -> the run's state (latest validation, best so far), the
+        schedule and the plugins. Returns the metrics to log and whether this step is the new
+        best (``train.best_metric``), which the caller saves. Every rank calls it with the same
+        numbers and takes the same decisions."""
+        baseline = {k: v for k, v in self.state.last_validation.items() if k.startswith("val_input_")}
+        metrics = {**baseline, **metrics}
+        self.state.last_validation = metrics
+        best_metric = self.recipe.train.best_metric
+        new_best = self.state.improves_best(best_metric, metrics, self.parts.table)
+        if new_best:  # before saving: the checkpoint's state must hold the best it makes
+            self.state.record_best(best_metric)
+        self.parts.schedule.observe(metrics)
+        self.events.emit("on_validation_end", trainer=self, step=self.step, metrics=metrics)
+        return metrics, new_best
+
+    # -- the rest of a step --------------------------------------------------------------------
+
     def _update_ema(self) -> None:
-        if self.ema is None:
+        ema = self.parts.ema
+        if ema is None:
             return
-        start = self.recipe.train.ema_start
-        if self.step <= start:
-            self.ema.copy_from(self.generator)
+        if self.step <= self.recipe.train.ema_start:
+            ema.copy_from(self.parts.generator)
         else:
-            self.ema.update(self.generator)
+            ema.update(self.parts.generator)
+
+    def _check_gan_health(self, row: dict[str, Any]) -> None:
+        message = self.health.observe(row) if self.health is not None else None
+        if message and self.dist.is_main:
+            warn(message)
+
+    def _write_samples(self) -> Path:
+        net = self.parts.ema.module if self.parts.ema is not None else unwrap(self.parts.generator)
+        path = self.run_dir / "samples" / f"step_{self.step:08d}.png"
+        return write_samples(net, self.sample_batches, self.data.prepare, self.parts.task, path, self.rng_devices)
 
     def _should_stop(self, due_log: bool) -> bool:
         if not self.dist.enabled:
             return self.stop.requested is not None
         return due_log and dist.any_rank(self.stop.requested is not None, self.dist, self.device)
 
-    def rng_devices(self) -> list[int]:
-        """CUDA devices whose RNG state evaluation passes fork (so training draws stay exact)."""
-        return [self.device.index or 0] if self.device.type == "cuda" else []
-
-    # -- checkpoints (see i2i.engine.trainer_state) ---------------------------------------------
+    # -- checkpoints ---------------------------------------------------------------------------
 
     def save_checkpoint(self) -> Path | None:
-        """Write ``checkpoints/step_XXXXXXXX/`` (rank 0) and return it; other ranks return None."""
-        return trainer_state.save_checkpoint(self)
+        """Write ``checkpoints/step_XXXXXXXX/``: every rank calls it at the same steps; rank 0
+        writes and returns the folder, the others None."""
+        state = {**self.state.state_dict(), **self.parts.state_dict(), "total_steps": self.total_steps,
+                 "recipe_digest": self.recipe.digest()}
+        path = self.checkpointer.save(self.step, self.parts.weights(), state,
+                                      protect=self.state.best["folder"] if self.state.best else None,
+                                      fingerprint=self.parts.fingerprint(self.step) if self.dist.enabled else None)
+        if path is not None:
+            self.events.emit("on_checkpoint", trainer=self, step=self.step, path=str(path))
+        return path
 
-    def load_checkpoint(self, folder: Path) -> None:
-        """Restore weights, optimizers, schedule, scalers, pool, RNG states and the step."""
-        trainer_state.load_checkpoint(self, folder)
+    def resume(self, folder: Path) -> None:
+        """Continue from checkpoint ``folder``: weights, optimizers, schedule, scalers, pool,
+        the run's state, the RNG states and the data position."""
+        state = self.checkpointer.read(folder, self.recipe)
+        self.parts.load_weights(folder)
+        self.parts.load_state_dict(state, self.device)
+        self.state.load_state_dict(state)
+        note_line = resume_note(self.plugins, self.recipe.schedule, int(state.get("total_steps", self.total_steps)),
+                                self.total_steps, self.step)
+        if note_line and self.dist.is_main:
+            note(note_line)
+        self._restore_rngs(state, folder)
+        if self.dist.is_main:
+            self.metrics.truncate_after(self.step)
+
+    def _restore_rngs(self, state: dict[str, Any], folder: Path) -> None:
+        """Every generator as the checkpoint left it; a rank the checkpoint did not have (a
+        resume with more processes) keeps its fresh seed, and says so once."""
+        set_rng_state(state["rng"])
+        saved = int(state.get("world_size", 1))
+        if saved != self.dist.world_size and self.dist.is_main:
+            note(f"{folder} was saved by {saved} process(es) and resumes with {self.dist.world_size}: the data are "
+                 "sharded anew and the random streams of ranks it did not have start fresh, so the run continues "
+                 "but not bit for bit as an uninterrupted one")
+        if self.rank < len(state["rank_rngs"]["cpu"]):
+            torch.set_rng_state(state["rank_rngs"]["cpu"][self.rank])
+            if self.device.type == "cuda" and self.rank < len(state["rank_rngs"].get("cuda", [])):
+                torch.cuda.set_rng_state(state["rank_rngs"]["cuda"][self.rank], self.device)

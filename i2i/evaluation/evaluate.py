@@ -5,7 +5,7 @@ The protocol (recorded in ``eval.json``): pairs come from the data path training
 same deterministic hold-out splits); each image is scored on its ``full`` frame at the
 training scale (the pix2pix test protocol; ``--frame crop`` scores the centre training
 crop instead); inputs a task makes (masks, noise, CT physics) are drawn per image from the
-seed ``(run.seed, image index)``; metrics are the suite of :mod:`i2i.evaluation.metrics`,
+seed ``(run.seed, image index)``; metrics are the task's :class:`~i2i.metrics.MetricTable`,
 the one validation uses. So per-image results do not depend on the batch size and equal
 a run's validation on the same split and weights. ``--data FOLDER`` without split
 folders scores every sample in it.
@@ -13,7 +13,6 @@ folders scores every sample in it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +22,19 @@ from torch.utils.data import Subset
 from i2i.assembly import datapath
 from i2i.data.loader import same_size_batches
 from i2i.data.resize import EVAL_FRAMES
-from i2i.devices import autocast as precision_autocast, check_precision
+from i2i.devices import autocast as precision_autocast
+from i2i.devices import check_precision
 from i2i.errors import UsageError, one_of
 from i2i.evaluation.measure import modes, score_batches
-from i2i.evaluation.summary import summarize, write_result
-from i2i.inference.model import LoadedModel
+from i2i.evaluation.options import EvalOptions, EvalResult
+from i2i.evaluation.summary import eval_summary, write_result
+from i2i.inference.model import LoadedModel, load_model
+from i2i.metrics import MetricTable
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
 #: (with a warning in the result) the training data.
 SPLIT_ORDER = ("test", "val", "train")
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    """What ``i2i eval`` measures and how."""
-
-    split: str | None = None
-    batch_size: int = 1
-    max_images: int | None = None
-    train_mode: bool = False
-    precision: str = "fp32"
-    held_out_only: bool = False  # with no split named: test or val, else NoHeldOutSplit
-    frame: str | None = None  # full or crop; None: the recipe's train.eval_frame
-    native: bool = False  # score at the images' own pixel size, even outside the trained one
-    whole_data: bool = False  # --data given: a root without split folders is scored whole
-    inception: Path | None = None
-    lpips: Path | None = None
-    lpips_net: str = "alex"
-
-
-@dataclass
-class EvalResult:
-    """The summary (``eval.json``'s content) and one row per image."""
-
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 class NoHeldOutSplit(UsageError):
@@ -114,7 +90,8 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         dataset = Subset(dataset, range(min(options.max_images, len(dataset))))
     if len(dataset) == 0:
         raise UsageError(f"split {split!r} has no images to evaluate")
-    pipeline = datapath.pipeline(recipe, task, device, options.frame)
+    pipeline = datapath.pipeline(recipe, task, device, frame=options.frame)
+    table = MetricTable.registered(plugins["metrics"], task)
     comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
     check_precision(options.precision, device)
@@ -129,7 +106,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             modes(generators, options.train_mode):
         pixel_range = None if options.native else model.pixel_range
         for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, task, generators,
-                                    per_image=options.train_mode, autocast=autocast, pixel_range=pixel_range):
+                                    table, per_image=options.train_mode, autocast=autocast, pixel_range=pixel_range):
             resampled += scored.resampled
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
@@ -151,7 +128,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
                 progress(len(rows), len(dataset))
     if resampled:
         notes.append(resampling_note(model, resampled, len(rows)))
-    summary = summarize(model, split, rows, notes, options)
+    summary = eval_summary(model, split, rows, notes, options, table)
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
@@ -185,8 +162,6 @@ def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | No
     some) on its held-out split, test else val, into ``RUN/eval.json`` and ``RUN/eval.csv``.
     Returns ``None`` without measuring anything when the data have no held-out split
     (metrics on training images would flatter the model)."""
-    from i2i.inference.model import load_model
-
     plugins = plugins or get_plugins()
     model = load_model(run_dir, device, plugins=plugins)
     try:

@@ -4,8 +4,8 @@ same split give the same numbers.
 
 Per batch: the pipeline in evaluation mode (the frame, per-image pair seeds) -> each
 generator (eval mode; with ``per_image`` one image at a time, so train-mode batch
-normalisation sees each image on its own) -> :func:`i2i.evaluation.metrics.image_metrics`
-for each output and, when the task has one, for the identity baseline (``input``).
+normalisation sees each image on its own) -> the per-image metrics of the task's
+:class:`~i2i.metrics.MetricTable` for each output and, when the task has one, for the identity baseline (``input``).
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i.evaluation.metrics import image_metrics
-from i2i.inference.pixel_size import PixelRange, forward_at_trained_pixel_size, target_size
+from i2i.inference.pixel_size import (
+    PixelRange,
+    forward_at_trained_pixel_size,
+    target_size,
+)
+from i2i.metrics import MetricTable, ScoredImages
 from i2i.nn.sizing import forward_any_size
-from i2i.tasks import Task
+from i2i.taskspec import TaskSpec
 
 Prepare = Callable[[dict[str, Any], bool], tuple[torch.Tensor, torch.Tensor]]
 
@@ -53,12 +57,13 @@ def modes(generators: dict[str, nn.Module], train_mode: bool) -> Iterator[None]:
 
 
 @torch.no_grad()
-def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Task,
-                  generators: dict[str, nn.Module], baseline: bool = True, per_image: bool = False,
+def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: TaskSpec,
+                  generators: dict[str, nn.Module], table: MetricTable, baseline: bool = True, per_image: bool = False,
                   autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                   pixel_range: PixelRange | None = None) -> Iterator[ScoredBatch]:
     """Score ``generators`` (e.g. ``{"model": g, "ema": g_ema}``) on ``batches`` (decoded
-    samples), plus the identity baseline when ``baseline`` and the task has one. With
+    samples) with the per-image metrics of ``table``, plus the identity baseline when
+    ``baseline`` and the task has one. With
     ``pixel_range`` (the pixel sizes the model was trained at), images whose ``spacing``
     lies outside it are resampled for the generator and back (metrics stay at the image's
     own resolution). The caller sets the generators' modes (see :func:`modes`)."""
@@ -75,23 +80,32 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             outputs[name] = forward_at_trained_pixel_size(run, x, spacing, pixel_range)
         if baseline:
             outputs["input"] = task.baseline_output(x).float()
-        metrics = {name: image_metrics(task, x, out, y) for name, out in outputs.items()}
+        metrics = {name: table.score(ScoredImages(task, x, out, y)) for name, out in outputs.items()}
         resampled = 0 if spacing is None else sum(
             target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
         yield ScoredBatch(raw, x, y, outputs, metrics, resampled)
 
 
-def mean_metrics(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, float]:
-    """Means over images of every metric of ``scored`` batches: ``val_<metric>`` for the
-    ``model``, ``val_<name>_<metric>`` for the others (``val_ema_psnr``, ``val_input_psnr``).
-    Non-finite values are left out of a mean (the mean of none is NaN)."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+def metric_sums(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, tuple[float, int]]:
+    """Per metric of ``scored`` batches, the sum of its finite values and their count:
+    ``val_<metric>`` for the ``model``, ``val_<name>_<metric>`` for the others
+    (``val_ema_psnr``, ``val_input_psnr``). Non-finite values are left out."""
+    totals: dict[str, tuple[float, int]] = {}
     for batch in scored:
         for name, metrics in batch.metrics.items():
             head = prefix if name == "model" else f"{prefix}{name}_"
             for key, values in metrics.items():
                 finite = values[torch.isfinite(values)]
-                sums[head + key] = sums.get(head + key, 0.0) + float(finite.double().sum())
-                counts[head + key] = counts.get(head + key, 0) + int(finite.numel())
-    return {key: sums[key] / counts[key] if counts[key] else float("nan") for key in sums}
+                total, count = totals.get(head + key, (0.0, 0))
+                totals[head + key] = (total + float(finite.double().sum()), count + int(finite.numel()))
+    return totals
+
+
+def means(totals: dict[str, tuple[float, int]]) -> dict[str, float]:
+    """Sums and counts (:func:`metric_sums`) -> means; the mean of no value is NaN."""
+    return {key: total / count if count else float("nan") for key, (total, count) in totals.items()}
+
+
+def mean_metrics(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, float]:
+    """Means over images of every metric of ``scored`` batches (see :func:`metric_sums`)."""
+    return means(metric_sums(scored, prefix))

@@ -22,20 +22,22 @@ from pathlib import Path
 import torch
 
 from i2i.assembly import datapath
+from i2i.assembly.formats import FormatTable, format_table
+from i2i.data.formats import Decoded
 from i2i.data.imageio import IMAGE_EXTENSIONS
 from i2i.data.loader import same_size_batches
-from i2i.engine.samples import save_grid
 from i2i.evaluation.evaluate import EvalOptions, eval_dataset
 from i2i.evaluation.measure import modes, score_batches
-from i2i.inference import formats
+from i2i.grids import save_grid
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PredictOptions, Predictor
+from i2i.metrics import MetricTable
 from i2i.plugins import Plugins, get_plugins
 
 #: Suffixes of pair files whose format takes a predicted image; others default to ``.npy``.
 
 
-def output_name(sample_path: str, root: Path, ext: str | None, table: formats.FormatTable) -> Path:
+def output_name(sample_path: str, root: Path, ext: str | None, table: FormatTable) -> Path:
     """The output's path relative to the output folder for a sample ``path`` (``FILE`` or
     ``FILE#SLICE``) under ``root``."""
     file, _, index = str(sample_path).partition("#")
@@ -65,17 +67,18 @@ def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path
     for root in map(Path, roots):
         rooted = dataclasses.replace(model, recipe=model.recipe.with_data_root(root))
         _, dataset, _ = eval_dataset(rooted, EvalOptions(whole_data=True, frame=frame), plugins)
-        pipeline = datapath.pipeline(rooted.recipe, model.task, model.device, frame)
+        pipeline = datapath.pipeline(rooted.recipe, model.task, model.device, frame=frame)
         generators = {"model": model.generator}
         with modes(generators, options.train_mode):
             for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, model.task,
-                                        generators, baseline=False, per_image=options.train_mode):
-                written += _write(model, formats.format_table(plugins), scored, root, out_dir, options, grid,
+                                        generators, MetricTable.registered(plugins["metrics"], model.task),
+                                        baseline=False, per_image=options.train_mode):
+                written += _write(model, format_table(plugins), scored, root, out_dir, options, grid,
                                   on_written)
     return written
 
 
-def _write(model: LoadedModel, table: formats.FormatTable, scored, root: Path, out_dir: Path,
+def _write(model: LoadedModel, table: FormatTable, scored, root: Path, out_dir: Path,
            options: PredictOptions, grid: bool, on_written: Callable[[Path], None] | None) -> list[Path]:
     task, x, y, out = model.task, scored.x, scored.y, scored.outputs["model"]
     images = task.finalize_output(task.decode_output(x, out)).float().cpu()
@@ -87,7 +90,7 @@ def _write(model: LoadedModel, table: formats.FormatTable, scored, root: Path, o
         image = images[i]
         if table.format_for(target).preview:
             image = task.preview(image)
-        like = formats.Decoded(Path(str(sample_path).partition("#")[0]),
+        like = Decoded(Path(str(sample_path).partition("#")[0]),
                                decoded[i] if isinstance(decoded, torch.Tensor) else image)
         paths.append(table.write(target, image, like, options.format_options))
         if shown is not None:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from i2i import __version__
 from i2i.assembly import datapath
-from i2i.metrics import PSNR_CAP, higher_is_better
+from i2i.metrics import PSNR_CAP, MetricTable
+from i2i.version import __version__
 
 if TYPE_CHECKING:
-    from i2i.evaluation.evaluate import EvalOptions, EvalResult
+    from i2i.evaluation.options import EvalOptions, EvalResult
     from i2i.inference.model import LoadedModel
 
 
@@ -29,8 +29,8 @@ def _stats(values: list[float]) -> dict[str, float | None]:
             "max": float(t.max()), "count": len(finite)}
 
 
-def summarize(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: list[str],
-              options: EvalOptions) -> dict[str, Any]:
+def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: list[str],
+              options: EvalOptions, table: MetricTable) -> dict[str, Any]:
     """``eval.json``'s content: per-metric statistics over ``rows`` and how they were measured."""
     metrics: dict[str, dict[str, Any]] = {}
     for key in rows[0]:
@@ -54,7 +54,7 @@ def summarize(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes:
         "protocol": protocol(model, split, options),
         "baseline": "input" in metrics,
         "metrics": metrics,
-        "higher_is_better": {name: higher_is_better(name) for name in names},
+        "higher_is_better": {name: table.higher_is_better(name) for name in names},
         "warnings": notes,
         "notes": [
             f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",

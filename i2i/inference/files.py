@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from i2i.assembly.formats import FormatTable, format_table
+from i2i.data.formats import Decoded, Stack, output_session
 from i2i.errors import UsageError
-from i2i.inference import formats
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PredictOptions, Predictor, refuse_nonfinite
 
@@ -33,7 +34,7 @@ def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
     owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
     such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
     Fails on arguments that match nothing and on two inputs that would write the same output."""
-    table = formats.format_table(plugins)
+    table = format_table(plugins)
     suffixes = table.suffixes()
     found: list[InputFile] = []
     for arg in arguments:
@@ -65,7 +66,7 @@ def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
     return unique
 
 
-def _input(table: formats.FormatTable, path: Path, name: Path) -> InputFile:
+def _input(table: FormatTable, path: Path, name: Path) -> InputFile:
     """``path`` and its output name: a file recognised by content gets its format's suffix."""
     sniffed = table.sniffed(path)
     return InputFile(path, name.with_name(name.name + sniffed.suffixes[0]) if sniffed is not None else name)
@@ -75,7 +76,7 @@ def _hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def output_path(out_dir: Path, item: InputFile, ext: str | None, table: formats.FormatTable) -> Path:
+def output_path(out_dir: Path, item: InputFile, ext: str | None, table: FormatTable) -> Path:
     """Where ``item``'s output goes: its relative name under ``out_dir``, with ``ext``
     (e.g. ``png`` or ``.png``) replacing the input's suffix when given."""
     target = out_dir / item.name
@@ -91,38 +92,38 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
     """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
     is called after each file (for progress); ``say(line)`` gets the one line saying that
     inputs are resampled to the model's pixel size, when they are. A file read as a
-    :class:`~formats.Stack` (a volume) is predicted slice by slice, its slices batched like
+    :class:`~Stack` (a volume) is predicted slice by slice, its slices batched like
     separate images, and written once with all its outputs. All writes share one
-    :func:`~formats.output_session`."""
+    :func:`~output_session`."""
     predictor = Predictor(model, options)
-    table = formats.format_table(model.plugins)
+    table = format_table(model.plugins)
     targets = {item.path: output_path(out_dir, item, options.ext, table) for item in inputs}
     for target in set(targets.values()):
         table.output_format(target, options.format_options)  # unknown suffixes and options fail before any work
     for item in inputs:
         if targets[item.path].resolve() == item.path.resolve():
             raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
-    units: deque[tuple[formats.Decoded | formats.Stack, list[torch.Tensor]]] = deque()
+    units: deque[tuple[Decoded | Stack, list[torch.Tensor]]] = deque()
 
-    def images() -> Iterator[formats.Decoded]:
+    def images() -> Iterator[Decoded]:
         for item in inputs:
             unit = table.read(item.path)
-            if isinstance(unit, formats.Stack) and not unit.slices:
+            if isinstance(unit, Stack) and not unit.slices:
                 raise UsageError(f"{item.path}: holds no slices to predict")
-            refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, formats.Stack)
+            refuse_nonfinite(item.path, [d.image for d in unit.slices] if isinstance(unit, Stack)
                              else [unit.image])
             table.check_writable(targets[item.path], unit)  # before its slices are predicted
             units.append((unit, []))
-            yield from unit.slices if isinstance(unit, formats.Stack) else (unit,)
+            yield from unit.slices if isinstance(unit, Stack) else (unit,)
 
     written = []
-    with formats.output_session():
+    with output_session():
         for _, image in predictor.stream(images()):
             if say is not None and len(predictor.resampled) == 1 and not written and not units[0][1]:
                 say(resampling_line(model, predictor.resampled[0]))
             unit, outputs = units[0]  # outputs come in input order
             outputs.append(image)
-            if isinstance(unit, formats.Stack):
+            if isinstance(unit, Stack):
                 if len(outputs) < len(unit.slices):
                     continue
                 image = torch.stack(outputs)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from i2i.tasks import Task
+from i2i.taskspec import TaskSpec
 
 #: Input dtypes a data-unit graph takes, by name; the output of an image task has the same.
 INPUT_DTYPES = {"uint8": torch.uint8, "uint16": torch.int32, "float32": torch.float32}
@@ -47,7 +47,7 @@ class TaskGraph(nn.Module):
     generator at any size -> ``task.decode_output`` -> ``task.finalize_output`` -> the input's
     depth (image outputs)."""
 
-    def __init__(self, task: Task, generator: nn.Module, multiple: int, input_dtype: torch.dtype):
+    def __init__(self, task: TaskSpec, generator: nn.Module, multiple: int, input_dtype: torch.dtype):
         super().__init__()
         self.task = task
         self.network = AnySizeGenerator(generator, multiple)
@@ -67,12 +67,12 @@ class TaskGraph(nn.Module):
         return (out.clamp(0, 1) * top).round().to(self.output_dtype)
 
 
-def default_input_dtype(task: Task) -> str:
+def default_input_dtype(task: TaskSpec) -> str:
     """``float32`` for tasks taking HU, else ``uint8`` (8-bit files)."""
     return "float32" if task.input_units == "hu" else "uint8"
 
 
-def example_images(task: Task, dtype: torch.dtype, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+def example_images(task: TaskSpec, dtype: torch.dtype, shape: tuple[int, ...], seed: int) -> torch.Tensor:
     """Random inputs in data units of ``dtype``: HU in [-1000, 2000] for CT tasks, else the full
     range of the integer type, or [0, 1] floats."""
     g = torch.Generator().manual_seed(seed)

@@ -17,12 +17,20 @@ import torch
 from torch import nn
 
 from i2i.assembly import components as B
-from i2i.runs.checkpoint import CheckpointError, load_weights, read_metadata, resolve_checkpoint
-from i2i.runs.provenance import check_installed
+from i2i.devices import configure_device
 from i2i.errors import UsageError
+from i2i.finite import nonfinite_weights
+from i2i.inference.pixel_size import PixelRange
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, resolve
-from i2i.tasks import Task
+from i2i.runs.checkpoint import (
+    CheckpointError,
+    load_weights,
+    read_metadata,
+    resolve_checkpoint,
+)
+from i2i.runs.provenance import check_installed
+from i2i.taskspec import TaskSpec
 
 GENERATOR_FILES = ("generator_ema.safetensors", "generator.safetensors")
 
@@ -32,7 +40,7 @@ class LoadedModel:
     """A generator ready for inference, with the task and recipe it was trained with."""
 
     recipe: Recipe
-    task: Task
+    task: TaskSpec
     generator: nn.Module
     weights: Path
     step: int | None
@@ -59,8 +67,6 @@ class LoadedModel:
     def pixel_range(self):
         """The pixel sizes (mm) the model was trained at (:class:`i2i.inference.pixel_size.PixelRange`),
         or ``None`` when its training data had none (photos) or the model was built in memory."""
-        from i2i.inference.pixel_size import PixelRange
-
         if not self.weights.is_file():  # built in memory (benchmarks, tests): no recorded geometry
             return None
         return PixelRange.from_metadata(read_metadata(self.weights))
@@ -107,8 +113,6 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
                overrides: dict[str, Any] | None = None, plugins: Plugins | None = None) -> LoadedModel:
     """Rebuild the task and generator of ``checkpoint`` (see :func:`generator_file`) on
     ``device``, in eval mode."""
-    from i2i.devices import configure_device
-
     plugins = plugins or get_plugins()
     configure_device(torch.device(device))
     weights = generator_file(checkpoint, ema)
@@ -124,8 +128,6 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
 
 def refuse_nonfinite_weights(model: LoadedModel) -> None:
     """Fail naming the weights file when the generator holds NaN/inf values (its outputs would)."""
-    from i2i.finite import nonfinite_weights
-
     bad = nonfinite_weights({"generator": model.generator.state_dict()})
     if bad:
         hint = " (or --no-ema for the raw weights)" if model.weights.name == GENERATOR_FILES[0] else ""

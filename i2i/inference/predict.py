@@ -13,7 +13,7 @@ depends on the whole image sets ``pixelwise_io = False`` and gets its input comp
 for the whole image. Tiles of consecutive images that have one shape share batches of
 ``batch_size``, so many small files are batched too, and a large one needs memory for
 ``batch_size`` tiles, not for the whole image. A volume (a reader's
-:class:`~i2i.inference.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
+:class:`~i2i.data.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
 slices and written once, as one file like its input.
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 
 import torch
 
+from i2i.data.formats import Decoded
 from i2i.devices import autocast, check_precision
 from i2i.errors import UsageError
 from i2i.finite import describe_nonfinite
-from i2i.inference import formats
 from i2i.inference.model import LoadedModel
 from i2i.inference.pixel_size import resample, target_size
 from i2i.inference.tiling import Blender, Box, TilePlan
@@ -115,7 +115,7 @@ class Predictor:
         self.resampled: list[tuple[Path, tuple[int, int], tuple[int, int]]] = []
         model.generator.train(options.train_mode)
 
-    def checked_image(self, decoded: formats.Decoded) -> torch.Tensor:
+    def checked_image(self, decoded: Decoded) -> torch.Tensor:
         """The decoded (C, H, W) image the task can take (channels converted when
         ``convert_channels`` and needed); mismatches fail naming the file. Checked on a
         2 x 2 corner, so no full-size work is done here."""
@@ -138,11 +138,7 @@ class Predictor:
             " (or pass --convert-channels to convert grey <-> RGB and drop alpha)"
         raise UsageError(f"{decoded.path}: {first}{hint}") from None
 
-    def network_input(self, decoded: formats.Decoded) -> torch.Tensor:
-        """The network input (1, C, H, W) on the CPU for a whole decoded file."""
-        return self.model.task.input_from_image(self.checked_image(decoded))
-
-    def trained_size(self, decoded: formats.Decoded, image: torch.Tensor) -> tuple[int, int] | None:
+    def trained_size(self, decoded: Decoded, image: torch.Tensor) -> tuple[int, int] | None:
         """The size to resample ``decoded`` to, when its pixel spacing (``meta["spacing"]``,
         mm) lies outside the pixel sizes the model was trained at (``native`` turns it off)."""
         if self.pixel_range is None or decoded.meta.get("spacing") is None:
@@ -157,10 +153,10 @@ class Predictor:
 
     def predict(self, image: torch.Tensor) -> torch.Tensor:
         """One decoded (C, H, W) image -> the output (C_out, H, W) in data units."""
-        decoded = formats.Decoded(Path("<tensor>"), image)
+        decoded = Decoded(Path("<tensor>"), image)
         return next(iter(self.stream([decoded])))[1]
 
-    def stream(self, images: Iterable[formats.Decoded]) -> Iterator[tuple[formats.Decoded, torch.Tensor]]:
+    def stream(self, images: Iterable[Decoded]) -> Iterator[tuple[Decoded, torch.Tensor]]:
         """``(decoded, output)`` for each image, in order; images are decoded lazily by the
         caller's iterable, and tiles of consecutive images share batches."""
         task = self.model.task
@@ -186,7 +182,7 @@ class Predictor:
         yield from self._run(pending)
 
     @torch.no_grad()
-    def _run(self, pending: list[tuple[_Job, Box, torch.Tensor]]) -> list[tuple[formats.Decoded, torch.Tensor]]:
+    def _run(self, pending: list[tuple[_Job, Box, torch.Tensor]]) -> list[tuple[Decoded, torch.Tensor]]:
         """Run a batch of tiles; returns ``(decoded, output)`` of the images it completed."""
         if not pending:
             return []
@@ -213,7 +209,7 @@ class Predictor:
 class _Job:
     """An image being predicted: its tiles' outputs gather in ``blender``."""
 
-    decoded: formats.Decoded
+    decoded: Decoded
     plan: TilePlan
     original: tuple[int, int] | None = None  # the input's size when it was resampled
     blender: Blender | None = None

@@ -1,10 +1,10 @@
-"""DICOM and NIfTI for ``i2i predict``: the :class:`~i2i.inference.formats.Format` factories
+"""DICOM and NIfTI for ``i2i predict``: the :class:`~i2i.data.formats.Format` factories
 :func:`dicom` and :func:`nifti`, registered by the built-in ``i2i.formats`` plugin.
 
 DICOM (``.dcm``, ``.dicom``, or any file whose suffix no format owns that has the ``DICM``
 marker, e.g. a suffix-less ``IM0001``): a single-frame file is one 2-D image ``(1, H, W)``, float32
 HU through its Modality LUT (:func:`~i2i.medical.dicom.read_dicom_frames`); a multi-frame
-file is a :class:`~i2i.inference.formats.Stack` of its frames, in the file's frame order.
+file is a :class:`~i2i.data.formats.Stack` of its frames, in the file's frame order.
 Outputs, in HU (the data units of the CT tasks), are written as derived DICOM
 (:func:`~i2i.medical.dicom.derived_dataset`): the input's header (patient, study,
 geometry) kept, int16 pixel data through RescaleSlope/RescaleIntercept (re-read values are
@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from i2i.data.formats import Decoded, Format, Stack, session_state
 from i2i.data.imageio import DataError
 from i2i.errors import UsageError
-from i2i.inference.formats import Decoded, Format, Stack, session_state
 
 
 def dicom() -> Format:
@@ -76,7 +76,7 @@ def read_dicom_input(path: Path) -> Decoded | Stack:
 def write_dicom_output(path: Path, image: torch.Tensor, like: Decoded | Stack) -> None:
     """Write the HU ``image`` as a derived copy of ``like``'s DICOM header (multi-frame for a
     Stack); the new SeriesInstanceUID is shared by every output of one source series in the
-    current :func:`~i2i.inference.formats.output_session`."""
+    current :func:`~i2i.data.formats.output_session`."""
     from pydicom.uid import generate_uid
 
     from i2i.medical.dicom import derived_dataset

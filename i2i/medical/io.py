@@ -3,18 +3,18 @@ one-line warnings the medical readers print."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from i2i import messages
 from i2i.data.imageio import DataError
 from i2i.medical.volume import Volume
 
 
 def warn(message: str) -> None:
     """Print ``message`` as one ``i2i: warning:`` line on stderr (left-out files, odd geometry)."""
-    print(f"i2i: warning: {message}", file=sys.stderr, flush=True)
+    messages.warn(message)
 
 
 def read_volume(path: str | Path) -> Volume:

@@ -26,10 +26,13 @@ them in that window:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from i2i import metrics as M
 from i2i.medical.hu import WindowLike, get_window
+from i2i.metrics import Metric, ScoredImages
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,
@@ -60,8 +63,32 @@ def mae(pred: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None =
     return M.mae(pred, target, mask=mask)
 
 
-#: The names of what :func:`ct_metrics` returns (the CT tasks' ``extra_metrics``).
-CT_METRICS = ("psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu")
+#: What :func:`ct_metrics` returns, each name with whether a higher value is better.
+CT_METRICS = {"psnr": True, "ssim": True, "ms_ssim": True, "rmse_hu": False, "mae_hu": False}
+_CT_DOCS = {"psnr": "PSNR in dB inside the metric window and the field of view",
+            "ssim": "SSIM of the windowed slice", "ms_ssim": "MS-SSIM of the windowed slice",
+            "rmse_hu": "root-mean-square error in HU inside the field of view",
+            "mae_hu": "mean absolute error in HU inside the field of view"}
+
+#: ``images -> (prediction, target, mask)``: a batch's slices in HU and the pixels counted (or None).
+InHU = Callable[[ScoredImages], tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]]
+
+
+def ct_metric_records(window: WindowLike, in_hu: InHU) -> tuple[Metric, ...]:
+    """The CT metrics (:data:`CT_METRICS`) as :class:`~i2i.metrics.Metric` records for a CT
+    task, computed together once per batch by :func:`ct_metrics` inside ``window`` on the
+    slices ``in_hu`` gives."""
+    w = get_window(window)
+
+    def computed(images: ScoredImages) -> dict[str, torch.Tensor]:
+        key = ("ct_metrics", id(in_hu))
+        if key not in images.cache:
+            pred, target, mask = in_hu(images)
+            images.cache[key] = ct_metrics(pred, target, w, mask=mask)
+        return images.cache[key]
+
+    return tuple(Metric(name, up, lambda images, name=name: computed(images)[name], data_range=float(w.width),
+                        doc=_CT_DOCS[name]) for name, up in CT_METRICS.items())
 
 
 def ct_metrics(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,

@@ -139,14 +139,26 @@ class ComponentChecks:
             self.add("plugins", f"expected a table of [plugins.NAME] tables, got {table!r}")
             return {}
         names = {info.name for info in self.plugins.infos}
-        known = names | {n.removeprefix("i2i.") for n in names}
+        known = names | {n.removeprefix("i2i.") for n in names} | set(self.plugins["loggers"].names())
         for name, options in table.items():
             if name not in known:
                 self.add(f"plugins.{name}", f"no plugin {name!r} is loaded{did_you_mean(name, known)}; "
                                             f"loaded: {one_of(known)}")
             elif not isinstance(options, dict):
                 self.add(f"plugins.{name}", f"expected a table of the plugin's options, got {options!r}")
+            elif name.removeprefix("i2i.") in self.plugins["loggers"]:
+                self.logger_options(name, options)
         return table
+
+    def logger_options(self, name: str, options: dict[str, Any]) -> None:
+        """A logger's table: ``enabled`` (true or false) and its factory's options."""
+        enabled = options.get("enabled", False)
+        if not isinstance(enabled, bool):
+            self.add(f"plugins.{name}.enabled", f"must be true or false, got {enabled!r}")
+        rest = {k: v for k, v in options.items() if k != "enabled"}
+        registry = self.plugins["loggers"]
+        for key, message in registry.check_options(name.removeprefix("i2i."), rest, complete=True):
+            self.add(f"plugins.{name}.{key}", message)
 
     def finite_options(self, section: str, options: dict[str, Any]) -> None:
         """NaN and infinity are refused in every component option (TOML has them; no option means them)."""

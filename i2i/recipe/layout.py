@@ -104,12 +104,23 @@ def drop_flat_schedule_keys(tables: dict[str, Any], accepts: Callable[[str, str]
             upgrade.ignored.append(f"schedule.{key}")
 
 
+#: Keys added after recipe digests existed, left out of a digest while at their default, so
+#: runs made before they existed keep their digest and still resume (a new key of a core
+#: section or a built-in component gets a line here).
+ADDED_AT_DEFAULT: dict[tuple[str, str], object] = {
+    ("train", "mode"): "gan",
+}
+
+
 def digest_layout(content: dict[str, Any]) -> dict[str, Any]:
     """Resolved recipe tables (:meth:`Recipe.as_dict`) in the layout recipe digests are
     computed over: the old one (the source's name and options in ``[data]``; the flat
     ``[schedule]`` and ``[optim]`` of the built-in schedules and optimisers), so runs and
     checkpoints made before the current layout keep their digest and still resume."""
     out = copy.deepcopy(content)
+    for (section, name), default in ADDED_AT_DEFAULT.items():
+        if section in out and out[section].get(name, default) == default:
+            out[section].pop(name, None)
     source = out.pop("source", None)
     if source is not None:
         out["data"] = {**out.get("data", {}), "source": source.pop("name"), **source}

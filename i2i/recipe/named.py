@@ -8,70 +8,15 @@ the recipe is called everywhere, so the default run directory is ``runs/medical_
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from i2i.errors import ComponentError, UsageError, did_you_mean, one_of
-
-if TYPE_CHECKING:
-    from i2i.plugins import Plugins
-
-#: What a recipe name may be: it becomes a folder name (``runs/NAME``) and a file stem.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-
-
-@dataclass(frozen=True)
-class ShippedRecipe:
-    """A recipe registered by a plugin: its name, its file and the plugin that shipped it."""
-
-    name: str
-    path: Path
-    plugin: str
-
-    @property
-    def description(self) -> str:
-        """The first paragraph of the file's leading ``#`` comment, as one line."""
-        try:
-            lines = self.path.read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return ""
-        words: list[str] = []
-        for line in lines:
-            text = line.strip()
-            if not text.startswith("#"):
-                if words or text:
-                    break
-                continue
-            text = text.lstrip("#").strip()
-            if not text and words:
-                break
-            words += text.split()
-        return " ".join(words)
-
-
-def add_recipe(table: dict[str, ShippedRecipe], name: str, path: str | Path, plugin: str) -> ShippedRecipe:
-    """Add plugin ``plugin``'s recipe ``name`` (file ``path``) to ``table``; a bad name, a
-    missing file or a name another plugin took fails with :class:`ComponentError`."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ComponentError(f"plugin {plugin!r}: recipe name {name!r} is not a name: use letters, digits, "
-                             "'_' and '-' (it names the run directory runs/NAME)")
-    file = Path(path)
-    if file.suffix != ".toml" or not file.is_file():
-        raise ComponentError(f"plugin {plugin!r}: recipe {name!r}: {file} is not a .toml file "
-                             "(is it listed as package data?)")
-    if name in table:
-        raise ComponentError(f"recipe {name!r} from plugin {plugin!r} is already registered by plugin "
-                             f"{table[name].plugin!r}; rename one of them")
-    table[name] = ShippedRecipe(name, file, plugin)
-    return table[name]
+from i2i.errors import UsageError, did_you_mean, one_of
+from i2i.plugins import Plugins, get_plugins
+from i2i.shipped_recipes import ShippedRecipe
 
 
 def shipped_recipes(plugins: Plugins | None = None) -> dict[str, ShippedRecipe]:
     """Every shipped recipe by name (the process's plugins unless ``plugins`` is given)."""
-    from i2i.plugins import get_plugins
-
     return (plugins or get_plugins()).recipes
 
 

@@ -32,6 +32,10 @@ class RunSection:
 class TrainSection:
     """``[train]``: how long and how the training loop runs."""
 
+    mode: Literal["gan", "supervised"] = key(
+        "gan", "gan: a conditional GAN (the generator's losses plus an adversarial one against a discriminator); "
+        "supervised: the generator's reconstruction losses alone, with no discriminator built or stepped "
+        "(FBPConvNet, RED-CNN): [discriminator] and adversarial and feature-matching losses are left out")
     steps: int | None = key(None, "optimisation steps; overrides train.epochs", ge=1)
     epochs: int | None = key(None, "passes over the training split (when train.steps is not set)", ge=1)
     batch_size: int = key(1, "images per step", ge=1)

@@ -13,14 +13,23 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from i2i.data.augment_ops import check_augmentation
+from i2i.data.source import warn_once
 from i2i.errors import RecipeError, close_matches, did_you_mean, one_of
+from i2i.metrics import MetricTable
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe.components import ComponentChecks, nonfinite
 from i2i.recipe.layers import merge, parse_sets, read_toml
 from i2i.recipe.layout import Upgrade, drop_flat_schedule_keys, upgrade_layer
 from i2i.recipe.model import ComponentSpec, LossSpec, Recipe, freeze
-from i2i.recipe.schema import ALL_SECTIONS, COMPONENT_SECTIONS, CORE_SECTIONS, DEFAULT_NAMES, NETWORKS, AugmentSection
-from i2i.data.augment_ops import check_augmentation
+from i2i.recipe.schema import (
+    ALL_SECTIONS,
+    COMPONENT_SECTIONS,
+    CORE_SECTIONS,
+    DEFAULT_NAMES,
+    NETWORKS,
+    AugmentSection,
+)
 from i2i.typecheck import check_value, coerce, resolved_parameters
 
 #: Component sections built by their own checks rather than the generic one.
@@ -56,8 +65,6 @@ def resolve(source: str, file_layer: dict[str, Any], set_layer: dict[str, Any] |
         raise RecipeError(source, checker.problems)
     note = upgrade.note(tables)
     if note and announce:
-        from i2i.data.source import warn_once
-
         warn_once(f"{source}: {note}")
     return recipe
 
@@ -109,6 +116,8 @@ class _Checker(ComponentChecks):
         optim = self.optimizer(tables.get("optim", {}))
         losses = self.losses(tables.get("losses", {}))
         plugin_tables = self.plugin_tables(tables.get("plugins", {}))
+        if core["train"].mode == "supervised":
+            components["discriminator"], losses = None, self.without_discriminator_terms(losses)
         self.cross_checks(core, components, losses)
         unknown = {section: ComponentSpec(DEFAULT_NAMES.get(section, "?"), freeze({})) for section in COMPONENT_SECTIONS}
         return Recipe(
@@ -155,6 +164,13 @@ class _Checker(ComponentChecks):
 
     # -- across sections ----------------------------------------------------------------
 
+    def without_discriminator_terms(self, losses: tuple[LossSpec, ...]) -> tuple[LossSpec, ...]:
+        """``train.mode = "supervised"``: the losses that need no discriminator (adversarial and
+        feature-matching ones, by their factory's ``role``, are left out)."""
+        registry = self.plugins["losses"]
+        return tuple(loss for loss in losses if loss.name not in registry or getattr(
+            registry.get(loss.name).factory, "role", "reconstruction") not in ("adversarial", "feature_matching"))
+
     def cross_checks(self, core: dict[str, Any], components: dict[str, Any], losses: tuple[LossSpec, ...]) -> None:
         data = core["data"]
         if data.preprocess == "resize_and_crop" and data.crop_size > data.load_size:
@@ -192,13 +208,12 @@ class _Checker(ComponentChecks):
         wanted = [(key, name) for key, name in wanted if name is not None]
         if not wanted or task_spec is None:
             return
-        from i2i.evaluation.metrics import validation_metric_names
-
         try:
             task = self.plugins["tasks"].build(task_spec.name, task_spec.options)
+            table = MetricTable.registered(self.plugins["metrics"], task)
         except Exception:  # noqa: BLE001 - the task's own error is reported when the run builds it
             return
-        names = validation_metric_names(task, ema=bool(core["train"].ema_decay))
+        names = table.validation_names(ema=bool(core["train"].ema_decay), baseline=task.has_baseline)
         for key, name in wanted:
             if name not in names:
                 self.add(key, f"{name!r} is not a metric this task's validation logs{did_you_mean(name, names)}; "

@@ -24,7 +24,8 @@ def series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list
 
 def curve_groups(records: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
     """The plots to draw and the keys each shows: ``losses`` (``loss_*``), ``learning rate``
-    (``lr_*``), ``throughput`` (``images_per_s``) and one plot per validation metric with
+    (``lr_*``), ``throughput`` (``images_per_s``), the discriminator's health
+    (``gan_d_real``, ``gan_d_fake``, ``gan_d_accuracy``) and one plot per validation metric with
     the model (``val_NAME``) and the identity baseline (``val_input_NAME``) together."""
     keys: list[str] = []
     for r in records:
@@ -38,6 +39,9 @@ def curve_groups(records: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
         groups["learning rate"] = rates
     if "images_per_s" in keys:
         groups["throughput (images/s)"] = ["images_per_s"]
+    health = [k for k in ("gan_d_real", "gan_d_fake", "gan_d_accuracy") if k in keys]
+    if health:
+        groups["discriminator: mean output on real / generated pairs, accuracy"] = health
     for k in keys:
         if k.startswith("val_") and not k.startswith("val_input_"):
             name = k[len("val_"):]

@@ -21,10 +21,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from i2i import __version__
-from i2i.runs.rundir import MetricsLog
+from i2i.assembly.components import build_task
+from i2i.assembly.describe import component_details, describe_recipe
 from i2i.errors import UsageError
+from i2i.metrics import MetricTable
+from i2i.plugins import get_plugins
+from i2i.recipe import load_recipe
 from i2i.report.curves import curve_groups, plot_png
+from i2i.runs.checkpoint import list_checkpoints
+from i2i.runs.rundir import MetricsLog
+from i2i.version import __version__
 
 #: Sample grids shown: evenly spread over the run, always including the last.
 MAX_GRIDS = 4
@@ -71,6 +77,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 def render(run: Path) -> str:
     """The page's HTML for the run directory ``run``."""
     records = MetricsLog(run / "metrics.jsonl").read()
+    table = _metric_table(run)
     evaluation = _read_json(run / "eval.json")
     recipe_text = (run / "recipe.toml").read_text()
     last_step = max((int(r["step"]) for r in records if "step" in r), default=None)
@@ -78,7 +85,7 @@ def render(run: Path) -> str:
         f"<h1>i2i run report: {_e(run.resolve().name)}</h1>",
         f'<p class="meta">{_e(_recipe_line(recipe_text))} &middot; last logged step {last_step} &middot; '
         f'written {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by i2i {__version__}</p>',
-        _metrics_section(evaluation, records),
+        _metrics_section(evaluation, records, table),
         _curves_section(records),
         _samples_section(run / "samples"),
         _summary_section(run),
@@ -115,7 +122,19 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def _metrics_section(evaluation: dict[str, Any] | None, records: list[dict[str, Any]]) -> str:
+def _metric_table(run: Path) -> MetricTable | None:
+    """The run's metric table (which way each metric improves), rebuilt from its recipe; None
+    when that is impossible (a plugin it names is gone): the report is still written."""
+    try:
+        plugins = get_plugins()
+        recipe = load_recipe(run / "recipe.toml", [], plugins)
+        return MetricTable.registered(plugins["metrics"], build_task(plugins, recipe))
+    except Exception:  # noqa: BLE001 - the report must still be written
+        return None
+
+
+def _metrics_section(evaluation: dict[str, Any] | None, records: list[dict[str, Any]],
+                     table: MetricTable | None) -> str:
     if evaluation and evaluation.get("metrics"):
         return _eval_table(evaluation)
     validation = [r for r in records if any(k.startswith("val_") for k in r)]
@@ -128,8 +147,9 @@ def _metrics_section(evaluation: dict[str, Any] | None, records: list[dict[str, 
         name = key[len("val_"):]
         base = last.get(f"val_input_{name}")
         rows.append((name, last[key], None, base, None))
+    better = {name: table.higher_is_better(name) for name, *_ in rows if name in table} if table else {}
     return (f"<h2>Final metrics</h2><p class=\"meta\">Last validation pass, step {last.get('step')} "
-            "(no eval.json in the run directory).</p>" + _table(rows, None))
+            "(no eval.json in the run directory).</p>" + _table(rows, better))
 
 
 def _eval_table(evaluation: dict[str, Any]) -> str:
@@ -148,7 +168,8 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
     return head + warnings + _table(rows, better) + (f"<ul class=\"meta\">{notes}</ul>" if notes else "")
 
 
-def _table(rows: list[tuple], higher_is_better: dict[str, bool] | None) -> str:
+def _table(rows: list[tuple], higher_is_better: dict[str, bool]) -> str:
+    """Model against baseline per metric; a difference is coloured where the metric's direction is known."""
     has_baseline = any(r[3] is not None for r in rows)
     out = ['<table id="metrics"><tr><th>metric</th><th>model</th>']
     if has_baseline:
@@ -163,18 +184,12 @@ def _table(rows: list[tuple], higher_is_better: dict[str, bool] | None) -> str:
             if mean is not None and base is not None and math.isfinite(mean) and math.isfinite(base):
                 d = mean - base
                 diff = f"{d:+.4g}"
-                up = (higher_is_better or {}).get(name, _higher(name))
-                css = "better" if (d > 0) == up and d != 0 else ("worse" if d != 0 else "")
+                up = higher_is_better.get(name)
+                css = "" if up is None or d == 0 else ("better" if (d > 0) == up else "worse")
             out.append(f"<td class=\"num\">{base_cell}</td><td class=\"num {css}\">{diff}</td>")
         out.append("</tr>")
     out.append("</table>")
     return "".join(out)
-
-
-def _higher(name: str) -> bool:
-    from i2i.metrics import higher_is_better
-
-    return higher_is_better(name)
 
 
 # -- curves, samples ----------------------------------------------------------------------------
@@ -236,12 +251,8 @@ def _samples_section(folder: Path) -> str:
 
 def _summary_section(run: Path) -> str:
     try:
-        from i2i.plugins import get_plugins
-        from i2i.recipe import load_recipe
-        from i2i.assembly.describe import component_details, summarize
-
         plugins = get_plugins()
-        result = summarize(load_recipe(run / "recipe.toml", [], plugins), plugins)
+        result = describe_recipe(load_recipe(run / "recipe.toml", [], plugins), plugins)
     except Exception as exc:  # the report must still be written when a plugin is gone
         return f"<h2>Model</h2><p class=\"worse\">The model summary could not be rebuilt: {_e(str(exc))}</p>"
     rows = ["<table id=\"model\"><tr><th>role</th><th>name</th><th>parameters</th><th>details</th>"
@@ -256,8 +267,6 @@ def _summary_section(run: Path) -> str:
 
 
 def _checkpoints_section(run: Path) -> str:
-    from i2i.runs.checkpoint import list_checkpoints
-
     folder = run / "checkpoints"
     found = list_checkpoints(folder) if folder.is_dir() else []
     if not found:

@@ -25,10 +25,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from i2i import __version__
+from i2i.errors import I2IError, UsageError
 from i2i.resources import disk_full
 from i2i.runs.tensor_tree import join_tensors, split_tensors
-from i2i.errors import I2IError, UsageError
+from i2i.version import __version__
 
 STEP_DIR = re.compile(r"^step_(\d{8,})$")
 TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)$")

@@ -7,17 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from i2i.evaluation.evaluate import evaluate_run
+from i2i.evaluation.summary import metric_gaps
 from i2i.recipe import Recipe
+from i2i.report.page import write_report
 
 
 def finish_run(recipe: Recipe, run_dir: Path, device: Any, quiet: bool,
                say: Callable[[str], None]) -> tuple[Any, Path]:
     """Evaluate ``run_dir``'s final model on its held-out split (when ``train.final_eval``
     and the data have one) and write the report; returns ``(EvalResult or None, report path)``."""
-    from i2i.evaluation.evaluate import evaluate_run
-    from i2i.evaluation.summary import metric_gaps
-    from i2i.report.page import write_report
-
     result = None
     if recipe.train.final_eval:
         done = evaluate_run(run_dir, device, recipe.train.final_eval_images)

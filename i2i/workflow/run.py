@@ -17,21 +17,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from i2i import messages
+from i2i.devices import pick_device
+from i2i.engine import distributed as dist
+from i2i.engine.trainer import Trainer
 from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, load_recipe
+from i2i.resources import resource_errors, training_memory_knobs
+from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
+from i2i.runs.lock import RunLock
+from i2i.runs.rundir import (
+    choose_run_dir,
+    create_run_dir,
+    is_restartable,
+    restart_run_dir,
+    write_recipe,
+)
+from i2i.workflow.finish import finish_run
 
-Say = Callable[[str], None]
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+Say = messages.Sink
 
 
 @dataclass
@@ -50,7 +60,8 @@ class RunResult:
 
 def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str | Path | None = None,
           device: str | None = None, resume: str | Path | bool | None = None, init_from: str | Path | None = None,
-          finish: bool = True, quiet: bool = True, plugins: Plugins | None = None, say: Say = _stderr) -> RunResult:
+          finish: bool = True, quiet: bool = True, plugins: Plugins | None = None,
+          say: Say = messages.to_stderr) -> RunResult:
     """Train ``recipe`` (a path) with ``--set``-style ``overrides`` into a run directory.
 
     ``out``: the run directory (default ``run.out``: ``runs/{recipe}``, with a ``-2``...
@@ -59,13 +70,10 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     ``init_from``: start the networks from trained weights (fine-tuning: an i2i checkpoint or
     a reference pix2pix ``latest_net_G.pth``; see :mod:`i2i.assembly.init_from`).
     ``finish``: evaluate a completed run and write its report. ``quiet``: no progress bar.
-    Messages go to ``say``. Raises :class:`i2i.errors.I2IError` subclasses for problems the
+    Every message of the run (its own and its parts', through :mod:`i2i.messages`) goes to
+    ``say``; under torchrun, ranks other than 0 say nothing. Raises :class:`i2i.errors.I2IError` subclasses for problems the
     user can act on.
     """
-    from i2i.engine import distributed as dist
-    from i2i.devices import pick_device
-    from i2i.runs.lock import RunLock
-
     plugins = plugins or get_plugins()
     sets = [*overrides, *([f"run.device={json.dumps(device)}"] if device else [])]
     if out is not None and not str(out).strip():
@@ -88,23 +96,19 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
         info, torch_device = dist.init_distributed(pick_device(resolved.run.device, "run.device"))
         run_dir = Path(dist.broadcast_path(info, str(new_run_dir(resolved)) if info.is_main else None))
         resolved = with_run_dir(resolved, run_dir)
-    say = say if info.is_main else (lambda line: None)
+    say = say if info.is_main else messages.quiet
     lock = RunLock(run_dir)
     try:
-        if info.is_main:
-            take_lock(lock, say)
-        return _train_locked(resolved, run_dir, plugins, torch_device, info, resuming, finish, quiet, say)
+        with messages.said_to(say):
+            if info.is_main:
+                take_lock(lock, say)
+            return _train_locked(resolved, run_dir, plugins, torch_device, info, resuming, finish, quiet, say)
     finally:
         lock.release()
 
 
 def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, info, resuming: bool, finish: bool,
                   quiet: bool, say: Say) -> RunResult:
-    from i2i.engine import distributed as dist
-    from i2i.resources import resource_errors, training_memory_knobs
-    from i2i.runs.rundir import create_run_dir, write_recipe
-    from i2i.engine.trainer import Trainer
-
     checkpoint = starting_point(run_dir, resolved, resuming, info.is_main, say)
     trainer, ended = None, "failed"
     try:
@@ -125,8 +129,6 @@ def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, inf
                 if status == "interrupted":
                     say(f"continue with: i2i run --resume {run_dir}")
                 elif finish:
-                    from i2i.workflow.finish import finish_run
-
                     result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
             ended = status
     except KeyboardInterrupt:
@@ -145,8 +147,6 @@ def with_run_dir(recipe: Recipe, run_dir: Path) -> Recipe:
 
 def new_run_dir(recipe: Recipe) -> Path:
     """The directory a new run of ``recipe`` goes to (see :func:`i2i.runs.rundir.choose_run_dir`)."""
-    from i2i.runs.rundir import choose_run_dir
-
     return choose_run_dir(recipe, explicit="{recipe}" not in recipe.run.out)
 
 
@@ -163,9 +163,6 @@ def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: boo
     """The checkpoint to continue from: on resume the newest intact one (saying which newer
     ones are skipped and why). A run that stopped before its first checkpoint (resumed or
     run again into its folder) restarts from step 0, saying so; returns None then."""
-    from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
-    from i2i.runs.rundir import is_restartable, restart_run_dir
-
     checkpoint = None
     if resuming:
         required = REQUIRED_FILES + (("discriminator.safetensors",) if resolved.discriminator else ())

@@ -16,6 +16,11 @@ class VanillaGAN(AdversarialLoss):
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0):
         self.real_label = real_label
         self.fake_label = fake_label
+        self.decision_threshold = (real_label + fake_label) / 2
+
+    def realness(self, logits: torch.Tensor) -> torch.Tensor:
+        """The probability D gives a pair of being real."""
+        return torch.sigmoid(logits)
 
     def _bce(self, logits: torch.Tensor, label: float) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
@@ -33,6 +38,7 @@ class LSGAN(AdversarialLoss):
     def __init__(self, real_label: float = 1.0, fake_label: float = 0.0):
         self.real_label = real_label
         self.fake_label = fake_label
+        self.decision_threshold = (real_label + fake_label) / 2
 
     def d_term(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * (F.mse_loss(real, torch.full_like(real, self.real_label))
@@ -46,6 +52,8 @@ class Hinge(AdversarialLoss):
     """Hinge loss (Lim & Ye 2017; SAGAN, SPADE): D: mean(relu(1 - real)) + mean(relu(1 + fake));
     G: -mean(fake)."""
 
+    decision_threshold = 0.0
+
     def d_term(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
@@ -58,6 +66,8 @@ class WGANGP(AdversarialLoss):
     ``cal_gradient_penalty(type="mixed")``: D: mean(fake) - mean(real) +
     gp_weight * mean((||grad D(interp)||_2 - gp_constant)^2) over random mixes of real and
     generated (input, output) pairs; G: -mean(fake)."""
+
+    decision_threshold = 0.0
 
     def __init__(self, gp_weight: float = 10.0, gp_constant: float = 1.0):
         self.gp_weight = gp_weight

@@ -15,7 +15,9 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from i2i.data.pair_random import PairRandom
-from i2i.medical.metrics import CT_METRICS
+from i2i.medical.fov import fov_mask
+from i2i.medical.metrics import ct_metric_records
+from i2i.metrics import Metric, ScoredImages
 from i2i.tasks import Task
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
@@ -41,7 +43,6 @@ class CTTask(Task):
         "losses": {"gan": {"name": "lsgan", "weight": 1.0}, "l1": {"name": "l1", "weight": 100.0}},
     }
     allows_photometric = False  # input HU carry the physics
-    extra_metrics = CT_METRICS
     input_units = output_units = "hu"
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
@@ -88,8 +89,6 @@ class CTTask(Task):
         """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
         circle inscribed in the slice's square, as the projector sees it): nothing there was
         measured, as in the targets."""
-        from i2i.medical.fov import fov_mask
-
         return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
 
     def clean(self, hu: torch.Tensor) -> torch.Tensor:
@@ -127,13 +126,14 @@ class CTTask(Task):
 
     # -- measuring and presentation -----------------------------------------------------------
 
-    def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        from i2i.medical import metrics as M
-        from i2i.medical.fov import fov_mask
+    def task_metrics(self) -> tuple[Metric, ...]:
+        """The CT metrics in HU (:func:`i2i.medical.metrics.ct_metric_records`) inside
+        ``metric_window`` and the field of view."""
+        return ct_metric_records(self.metric_window, self._slices_in_hu)
 
-        out_hu, ref_hu = self.to_hu(output), self.to_hu(target)
-        fov = fov_mask(*out_hu.shape[-2:], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
-        return M.ct_metrics(out_hu, ref_hu, self.metric_window, mask=fov)
+    def _slices_in_hu(self, images: ScoredImages) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out_hu, ref_hu = self.to_hu(images.output), self.to_hu(images.target)
+        return out_hu, ref_hu, fov_mask(*out_hu.shape[-2:], device=out_hu.device).view(1, 1, *out_hu.shape[-2:])
 
     @property
     def data_range(self) -> float:

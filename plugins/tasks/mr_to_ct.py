@@ -6,7 +6,8 @@ from typing import Literal
 
 import torch
 
-from i2i.medical.metrics import CT_METRICS
+from i2i.medical.metrics import ct_metric_records
+from i2i.metrics import Metric, ScoredImages
 from i2i.tasks import Task, to_unit_range
 
 
@@ -42,7 +43,6 @@ class MRToCTTask(Task):
         #: (which sees no CT) writes the same units it was trained on.
         self.target_in_hu = ct_units == "hu"
         if self.target_in_hu:
-            self.extra_metrics = CT_METRICS
             self.output_units = "hu"
 
     @property
@@ -101,9 +101,9 @@ class MRToCTTask(Task):
                  self.preview(self.decode_output(x, target)))
         return tuple(image.float().clamp(0, 1) for image in shown)
 
-    def metrics(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not self.target_in_hu:
-            return {}
-        from i2i.medical import metrics as M
+    def task_metrics(self) -> tuple[Metric, ...]:
+        """HU-trained models: the CT metrics in HU inside ``metric_window``; windowed CT images: none."""
+        return ct_metric_records(self.metric_window, self._slices_in_hu) if self.target_in_hu else ()
 
-        return M.ct_metrics(self.decode_output(x, output), self.decode_output(x, target), self.metric_window)
+    def _slices_in_hu(self, images: ScoredImages) -> tuple[torch.Tensor, torch.Tensor, None]:
+        return (self.decode_output(images.x, images.output), self.decode_output(images.x, images.target), None)

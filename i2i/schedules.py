@@ -1,5 +1,6 @@
-"""Learning-rate schedules: the base class every schedule component can build on, building
-the recipe's ``[schedule]``, and what a resume with another run length does to it.
+"""The base class of learning-rate schedules, which schedule components (plugins, the
+built-in ``i2i.schedules`` included) build on, and what completes a plugin's schedule that
+has only ``factor``.
 
 A schedule is a multiplier of the base learning rates (``optim.lr_g``, ``optim.lr_d``) per
 optimisation step. The built-in ones (constant, linear, step, plateau, cosine) are
@@ -72,34 +73,3 @@ def as_schedule(schedule: Any, name: str, plugin: str) -> Schedule:
     if all(callable(getattr(schedule, m, None)) for m in ("observe", "state_dict", "load_state_dict")):
         return schedule
     return _Completed(schedule)
-
-
-def depends_on_length(plugins: Any, name: str) -> bool:
-    """Whether schedule ``name`` takes the run's ``total_steps`` (linear and cosine do)."""
-    return "total_steps" in plugins["schedules"].get(name).parameters()
-
-
-def resume_note(plugins: Any, spec: Any, saved_total: int, total: int, step: int) -> str | None:
-    """One line saying what a resume with a different run length does to the schedule
-    ``spec`` (the recipe's ``[schedule]``): a schedule that takes ``total_steps`` is
-    recomputed over the new length (linear and cosine stretch or shrink), the others go on
-    unchanged; ``None`` when the length is unchanged."""
-    if saved_total == total:
-        return None
-    if not depends_on_length(plugins, spec.name):
-        return (f"the run now has {total} steps instead of {saved_total}; the {spec.name} schedule does not "
-                "depend on the run's length and continues unchanged")
-    from i2i.assembly.components import build_schedule
-
-    before = build_schedule(plugins, spec, saved_total).factor(step)
-    after = build_schedule(plugins, spec, total).factor(step)
-    return (f"the run now has {total} steps instead of {saved_total}: the {spec.name} schedule is recomputed "
-            f"over {total} steps (learning-rate factor at step {step}: {before:.4g} -> {after:.4g})")
-
-
-def apply_lr(optimizer, base_lr: float, factor: float) -> float:
-    """Set every parameter group's learning rate to ``base_lr * factor``; returns it."""
-    lr = base_lr * factor
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    return lr

@@ -1,0 +1,43 @@
+"""Everything a plugin author imports from i2i, in one place (the stable surface for
+third-party plugins; see CONTRIBUTING.md, "Writing a plugin")::
+
+    from i2i.plugin_api import Task, hookimpl
+
+Hooks and what they receive: :data:`hookimpl`, :class:`Register`, :class:`RegisterRecipe`,
+:class:`TrainerView` (what training events see), :class:`RecipeView`. Bases and contracts,
+by component kind:
+
+- tasks: :class:`Task` (the base class) and the Protocols it implements, :class:`TaskSpec`
+  (:class:`Values`, :class:`PairMaking`, :class:`Presentation`, :class:`Measuring`);
+  :class:`PairRandom` for the random draws of a task that makes its inputs;
+- networks: :class:`GeneratorSpec` and :class:`DiscriminatorSpec` (the attributes the engine reads);
+- losses: :class:`AdversarialLoss`, :class:`ReconstructionLoss`, :class:`FeatureMatchingLoss`,
+  :data:`Scales` and :func:`as_scales`;
+- schedules: :class:`Schedule`; metrics: :class:`Metric` and :class:`ScoredImages`;
+  loggers: :class:`Logger`;
+- data sources: :class:`Source`; file formats of ``i2i predict`` (predict-only: sources read
+  their own files): :class:`Format`, :class:`Decoded`, :class:`Stack`.
+"""
+
+from i2i.data.formats import Decoded, Format, Stack
+from i2i.data.pair_random import PairRandom
+from i2i.data.source import Source
+from i2i.hookspecs import RecipeView, Register, RegisterRecipe, TrainerView, hookimpl
+from i2i.loggers import Logger
+from i2i.losses import (
+           AdversarialLoss,
+           FeatureMatchingLoss,
+           ReconstructionLoss,
+           Scales,
+           as_scales,
+)
+from i2i.metrics import Metric, ScoredImages
+from i2i.nn.protocols import DiscriminatorSpec, GeneratorSpec
+from i2i.schedules import Schedule
+from i2i.tasks import Task
+from i2i.taskspec import Measuring, PairMaking, Presentation, TaskSpec, Values
+
+__all__ = ["AdversarialLoss", "Decoded", "DiscriminatorSpec", "FeatureMatchingLoss", "Format", "GeneratorSpec",
+           "Logger", "Measuring", "Metric", "PairMaking", "PairRandom", "Presentation", "RecipeView",
+           "ReconstructionLoss", "Register", "RegisterRecipe", "Scales", "ScoredImages", "Schedule", "Source", "Stack",
+           "Task", "TaskSpec", "TrainerView", "Values", "as_scales", "hookimpl"]
