@@ -51,7 +51,7 @@ def _segment(marker: int, payload: bytes) -> bytes:
 def ct_dataset(stored: np.ndarray, z: float, number: int, series_uid: str, *, study_uid: str = "1.2.3.4",
                spacing: float = 0.5, intercept: float | None = -1024.0, slope: float | None = 1.0,
                description: str = "AXIAL HEAD", image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL"),
-               series_number: int = 3):
+               series_number: int = 3, patient_id: str = "TEST-001"):
     """A CT Image Storage dataset of unsigned 16-bit ``stored`` values at height ``z`` mm
     (explicit VR little endian; ``intercept``/``slope`` None leaves the tag out)."""
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -63,7 +63,7 @@ def ct_dataset(stored: np.ndarray, z: float, number: int, series_uid: str, *, st
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.Modality, ds.PatientID, ds.PatientName = "CT", "TEST-001", "Test^Head"
+    ds.Modality, ds.PatientID, ds.PatientName = "CT", patient_id, "Test^Head"
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, study_uid + ".1"
     ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, number, description
     ds.ImageType = list(image_type)

@@ -21,10 +21,11 @@ from tests.test_predict import make_checkpoint  # noqa: E402
 
 
 def undecodable(folder):
-    """A JPEG 2000 slice relabelled as JPEG 2000 Part 2 multi-component, which nothing decodes."""
+    """A JPEG 2000 slice relabelled as a CT in JPEG 2000 Part 2 multi-component, which nothing decodes."""
     folder.mkdir()
     ds = pydicom.dcmread(get_testdata_file("MR_small_jp2klossless.dcm", download=False))
     ds.file_meta.TransferSyntaxUID = pydicom.uid.UID("1.2.840.10008.1.2.4.92")
+    ds.Modality, ds.RescaleIntercept, ds.RescaleSlope = "CT", -1024, 1
     ds.save_as(folder / "jp2part2")
     return folder / "jp2part2"
 

@@ -13,7 +13,7 @@ import click
 
 from i2i import __version__
 from i2i.cli import (eval_cmd, export_cmd, plugins_cmd, predict_cmd, recipe_cmd, recipes_cmd, report_cmd, run_cmd,
-                     scaffold_cmd, show_cmd, summary_cmd)
+                     scaffold_cmd, series_cmd, show_cmd, summary_cmd)
 from i2i.errors import I2IError, RecipeError
 
 
@@ -54,7 +54,7 @@ def cli() -> None:
 
 for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, recipes_cmd.recipes, summary_cmd.summary,
                 scaffold_cmd.new_plugin, predict_cmd.predict, eval_cmd.eval_command, report_cmd.report,
-                export_cmd.export, show_cmd.show):
+                export_cmd.export, show_cmd.show, series_cmd.series_command):
     cli.add_command(command)
 
 
