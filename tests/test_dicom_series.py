@@ -99,7 +99,7 @@ def test_missing_positions_name_the_file_and_the_option(tmp_path):
     ds = pydicom.dcmread(paths[1])
     del ds.ImagePositionPatient
     ds.save_as(paths[1])
-    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 'AXIAL HEAD' .*source.order = "
+    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 3 'AXIAL HEAD' .*source.order = "
                                         r'"instance_number"'):
         source(folder).dataset("train")
     assert len(source(folder, order="instance_number").dataset("train")) == 3
@@ -115,7 +115,7 @@ def test_uneven_spacing_and_tilt_get_one_line_naming_the_series(tmp_path, capsys
     assert len(source(folder).dataset("train")) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "series 'Tilted head'" in err[0] and "uneven slice spacing, 2.00 to 5.00 mm" in err[0]
+    assert "series 3 'Tilted head'" in err[0] and "uneven slice spacing, 2.00 to 5.00 mm" in err[0]
     assert "gantry tilt of 15.0 degrees" in err[0] and "2-D slices are unaffected" in err[0]
 
 

@@ -94,7 +94,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
     choice = SeriesChoice.of(series or None, ct_only=model.task.input_units == "hu", given_as="--series")
-    say = None if quiet else (lambda line: click.echo(f"i2i: note: {line}", err=True))
+    say = None if quiet else (lambda line: click.echo(f"i2i: warning: {line}", err=True))
     items = collect_inputs(inputs, loaded_plugins(), dicom=choice, say=say)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",

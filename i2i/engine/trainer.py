@@ -101,7 +101,9 @@ class Trainer:
         self.discriminator = setup.placed(self, discriminator) if discriminator is not None else None
         # fine-tuning (train.init_from, i2i.engine.init_from): trained weights, before the EMA and optimisers
         self.init_source = start_from(recipe, self.generator, self.discriminator, load=resume_from is None,
-                                      announce=self.dist.is_main)
+                                      announce=self.dist.is_main, geometry=self.geometry,
+                                      resample_key="source.pixel_size_mm" if "pixel_size_mm" in
+                                      plugins["sources"].get(recipe.source.name).parameters() else None)
         self.terms = B.build_losses(plugins, recipe)
         self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
         self.opt_g = B.build_optimizer(plugins, recipe, "g", self.generator)

@@ -88,42 +88,45 @@ def find_volumes(root: Path, choice: SeriesChoice = SeriesChoice(), order: Order
     found: list[VolumeRef] = []
     series: list[Series] = []
     seen: dict[str, Path] = {}
-    for folder in data_folders(root):
+    folders, repeats = data_folders(root)
+    lines = [f"{root}: read once: " + ", ".join(f"{again} is {first}" for again, first in repeats)] if repeats else []
+    for folder in folders:
         files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         found += [VolumeRef("nifti" if is_nifti(f) else "npy", f, relative_name(f, root), name=relative_name(f, root))
                   for f in files if is_nifti(f) or f.suffix.lower() == ".npy"]
         if any(is_dicom(f) for f in files):
             scan = scan_folder(folder, order=order, seen=seen)
-            if scan.skipped:
-                warn_once(scan.skipped)
+            lines += [scan.skipped] if scan.skipped else []
             series += scan.series
-    lines: list[str] = []
     if series:
         chosen = choose(series, choice, str(root))
-        lines = chosen.lines
-        for line in lines:
-            warn_once(line)
+        lines += chosen.lines
         found += [ref for one in chosen.used for ref in _series_volumes(one, root)]
+    if not found and series:
+        raise DataError(f"{root}: no DICOM series to use: " + " ".join(lines))
     if not found:
         raise DataError(f"{root}: no CT volumes found (looked for DICOM files by their 'DICM' marker, and .nii, "
-                        ".nii.gz and .npy files)" + (f"; {' '.join(lines)}" if lines else ""))
+                        ".nii.gz and .npy files)")
+    for line in lines:
+        warn_once(line)
     return _patient_groups(_unique_files(found))
 
 
-def data_folders(root: Path) -> list[Path]:
-    """``root`` and every folder under it, sorted, hidden folders left out; a folder reached
-    twice (through a symlink, or a symlink loop) is taken once."""
-    visited: set[str] = set()
-    found = []
+def data_folders(root: Path) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """``root`` and every folder under it, sorted, hidden folders left out; and the folders
+    reached a second time (through a symlink, or a symlink loop), each with the first
+    path it was read by: they are not read again."""
+    visited: dict[str, Path] = {}
+    repeats: list[tuple[Path, Path]] = []
     for folder, dirs, _ in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
         if real in visited:
+            repeats.append((Path(folder), visited[real]))
             dirs[:] = []
             continue
-        visited.add(real)
-        found.append(Path(folder))
+        visited[real] = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    return sorted(found)
+    return sorted(visited.values()), repeats
 
 
 def _single_file(root: Path, choice: SeriesChoice) -> VolumeRef:
@@ -141,9 +144,6 @@ def _single_file(root: Path, choice: SeriesChoice) -> VolumeRef:
 
 def _series_volumes(one: Series, root: Path) -> list[VolumeRef]:
     """The volumes of a used series: the series, or each of its multi-frame files."""
-    line = left_out_line(one)
-    if line:
-        warn_once(line)
     multi = [f for ds, f in zip(one.datasets, one.files) if int(ds.get("NumberOfFrames", 1) or 1) > 1]
     group = relative_name(one.folder, root)
     if multi:
@@ -254,8 +254,9 @@ def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu
     """One entry per file of a series, in slice order, and the series' slice count;
     unreadable files kept with their problem, and a line on them added to ``notes``."""
     series = ref.series
-    if series.note:
-        warn_once(series.note)
+    for line in (left_out_line(series), series.note):
+        if line:
+            warn_once(line)
     entries, problems = [], []
     for i, (ds, path) in enumerate(zip(series.datasets, series.files)):
         size = (int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))

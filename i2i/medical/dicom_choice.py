@@ -83,7 +83,7 @@ def matches(series: Series, selector: str | int) -> bool:
 def why_not(series: Series, choice: SeriesChoice, named: bool = False) -> tuple[str, str] | None:
     """``(kind, reason)`` when ``series`` is not used (``named``: the user named it), or None."""
     if series.kind != "image":
-        return series.kind, f"{series.kind} images"
+        return series.kind, f"{series.kind} images, not slices"
     if series.problem is not None:
         return "not a volume", series.problem
     problem = modality_problem(series.head) if choice.ct_only else None
@@ -130,7 +130,10 @@ def _named(found: list[Series], choice: SeriesChoice, where: str) -> Chosen:
 
 
 def _named_reason(series: Series, why: str) -> str:
-    """``series 4 'COR' (111 images: DERIVED\\SECONDARY, coronal)``."""
+    """``series 4 'COR' (111 images: DERIVED\\SECONDARY, coronal)``; a problem (which names
+    its file and series) as it is."""
+    if series.problem is not None and why == series.problem:
+        return why
     return f"{series.short} ({len(series.files)} image{'s' if len(series.files) != 1 else ''}: {why})"
 
 

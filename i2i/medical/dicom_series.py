@@ -106,14 +106,23 @@ class Series:
         return str(uid.name) if uid is not None else "unknown"
 
     @property
+    def syntax_keyword(self) -> str:
+        """The transfer syntax's short name (``JPEGLosslessSV1``; its UID when pydicom does not know it)."""
+        uid = transfer_syntax(self.head)
+        return (str(uid.keyword) or str(uid)) if uid is not None else "unknown"
+
+    @property
     def patient(self) -> str:
         """Whom the series images, for hold-out splits: PatientID, else StudyInstanceUID, else ``""``."""
         return str(self.head.get("PatientID", "") or self.head.get("StudyInstanceUID", "") or "")
 
     @property
     def label(self) -> str:
-        """``series 'DESCRIPTION' (UID) in FOLDER``, to name it in messages."""
-        return series_label(self.folder, self.uid, self.description)
+        """``series NUMBER 'DESCRIPTION' (UID) in FOLDER`` (number and description when it
+        has them), to name it in messages."""
+        named = self.short.removeprefix("series ") if self.number is not None or self.description else ""
+        uid = self.uid or "no SeriesInstanceUID"
+        return f"series {named} ({uid}) in {self.folder}" if named else f"series {uid} in {self.folder}"
 
     @property
     def short(self) -> str:
@@ -121,13 +130,6 @@ class Series:
         parts = [str(self.number) if self.number is not None else "", repr(self.description) if self.description
                  else ""]
         return "series " + (" ".join(p for p in parts if p) or self.uid or "without SeriesInstanceUID")
-
-
-def series_label(folder: Path, uid: str, description: str) -> str:
-    """``series 'DESCRIPTION' (UID) in FOLDER``, to name a series in messages."""
-    uid = uid or "no SeriesInstanceUID"
-    described = f"{description!r} ({uid})" if description else uid
-    return f"series {described} in {folder}"
 
 
 @dataclass
@@ -160,10 +162,11 @@ def scan_folder(folder: str | Path, *, order: Order = "position", seen: dict[str
             by_uid.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((ds, path))
     skipped = None
     if left_out:
-        parts = [f"{len(names)} {reason}{'s' if len(names) > 1 and '(' not in reason else ''} (e.g. {names[0]})"
-                 for reason, names in left_out.items()]
-        skipped = f"{folder}: left out {', '.join(parts)}: not slices to read"
-    return Scan([build_series(folder, uid, items, order) for uid, items in by_uid.items()], skipped)
+        parts = [f"{len(names)} file{'s' if len(names) > 1 else ''} ({names[0]}{', ...' if len(names) > 1 else ''}): "
+                 f"{reason}" for reason, names in left_out.items()]
+        skipped = f"{folder}: left out {'; '.join(parts)}"
+    found = [build_series(folder, uid, items, order) for uid, items in by_uid.items()]
+    return Scan(sorted(found, key=lambda s: (s.number is None, s.number or 0, s.uid)), skipped)
 
 
 def build_series(folder: Path, uid: str, items: list[tuple[Dataset, Path]], order: Order) -> Series:
@@ -182,15 +185,22 @@ def build_series(folder: Path, uid: str, items: list[tuple[Dataset, Path]], orde
     series = Series(folder, uid, [f for _, f in items], [ds for ds, _ in items], kind=majority[0], left_out=left_out)
     series.unusable = {f: f"no pixel data ({sop_class_name(ds)}, modality {ds.get('Modality', '?')}): not an image"
                        for ds, f in items if not has_pixels(ds)}
+    if series.kind != "image":  # projections, captures: not ordered into a volume
+        series.spacing = geo.spacing(series.head, None)
+        return series
     series.problem = _order(series, items, order)
     return series
 
 
 def _image_key(ds: Dataset) -> tuple[str, tuple[float, ...] | None, tuple[int, int]]:
-    """What the images of one series share: kind, slice normal (rounded) and size."""
+    """What the images of one series share: kind, slice normal (rounded) and size; only the
+    kind for localizers and secondary captures (not slices: any plane, any size)."""
+    kind = skip_reason(ds) or "image"
+    if kind != "image":
+        return kind, None, (0, 0)
     n = geo.normal(ds)
     normal = tuple(float(v) for v in np.round(n, 2) + 0.0) if n is not None else None
-    return skip_reason(ds) or "image", normal, (int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
+    return kind, normal, (int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
 
 
 def _difference(key: tuple, majority: tuple) -> str:
