@@ -37,6 +37,7 @@ from i2i.medical.dicom_choice import SeriesChoice, choose
 from i2i.medical.dicom_geometry import pixel_spacing
 from i2i.medical.dicom_read import NoRescaleError, is_dicom, modality_problem, read_dicom_frames, read_header
 from i2i.medical.dicom_series import Order, Series, left_out_line, scan_folder
+from i2i.medical.folders import data_folders, relative_name
 from i2i.medical.io import read_npy
 from i2i.medical.nifti import is_nifti, read_nifti
 
@@ -110,23 +111,6 @@ def find_volumes(root: Path, choice: SeriesChoice = SeriesChoice(), order: Order
     for line in lines:
         warn_once(line)
     return _patient_groups(_unique_files(found))
-
-
-def data_folders(root: Path) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """``root`` and every folder under it, sorted, hidden folders left out; and the folders
-    reached a second time (through a symlink, or a symlink loop), each with the first
-    path it was read by: they are not read again."""
-    visited: dict[str, Path] = {}
-    repeats: list[tuple[Path, Path]] = []
-    for folder, dirs, _ in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in visited:
-            repeats.append((Path(folder), visited[real]))
-            dirs[:] = []
-            continue
-        visited[real] = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    return sorted(visited.values()), repeats
 
 
 def _single_file(root: Path, choice: SeriesChoice) -> VolumeRef:
@@ -289,12 +273,3 @@ def _series_slices(ref: VolumeRef, min_body_fraction: float, stored_values_as_hu
 
 def _body(slices: np.ndarray) -> np.ndarray:
     return (slices > -500).reshape(slices.shape[0], -1).mean(1)
-
-
-def relative_name(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` (POSIX), or its name when it is ``root`` or outside it."""
-    try:
-        relative = path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-    return path.name if relative in ("", ".") else relative

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from i2i.data.imageio import DataError
-from i2i.medical.ct_catalog import data_folders, relative_name
 from i2i.medical.dicom_choice import SeriesChoice, matches, why_not
 from i2i.medical.dicom_read import is_dicom
 from i2i.medical.dicom_series import Order, Series, scan_folder
+from i2i.medical.folders import data_folders, relative_name
 
 
 def series_rows(root: Path, choice: SeriesChoice = SeriesChoice(), order: Order = "position"

@@ -15,8 +15,9 @@ from i2i.data import DataError, Source
 from i2i.data.source import resolve_root
 from i2i.errors import UsageError
 from i2i.inference.pixel_size import ResamplingError, check_factor, resample
-from i2i.medical.ct_catalog import SliceRef, catalog, find_volumes, read_slice, relative_name
+from i2i.medical.ct_catalog import SliceRef, catalog, find_volumes, read_slice
 from i2i.medical.dicom_choice import SeriesChoice
+from i2i.medical.folders import relative_name
 from i2i_plugins.sources.phantom import Region
 
 
@@ -132,6 +133,9 @@ class CTSource(Source):
     heads for a trunk collection) mixed with the real scans.
 
     Options:
+        root: the data (data.root): a folder searched recursively, or one file.
+        axis: the volume axis to slice along (0-2); unset: each volume's own slice axis.
+        min_body_fraction: slices with a smaller fraction of pixels above -500 HU are left out.
         series: the DICOM series to use: a SeriesInstanceUID, a SeriesNumber or a glob on
             SeriesDescription (case-insensitive, e.g. "*axial*"), or a list of them; a named
             series is used even when derived, and one that cannot be used is an error.
