@@ -88,7 +88,8 @@ def _chosen_dicom(files: list[Path], choice: SeriesChoice, arg: str, say: Callab
     for line in lines if say is not None else ():
         say(line)
     if not kept and len(dicom) == len(files):
-        raise UsageError(f"{arg}: no DICOM series here to predict: " + " ".join(lines))
+        raise UsageError(f"{arg}: no DICOM series here to predict: " + "; ".join(line.removeprefix(f"{arg}: ")
+                                                                             for line in lines))
     left_out = set(dicom) - set(kept)
     return [f for f in files if f not in left_out]
 

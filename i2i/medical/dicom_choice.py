@@ -9,6 +9,7 @@ kind naming the series:
   an i2i output), or a coronal, sagittal or oblique orientation (CT acquires axial slices;
   a gantry tilt stays axial). ``include_derived`` uses them;
 - series of another modality (MR, PET, US...: their values are not HU) when ``ct_only``;
+- series in a transfer syntax that cannot be decoded here (private, or no decoder installed);
 - series that cannot become a volume (bad geometry tags, no positions, two slices at one
   place), with the reason.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from i2i.data.imageio import DataError
-from i2i.medical.dicom_read import modality_problem
+from i2i.medical.dicom_read import modality_problem, syntax_problem
 from i2i.medical.dicom_series import Series, left_out_line, scan_folder
 
 #: The kinds of series left out by default, in the order their lines are printed, with
@@ -36,6 +37,7 @@ KINDS = {"localizer": "localizer series", "secondary capture": "secondary-captur
          "derived": "derived or reformatted series (used with source.include_derived = true, or when named in "
                     "source.series / --series)",
          "not CT": "non-CT series (only CT is read as HU)",
+         "undecodable": "series whose pixel data cannot be decoded here",
          "not a volume": "series that cannot be read as a volume"}
 
 
@@ -89,6 +91,9 @@ def why_not(series: Series, choice: SeriesChoice, named: bool = False) -> tuple[
     problem = modality_problem(series.head) if choice.ct_only else None
     if problem is not None:
         return "not CT", problem
+    problem = syntax_problem(series.head)
+    if problem is not None:
+        return "undecodable", f"{series.files[0]}: {problem}"
     if series.derived and not (named or choice.include_derived):
         return "derived", f"{series.image_type or 'no ImageType'}, {series.orientation}"
     return None

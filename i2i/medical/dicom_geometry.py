@@ -97,9 +97,9 @@ def header_problem(ds: Dataset) -> str | None:
     for tag, value, count, bound, accepted in checks:
         if value is None or value == "":
             continue
-        numbers = _numbers(value)
-        bad = numbers is None or len(numbers) != count or not all(map(math.isfinite, numbers)) \
-            or (bound == "> 0" and min(numbers) <= 0)
+        values = numbers(value)
+        bad = values is None or len(values) != count or not all(map(math.isfinite, values)) \
+            or (bound == "> 0" and min(values) <= 0)
         if bad:
             return f"{tag} is {_shown(value)}: expected {accepted}"
     iop = ds.get("ImageOrientationPatient")
@@ -112,14 +112,14 @@ def header_problem(ds: Dataset) -> str | None:
         value = ds.get(tag)
         if value is None or value == "":
             continue
-        number = _numbers([value])
+        number = numbers([value])
         if number is None or not math.isfinite(number[0]) or (nonzero and number[0] == 0):
             return (f"{tag} is {_shown(value)}: expected a finite number{' other than 0' if nonzero else ''} "
                     "(HU = stored value x RescaleSlope + RescaleIntercept)")
     return None
 
 
-def _numbers(value: Any) -> list[float] | None:
+def numbers(value: Any) -> list[float] | None:
     """A tag's value(s) as floats, or None when one is not a number."""
     items = list(value) if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
     try:

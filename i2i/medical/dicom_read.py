@@ -154,30 +154,13 @@ def read_dicom_file(path: str | Path, *, stored_values_as_hu: bool = False) -> V
 
 def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
     """The stored pixel values of ``ds`` as pydicom decodes them (``(H, W)``, ``(F, H, W)``,
-    with samples last for colour). Fails naming the file and the transfer syntax when it is
-    not a transfer syntax pydicom knows (a private or newer one), when no installed plugin
-    decodes it (saying what to install), or when decoding fails."""
+    with samples last for colour). Fails naming the file and the transfer syntax when it
+    cannot be decoded here (:func:`syntax_problem`), or when decoding fails."""
+    problem = syntax_problem(ds)
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
     syntax = transfer_syntax(ds)
     name = f"{getattr(syntax, 'name', syntax)} ({syntax})" if syntax else "an unknown transfer syntax"
-    if syntax is not None and not syntax.is_transfer_syntax:
-        raise DataError(f"{path}: its pixel data are encoded in transfer syntax {syntax}, which pydicom does not "
-                        f"know (a private or newer syntax); i2i reads {', '.join(supported_syntaxes())}; convert "
-                        "the file to one of them first (e.g. gdcmconv --raw IN OUT, or dcmtk's dcmconv)")
-    if syntax is not None and syntax.is_compressed:
-        from pydicom.pixels import get_decoder
-
-        try:
-            decoder = get_decoder(syntax)
-        except NotImplementedError:
-            raise DataError(f"{path}: its pixel data are compressed as {name}, which no pydicom decoder reads; "
-                            "convert the file to an uncompressed transfer syntax first (e.g. gdcmconv --raw "
-                            "IN OUT, or dcmtk's dcmdjpeg/dcmdjpls)") from None
-        if not decoder.is_available:
-            family = next((key for key in _PLUGINS if str(syntax.name).startswith(key)), "JPEG")
-            others = "; ".join(decoder.missing_dependencies)
-            raise DataError(f"{path}: its pixel data are compressed as {name}, and no installed pydicom plugin "
-                            f"decodes it; install i2i's decoders: pip install {_PLUGINS[family]}"
-                            + (f" (other plugins that would: {others})" if others else "")) from None
     try:
         return ds.pixel_array
     except Exception as exc:
@@ -208,13 +191,32 @@ def supported_syntaxes() -> tuple[str, ...]:
 
 
 def syntax_problem(ds: Dataset) -> str | None:
-    """Why ``ds``'s pixel data cannot be decoded here, from its transfer syntax alone, or None."""
+    """Why ``ds``'s pixel data cannot be decoded here, from its transfer syntax alone (a
+    syntax pydicom does not know, one no pydicom decoder reads, one whose plugin is not
+    installed), saying what to do; None when they can."""
     syntax = transfer_syntax(ds)
-    if syntax is None or syntax.name in supported_syntaxes():
+    if syntax is None:
         return None
     if not syntax.is_transfer_syntax:
-        return f"transfer syntax {syntax} is unknown to pydicom (private or newer)"
-    return f"no installed decoder reads {syntax.name} ({syntax})"
+        return (f"its pixel data are encoded in transfer syntax {syntax}, which pydicom does not know (a private or "
+                f"newer syntax); i2i reads {', '.join(supported_syntaxes())}; convert the file to one of them first "
+                "(e.g. gdcmconv --raw IN OUT, or dcmtk's dcmconv)")
+    name = f"{syntax.name} ({syntax})"
+    if not syntax.is_compressed:
+        return None
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        return (f"its pixel data are compressed as {name}, which no pydicom decoder reads; convert the file to an "
+                "uncompressed transfer syntax first (e.g. gdcmconv --raw IN OUT, or dcmtk's dcmdjpeg/dcmdjpls)")
+    if decoder.is_available:
+        return None
+    family = next((key for key in _PLUGINS if str(syntax.name).startswith(key)), "JPEG")
+    others = "; ".join(decoder.missing_dependencies)
+    return (f"its pixel data are compressed as {name}, and no installed pydicom plugin decodes it; install i2i's "
+            f"decoders: pip install {_PLUGINS[family]}" + (f" (other plugins that would: {others})" if others else ""))
 
 
 def modality_problem(ds: Dataset) -> str | None:
@@ -225,9 +227,9 @@ def modality_problem(ds: Dataset) -> str | None:
     if modality == "CT":
         return None
     if not modality:
-        intercept = ds.get("RescaleIntercept")
+        intercept = geo.numbers([ds.get("RescaleIntercept", "")]) or [0.0]
         ct_like = "CT Image Storage" in sop_class_name(ds) or str(ds.get("RescaleType", "")).upper() == "HU" or \
-            (intercept not in (None, "") and -1100 <= float(intercept) <= -900)
+            -1100 <= intercept[0] <= -900
         return None if ct_like else "no Modality and no CT-like rescale: not known to be CT"
     return f"modality {modality} ({sop_class_name(ds)}), not CT: its values are not HU"
 
