@@ -24,7 +24,7 @@ def timed_run(recipe: str, sets: list[str], out: Path) -> list[tuple[int, float,
     """``(step, training seconds so far, val_psnr)`` at each validation of one run; the time
     counts training steps only (from the first step's end, validation passes left out)."""
     from i2i import hookimpl
-    from i2i.engine.run import train
+    from i2i.workflow.run import train
     from i2i.plugins import load_plugins
 
     clock = {"last": None, "train": 0.0}

@@ -22,7 +22,7 @@ def pipeline_images_per_s(data: Path, batch: int, workers: int, batches: int, de
     from i2i.data.dataset import CheckedDataset
     from i2i.data.loader import collate_samples
     from i2i.data.pipeline import BatchPipeline
-    from i2i.engine.build import build_source, build_task
+    from i2i.assembly.components import build_source, build_task
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
 

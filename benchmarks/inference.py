@@ -64,7 +64,7 @@ def one_case(kind: str, side: int, ngf: int, tile: int, device_name: str, repeat
     plugins = get_plugins()
     recipe = resolve("<benchmark>", {"task": {"name": "paired"}, "generator": {"name": "unet_256", "ngf": ngf},
                                      "data": {"root": "/nonexistent"}, "train": {"steps": 1}}, {}, None, plugins)
-    from i2i.engine import build as B
+    from i2i.assembly import components as B
 
     task = B.build_task(plugins, recipe)
     generator = B.build_generator(plugins, recipe, task).to(device).eval()

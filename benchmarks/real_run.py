@@ -40,7 +40,7 @@ def i2i_images_per_s(data: Path, device: torch.device, steps: int, warmup: int, 
     event plugin); the run goes one step further so that its end (the final checkpoint, 230 MB
     written and fsynced, and sample grid, amortised over a real run's 80,000 steps) stays outside."""
     from i2i import hookimpl
-    from i2i.engine.rundir import create_run_dir
+    from i2i.runs.rundir import create_run_dir
     from i2i.engine.trainer import Trainer
     from i2i.plugins import load_plugins
     from i2i.recipe import load_recipe

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from i2i.engine.run import RunResult
+    from i2i.workflow.run import RunResult
     from i2i.evaluation.evaluate import EvalResult
     from i2i.inference.model import LoadedModel
 
@@ -39,9 +39,9 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     (``["train.steps=100"]``) into a run directory, then evaluate it and write its report:
     exactly ``i2i run``. ``resume`` continues a run (its directory, or ``True`` for the
     recipe's newest run); ``init_from`` fine-tunes from trained weights (an i2i checkpoint or a
-    reference ``latest_net_G.pth``). Returns a :class:`~i2i.engine.run.RunResult` (``run_dir``,
+    reference ``latest_net_G.pth``). Returns a :class:`~i2i.workflow.run.RunResult` (``run_dir``,
     ``status``, ``step``, ``evaluation``, ``report``)."""
-    from i2i.engine.run import train as run_training
+    from i2i.workflow.run import train as run_training
 
     return run_training(recipe, overrides, out=out, device=device, resume=resume, init_from=init_from,
                         finish=finish, quiet=quiet)

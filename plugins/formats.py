@@ -7,7 +7,7 @@ from i2i import hookimpl
 @hookimpl
 def register_formats(register):
     """Register the image and medical formats."""
-    from i2i.inference.image_formats import IMAGE_FORMATS
+    from i2i.data.image_formats import IMAGE_FORMATS
     from i2i.medical import formats as medical
 
     for name, factory in IMAGE_FORMATS.items():

@@ -124,9 +124,9 @@ def tiny_recipe(tmp_path, synthetic_pairs) -> Path:
 
 
 def train_in_process(recipe: Path, out: Path, *sets: str, plugins=None, resume: bool = False):
-    """Train in this process on the CPU through the run API (:func:`i2i.engine.run.train`),
+    """Train in this process on the CPU through the run API (:func:`i2i.workflow.run.train`),
     without the final evaluation and report; returns the Trainer."""
-    from i2i.engine.run import train
+    from i2i.workflow.run import train
 
     result = train(recipe, sets, out=out, device="cpu", resume=out if resume else None, finish=False,
                    plugins=plugins, say=lambda line: None)

@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from i2i.engine.checkpoint import list_checkpoints, read_tensors
+from i2i.runs.checkpoint import list_checkpoints, read_tensors
 from tests.conftest import CT_RECIPE, TINY_CT, invoke_cli, train_in_process
 
 FOUR_STEPS = (*TINY_CT, "--set", "train.steps=4", "--set", "train.checkpoint_every=1", "--set", "train.log_every=1",
@@ -58,7 +58,7 @@ def test_weights_files_get_normal_permissions(tmp_path):
 
 def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
     # a full disk while writing a checkpoint: a traceback, and its .tmp-step_* folder left behind
-    import i2i.engine.checkpoint as ckpt
+    import i2i.runs.checkpoint as ckpt
 
     real = ckpt.save_file
 
@@ -126,7 +126,7 @@ def test_nan_stop_without_a_checkpoint_does_not_claim_one_is_kept(tmp_path):
 def test_checkpoint_written_at_a_new_best_holds_that_best(tmp_path):
     # found by benchmarks/kill_resume.py: a resume from the checkpoint of a new best step forgot the
     # best (its state was saved before the best was recorded), so later choices of the best differed
-    from i2i.engine.checkpoint import read_trainer_state
+    from i2i.runs.checkpoint import read_trainer_state
 
     run = tmp_path / "run"
     code, output = invoke_cli("run", CT_RECIPE, *TINY_CT, "--out", run, "--quiet", "--set", "train.final_eval=false",

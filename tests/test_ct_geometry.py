@@ -14,7 +14,7 @@ import torch
 
 pytest.importorskip("pydicom")
 
-from i2i.engine.checkpoint import latest_checkpoint, read_metadata  # noqa: E402
+from i2i.runs.checkpoint import latest_checkpoint, read_metadata  # noqa: E402
 from i2i.inference.pixel_size import ResamplingError, survey  # noqa: E402
 from i2i.plugins import get_plugins  # noqa: E402
 from tests.conftest import train_in_process  # noqa: E402

@@ -11,7 +11,7 @@ import sys
 from collections import defaultdict
 
 from i2i.data.sampler import EpochBatchSampler
-from i2i.engine.checkpoint import list_checkpoints, read_trainer_state
+from i2i.runs.checkpoint import list_checkpoints, read_trainer_state
 from tests.conftest import ROOT
 
 
@@ -56,7 +56,7 @@ def test_two_process_gloo_run(tiny_recipe, tmp_path):
 
 @pytest.mark.slow
 def test_two_process_resume_is_exact(tiny_recipe, tmp_path):
-    from i2i.engine.checkpoint import latest_checkpoint, read_tensors
+    from i2i.runs.checkpoint import latest_checkpoint, read_tensors
 
     def run(out, steps, *extra):
         result = subprocess.run(

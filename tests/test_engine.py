@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
-from i2i.engine.build import LossTerm
+from i2i.assembly.components import LossTerm
 from i2i.engine.ema import EMA
 from i2i.engine.gan_step import GANStep
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
-from i2i.engine.build import build_schedule
+from i2i.assembly.components import build_schedule
 from i2i.errors import UsageError
 from i2i.plugins import get_plugins
 from i2i.recipe import ComponentSpec

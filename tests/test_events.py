@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from i2i import hookimpl
-from i2i.engine.checkpoint import list_checkpoints
+from i2i.runs.checkpoint import list_checkpoints
 from i2i.engine.trainer import NonFiniteLossError, Trainer
 from i2i.losses import ReconstructionLoss
 from i2i.plugins import load_plugins

@@ -95,7 +95,7 @@ def test_onnx_in_data_units_reproduces_predict_on_rgb(tmp_path, cli, bits):
     got = session.run(None, {"input": feed})[0]
     assert got.dtype == feed.dtype and got.shape == (1, 3, 45, 70)
     from i2i.inference.formats import Decoded
-    from i2i.inference.image_formats import quantise
+    from i2i.data.image_formats import quantise
     from i2i.inference.model import load_model
     from i2i.inference.predict import Predictor
 

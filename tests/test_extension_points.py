@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.engine.checkpoint import latest_checkpoint, read_trainer_state
+from i2i.runs.checkpoint import latest_checkpoint, read_trainer_state
 from i2i.plugins import get_plugins
 from tests.plugin_fixtures import make_distribution
 
@@ -173,7 +173,7 @@ def test_a_schedule_with_factor_alone_gets_the_rest():
     import types
 
     from i2i import hookimpl
-    from i2i.engine.build import build_schedule
+    from i2i.assembly.components import build_schedule
     from i2i.errors import UsageError
     from i2i.plugins import load_plugins
     from i2i.recipe import ComponentSpec

@@ -10,7 +10,7 @@ import torch
 
 from i2i.data.dataset import CheckedDataset
 from i2i.data.imageio import DataError
-from i2i.engine.checkpoint import read_metadata, read_tensors, save_safetensors
+from i2i.runs.checkpoint import read_metadata, read_tensors, save_safetensors
 from i2i.finite import describe_nonfinite, nonfinite_weights
 from tests.conftest import CT_RECIPE, TINY_CT, invoke_cli
 

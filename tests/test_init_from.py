@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i.engine.checkpoint import latest_checkpoint, read_metadata, read_tensors
-from i2i.engine.init_from import InitFromError, load_network, reference_state
+from i2i.runs.checkpoint import latest_checkpoint, read_metadata, read_tensors
+from i2i.assembly.init_from import InitFromError, load_network, reference_state
 from i2i.engine.trainer import Trainer
 from i2i.plugins import get_plugins
 from i2i.recipe import load_recipe

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from i2i.engine.build import LossTerm
+from i2i.assembly.components import LossTerm
 from i2i.errors import RecipeError, UsageError
 from i2i.losses import as_scales
 from i2i.nn import forward_any_size

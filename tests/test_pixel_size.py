@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from i2i.engine.checkpoint import latest_checkpoint, read_metadata
+from i2i.runs.checkpoint import latest_checkpoint, read_metadata
 from i2i.inference.pixel_size import PixelRange, forward_at_trained_pixel_size, target_size
 from tests.conftest import train_in_process
 

@@ -48,8 +48,8 @@ def make_checkpoint(folder: Path, cin: int = 3, cout: int = 3, depth: int = 5, e
     from safetensors.torch import save_file
 
     from i2i import __version__
-    from i2i.engine import build as B
-    from i2i.engine.rundir import create_run_dir, write_recipe
+    from i2i.assembly import components as B
+    from i2i.runs.rundir import create_run_dir, write_recipe
     from i2i.plugins import get_plugins
     from i2i.recipe import load_recipe
 
@@ -344,7 +344,7 @@ def test_folders_globs_and_batches(rgb_run, tmp_path, cli):
 
 
 def test_ema_weights_are_preferred(tmp_path):
-    from i2i.engine.checkpoint import load_weights
+    from i2i.runs.checkpoint import load_weights
     from i2i.inference.model import load_model
     from i2i.inference.predict import Predictor, PredictOptions
 

@@ -8,7 +8,7 @@ import json
 
 from safetensors.torch import save_file
 
-from i2i.engine.checkpoint import latest_checkpoint, read_metadata, read_tensors
+from i2i.runs.checkpoint import latest_checkpoint, read_metadata, read_tensors
 from tests.conftest import train_in_process
 
 

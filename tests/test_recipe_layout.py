@@ -228,7 +228,7 @@ def test_old_resolved_recipe_toml_resumes_without_losing_state(tmp_path, synthet
 def test_checkpoints_with_an_old_layout_recipe_load_for_predict_and_eval(tmp_path, synthetic_pairs, capsys):
     from safetensors.torch import load_file, save_file
 
-    from i2i.engine.checkpoint import latest_checkpoint, read_metadata
+    from i2i.runs.checkpoint import latest_checkpoint, read_metadata
     from i2i.inference.model import load_model
     from i2i.recipe.layers import read_toml
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from i2i.engine.resources import OutOfResources, resource_errors
+from i2i.resources import OutOfResources, resource_errors
 from tests.conftest import CT_RECIPE, TINY_CT, invoke_cli
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from i2i.engine.checkpoint import latest_checkpoint, read_trainer_state
+from i2i.runs.checkpoint import latest_checkpoint, read_trainer_state
 import pytest
 
 from tests.conftest import CT_RECIPE, ROOT, TINY_CT, invoke_cli

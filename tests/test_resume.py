@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i.engine.checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_weights,
+from i2i.runs.checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, load_weights,
                                    read_metadata, read_tensors, read_trainer_state)
 from tests.conftest import ROOT, train_in_process
 

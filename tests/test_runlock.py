@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from i2i.engine.checkpoint import CheckpointWriter
-from i2i.engine.runlock import LOCK_NAME, RunInUse, RunLock, holder_of
+from i2i.runs.checkpoint import CheckpointWriter
+from i2i.runs.lock import LOCK_NAME, RunInUse, RunLock, holder_of
 from tests.conftest import CT_RECIPE, ROOT, TINY_CT, invoke_cli, run_i2i
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from i2i.engine.build import build_schedule
+from i2i.assembly.components import build_schedule
 from i2i.engine.schedule import resume_note
 from i2i.errors import RecipeError
 from i2i.plugins import get_plugins

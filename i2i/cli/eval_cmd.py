@@ -54,7 +54,7 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
     """
-    from i2i.engine.resources import resource_errors
+    from i2i.resources import resource_errors
     from i2i.evaluation.evaluate import EvalOptions, evaluate
     from i2i.evaluation.summary import default_output, metric_gaps, write_result
     from i2i.devices import check_precision, pick_device

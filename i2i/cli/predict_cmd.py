@@ -65,7 +65,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     EMA weights are used when the checkpoint has them. --train-mode normalises each image
     (or tile) on its own.
     """
-    from i2i.engine.resources import resource_errors
+    from i2i.resources import resource_errors
     from i2i.errors import UsageError
     from i2i.devices import pick_device
     from i2i.inference.model import load_model, refuse_nonfinite_weights
@@ -81,7 +81,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
     echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
     if pairs:
-        from i2i.inference.pairs import predict_pairs
+        from i2i.evaluation.pairs import predict_pairs
 
         model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins(),
                            overrides=series_override(series))

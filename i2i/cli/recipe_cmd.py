@@ -32,7 +32,7 @@ def show(path: str, sets: tuple[str, ...]) -> None:
 def check(path: str, sets: tuple[str, ...]) -> None:
     """Validate a recipe and build its task, networks (on the meta device: no memory) and
     losses: exit 0 when valid, 2 with every problem listed otherwise."""
-    from i2i.engine.build import dry_build
+    from i2i.assembly.components import dry_build
     from i2i.recipe import load_recipe
 
     plugins = loaded_plugins()

@@ -36,7 +36,7 @@ def run(recipe: str | None, sets: tuple[str, ...], out: str | None, device: str 
                          --nproc_per_node=GPUS -m i2i run RECIPE ...
     """
     from i2i.engine import distributed as dist
-    from i2i.engine.run import train
+    from i2i.workflow.run import train
 
     if nproc > 1 and dist.env_world_size() == 1:
         raise SystemExit(dist.relaunch_with_torchrun(nproc, _argv_without_nproc(sys.argv[1:])))

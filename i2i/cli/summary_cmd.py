@@ -20,7 +20,7 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     from pathlib import Path
 
     from i2i.recipe import load_recipe
-    from i2i.summary import component_details, summarize
+    from i2i.assembly.describe import component_details, summarize
 
     plugins = loaded_plugins()
     recipe_file = Path(path) / "recipe.toml" if Path(path).is_dir() else Path(path)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from i2i.engine.build import LossTerm
+from i2i.assembly.components import LossTerm
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision
 from i2i.losses import Scales, as_scales

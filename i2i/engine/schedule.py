@@ -89,7 +89,7 @@ def resume_note(plugins: Any, spec: Any, saved_total: int, total: int, step: int
     if not depends_on_length(plugins, spec.name):
         return (f"the run now has {total} steps instead of {saved_total}; the {spec.name} schedule does not "
                 "depend on the run's length and continues unchanged")
-    from i2i.engine.build import build_schedule
+    from i2i.assembly.components import build_schedule
 
     before = build_schedule(plugins, spec, saved_total).factor(step)
     after = build_schedule(plugins, spec, total).factor(step)

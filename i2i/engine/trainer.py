@@ -18,29 +18,29 @@ from typing import Any
 
 import torch
 
-from i2i.data import datapath
+from i2i.assembly import datapath
 from i2i.data.dataset import CheckedDataset
 from i2i.data.sampler import EpochBatchSampler
-from i2i.engine import build as B
+from i2i.assembly import components as B
 from i2i.engine import distributed as dist
 from i2i.engine import setup, step_logs, trainer_state
-from i2i.engine.checkpoint import CheckpointWriter, step_dir_name
+from i2i.runs.checkpoint import CheckpointWriter, step_dir_name
 from i2i.engine.ema import EMA
 from i2i.engine.events import Events
-from i2i.engine.init_from import start_from
+from i2i.assembly.init_from import start_from
 from i2i.devices import configure_device
 from i2i.engine.precision import Precision, resolve_precision
 from i2i.engine.progress import ProgressDisplay
-from i2i.engine.resources import check_num_threads
-from i2i.engine.rundir import MetricsLog, write_best
+from i2i.resources import check_num_threads
+from i2i.runs.rundir import MetricsLog, write_best
 from i2i.engine.samples import write_samples
 from i2i.engine.schedule import apply_lr
 from i2i.engine.signals import StopRequest
-from i2i.engine.state import seed_everything
+from i2i.runs.tensor_tree import seed_everything
 from i2i.engine.trainer_state import NonFiniteLossError
 from i2i.engine.validation import is_new_best, validation_pass
 from i2i.errors import UsageError
-from i2i.inference.pixel_size import survey
+from i2i.inference.pixel_size import say_geometry_change, survey
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 from i2i.tasks import Task
@@ -99,11 +99,11 @@ class Trainer:
         self.generator = setup.placed(self, B.build_generator(plugins, recipe, self.task))
         discriminator = B.build_discriminator(plugins, recipe, self.task)
         self.discriminator = setup.placed(self, discriminator) if discriminator is not None else None
-        # fine-tuning (train.init_from, i2i.engine.init_from): trained weights, before the EMA and optimisers
+        # fine-tuning (train.init_from, i2i.assembly.init_from): trained weights, before the EMA and optimisers
         self.init_source = start_from(recipe, self.generator, self.discriminator, load=resume_from is None,
-                                      announce=self.dist.is_main, geometry=self.geometry,
-                                      resample_key="source.pixel_size_mm" if "pixel_size_mm" in
-                                      plugins["sources"].get(recipe.source.name).parameters() else None)
+                                      announce=self.dist.is_main)
+        if resume_from is None and self.dist.is_main:  # fine-tuning at another pixel size: one line
+            say_geometry_change(self.init_source, self.geometry, plugins["sources"].get(recipe.source.name))
         self.terms = B.build_losses(plugins, recipe)
         self.ema = EMA(self.generator, train.ema_decay) if train.ema_decay and self.dist.is_main else None
         self.opt_g = B.build_optimizer(plugins, recipe, "g", self.generator)

@@ -14,11 +14,11 @@ import torch
 
 from i2i import __version__
 from i2i.engine import distributed as dist
-from i2i.engine.checkpoint import latest_checkpoint, load_weights, read_trainer_state
-from i2i.engine.init_from import init_metadata
-from i2i.engine.provenance import component_provenance
+from i2i.runs.checkpoint import latest_checkpoint, load_weights, read_trainer_state
+from i2i.assembly.init_from import init_metadata
+from i2i.runs.provenance import component_provenance
 from i2i.engine.schedule import resume_note
-from i2i.engine.state import rng_state, set_rng_state
+from i2i.runs.tensor_tree import rng_state, set_rng_state
 from i2i.errors import I2IError, UsageError
 from i2i.finite import nonfinite_weights
 from i2i.nn.sizing import unwrap

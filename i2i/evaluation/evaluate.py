@@ -1,7 +1,7 @@
 """``i2i eval``: metrics of a trained generator on held-out pairs, and of the identity baseline.
 
 The protocol (recorded in ``eval.json``): pairs come from the data path training uses
-(:mod:`i2i.data.datapath`: the recipe's source, ``data.root`` possibly overridden, the
+(:mod:`i2i.assembly.datapath`: the recipe's source, ``data.root`` possibly overridden, the
 same deterministic hold-out splits); each image is scored on its ``full`` frame at the
 training scale (the pix2pix test protocol; ``--frame crop`` scores the centre training
 crop instead); inputs a task makes (masks, noise, CT physics) are drawn per image from the
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
-from i2i.data import datapath
+from i2i.assembly import datapath
 from i2i.data.loader import same_size_batches
 from i2i.data.resize import EVAL_FRAMES
 from i2i.devices import autocast as precision_autocast, check_precision

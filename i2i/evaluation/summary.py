@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from i2i import __version__
-from i2i.data import datapath
+from i2i.assembly import datapath
 from i2i.metrics import PSNR_CAP, higher_is_better
 
 if TYPE_CHECKING:

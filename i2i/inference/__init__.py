@@ -5,6 +5,6 @@
 - :mod:`i2i.inference.tiling`: overlapping tiles blended with a smooth window.
 - :mod:`i2i.inference.formats`: reading inputs and writing outputs, dispatched by suffix
   to the formats plugins register (``register_formats``; the built-in image formats are in
-  :mod:`i2i.inference.image_formats`, DICOM and NIfTI in :mod:`i2i.medical.formats`).
+  :mod:`i2i.data.image_formats`, DICOM and NIfTI in :mod:`i2i.medical.formats`).
 - :mod:`i2i.inference.predict`: ``i2i predict``'s engine (batched, tiled, any device).
 """

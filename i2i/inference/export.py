@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from i2i import __version__
-from i2i.engine.checkpoint import read_metadata, read_tensors, save_safetensors
+from i2i.runs.checkpoint import read_metadata, read_tensors, save_safetensors
 from i2i.errors import I2IError, UsageError
 from i2i.inference.graph import INPUT_DTYPES, TOP, AnySizeGenerator, TaskGraph, default_input_dtype, example_images
 from i2i.inference.model import LoadedModel, load_model

@@ -3,7 +3,7 @@
 A :class:`Format` pairs a reader (file -> :class:`Decoded`) with a writer (an output in data
 units -> file). Formats are components: plugins register them with the ``register_formats``
 hook, the built-in ones included (``plugins/formats.py``: PNG, JPEG, TIFF, BMP, WebP, NPY from
-:mod:`i2i.inference.image_formats`, DICOM and NIfTI from :mod:`i2i.medical.formats`), and
+:mod:`i2i.data.image_formats`, DICOM and NIfTI from :mod:`i2i.medical.formats`), and
 :func:`format_table` gives the loaded plugins' formats by suffix. A format factory's
 keyword parameters are its options (``i2i predict --format-option quality=90``).
 
@@ -108,7 +108,7 @@ class FormatTable:
         return self.plugins["formats"].get(name).plugin
 
     def _build(self, name: str, options: Mapping[str, Any]) -> Format:
-        from i2i.engine.build import build
+        from i2i.assembly.components import build
         from i2i.recipe import ComponentSpec
 
         fmt = build(self.plugins, "formats", ComponentSpec(name, options), "--format-option")

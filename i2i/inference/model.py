@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from i2i.engine import build as B
-from i2i.engine.checkpoint import CheckpointError, load_weights, read_metadata, resolve_checkpoint
-from i2i.engine.provenance import check_installed
+from i2i.assembly import components as B
+from i2i.runs.checkpoint import CheckpointError, load_weights, read_metadata, resolve_checkpoint
+from i2i.runs.provenance import check_installed
 from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, resolve

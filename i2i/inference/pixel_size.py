@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from i2i.data.imageio import DataError
+from i2i.runs.checkpoint import read_metadata
 
 #: Relative difference of pixel sizes below which no resampling is done.
 TOLERANCE = 0.02
@@ -84,6 +87,23 @@ def survey(dataset, limit: int = SURVEY) -> dict[str, list[float]] | None:
         sides = [int(v) for i in range(0, len(dataset), step) for v in size_of(i)]
         record["size_px"] = [min(sides), max(sides)]
     return record
+
+
+def say_geometry_change(init_source: Any, geometry: dict | None, source: Any) -> None:
+    """Print one line when a fine-tuned run's training pixel sizes (``geometry``, see
+    :func:`survey`) lie outside those its i2i checkpoint (``init_source``, an
+    :class:`~i2i.assembly.init_from.InitSource` or None) was trained at, naming the
+    ``source`` component's ``pixel_size_mm`` option when it has one."""
+    weights = init_source.generator if init_source is not None and init_source.layout == "i2i" else None
+    trained = PixelRange.from_metadata(read_metadata(weights)) if weights is not None else None
+    sizes = (geometry or {}).get("pixel_mm")
+    if trained is None or not sizes or all(trained.target(float(s)) is None for s in sizes):
+        return
+    fix = f"; source.pixel_size_mm = {min(max(sizes[0], trained.low), trained.high):.3g} trains at the checkpoint's" \
+        if "pixel_size_mm" in source.parameters() else ""
+    print(f"i2i: note: fine-tuning: the checkpoint was trained at {trained.low:.3g}-{trained.high:.3g} mm pixels and "
+          f"this run's training images have {sizes[0]:.3g}-{sizes[1]:.3g} mm: the model will learn their pixel size "
+          f"and record it{fix}", file=sys.stderr, flush=True)
 
 
 def resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

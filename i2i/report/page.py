@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from i2i import __version__
-from i2i.engine.rundir import MetricsLog
+from i2i.runs.rundir import MetricsLog
 from i2i.errors import UsageError
 from i2i.report.curves import curve_groups, plot_png
 
@@ -238,7 +238,7 @@ def _summary_section(run: Path) -> str:
     try:
         from i2i.plugins import get_plugins
         from i2i.recipe import load_recipe
-        from i2i.summary import component_details, summarize
+        from i2i.assembly.describe import component_details, summarize
 
         plugins = get_plugins()
         result = summarize(load_recipe(run / "recipe.toml", [], plugins), plugins)
@@ -256,7 +256,7 @@ def _summary_section(run: Path) -> str:
 
 
 def _checkpoints_section(run: Path) -> str:
-    from i2i.engine.checkpoint import list_checkpoints
+    from i2i.runs.checkpoint import list_checkpoints
 
     folder = run / "checkpoints"
     found = list_checkpoints(folder) if folder.is_dir() else []

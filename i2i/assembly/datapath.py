@@ -36,7 +36,7 @@ def checked(dataset: Dataset, task: Task, recipe: Recipe, frame: str, plugins: P
 
 def source_splits(plugins: Plugins, recipe: Recipe) -> dict[str, Dataset]:
     """The source's samples by split: its own split folders, else the recipe's hold-outs."""
-    from i2i.engine.build import build_source
+    from i2i.assembly.components import build_source
 
     return split_datasets(build_source(plugins, recipe), recipe.data, recipe.run.seed)
 
@@ -50,7 +50,7 @@ def training_splits(plugins: Plugins, recipe: Recipe, task: Task) -> dict[str, C
 def whole_data(plugins: Plugins, recipe: Recipe) -> Dataset | None:
     """Every sample under ``data.root`` when it has no split folders (no hold-outs cut from
     it): what ``i2i eval --data FOLDER`` scores. ``None`` when the root has split folders."""
-    from i2i.engine.build import build_source
+    from i2i.assembly.components import build_source
 
     source = build_source(plugins, recipe)
     root = Path(recipe.data_root) if recipe.data_root else None

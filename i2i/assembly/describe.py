@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from i2i.engine import build as B
+from i2i.assembly import components as B
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 from i2i.recipe.model import thaw

@@ -26,8 +26,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from i2i import __version__
-from i2i.engine.resources import disk_full
-from i2i.engine.state import join_tensors, split_tensors
+from i2i.resources import disk_full
+from i2i.runs.tensor_tree import join_tensors, split_tensors
 from i2i.errors import I2IError, UsageError
 
 STEP_DIR = re.compile(r"^step_(\d{8,})$")

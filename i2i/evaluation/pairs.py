@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from i2i.data import datapath
+from i2i.assembly import datapath
 from i2i.data.imageio import IMAGE_EXTENSIONS
 from i2i.data.loader import same_size_batches
 from i2i.engine.samples import save_grid

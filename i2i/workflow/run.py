@@ -57,14 +57,14 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
     suffix when taken). ``device``: ``auto``, ``cpu`` or ``cuda`` (default ``run.device``).
     ``resume``: continue a run: its directory, or ``True`` for the newest run of ``recipe``.
     ``init_from``: start the networks from trained weights (fine-tuning: an i2i checkpoint or
-    a reference pix2pix ``latest_net_G.pth``; see :mod:`i2i.engine.init_from`).
+    a reference pix2pix ``latest_net_G.pth``; see :mod:`i2i.assembly.init_from`).
     ``finish``: evaluate a completed run and write its report. ``quiet``: no progress bar.
     Messages go to ``say``. Raises :class:`i2i.errors.I2IError` subclasses for problems the
     user can act on.
     """
     from i2i.engine import distributed as dist
     from i2i.devices import pick_device
-    from i2i.engine.runlock import RunLock
+    from i2i.runs.lock import RunLock
 
     plugins = plugins or get_plugins()
     sets = [*overrides, *([f"run.device={json.dumps(device)}"] if device else [])]
@@ -101,8 +101,8 @@ def train(recipe: str | Path | None, overrides: Sequence[str] = (), *, out: str 
 def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, info, resuming: bool, finish: bool,
                   quiet: bool, say: Say) -> RunResult:
     from i2i.engine import distributed as dist
-    from i2i.engine.resources import resource_errors, training_memory_knobs
-    from i2i.engine.rundir import create_run_dir, write_recipe
+    from i2i.resources import resource_errors, training_memory_knobs
+    from i2i.runs.rundir import create_run_dir, write_recipe
     from i2i.engine.trainer import Trainer
 
     checkpoint = starting_point(run_dir, resolved, resuming, info.is_main, say)
@@ -125,7 +125,7 @@ def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, inf
                 if status == "interrupted":
                     say(f"continue with: i2i run --resume {run_dir}")
                 elif finish:
-                    from i2i.engine.finish import finish_run
+                    from i2i.workflow.finish import finish_run
 
                     result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
             ended = status
@@ -144,8 +144,8 @@ def with_run_dir(recipe: Recipe, run_dir: Path) -> Recipe:
 
 
 def new_run_dir(recipe: Recipe) -> Path:
-    """The directory a new run of ``recipe`` goes to (see :func:`i2i.engine.rundir.choose_run_dir`)."""
-    from i2i.engine.rundir import choose_run_dir
+    """The directory a new run of ``recipe`` goes to (see :func:`i2i.runs.rundir.choose_run_dir`)."""
+    from i2i.runs.rundir import choose_run_dir
 
     return choose_run_dir(recipe, explicit="{recipe}" not in recipe.run.out)
 
@@ -163,8 +163,8 @@ def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: boo
     """The checkpoint to continue from: on resume the newest intact one (saying which newer
     ones are skipped and why). A run that stopped before its first checkpoint (resumed or
     run again into its folder) restarts from step 0, saying so; returns None then."""
-    from i2i.engine.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
-    from i2i.engine.rundir import is_restartable, restart_run_dir
+    from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
+    from i2i.runs.rundir import is_restartable, restart_run_dir
 
     checkpoint = None
     if resuming:

@@ -33,9 +33,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from i2i.engine.checkpoint import read_metadata, read_tensors, resolve_checkpoint
+from i2i.runs.checkpoint import read_metadata, read_tensors, resolve_checkpoint
 from i2i.errors import UsageError
-from i2i.inference.pixel_size import PixelRange
 from i2i.recipe import Recipe
 
 KEY = "train.init_from"
@@ -76,13 +75,10 @@ def init_metadata(source: InitSource | None) -> dict[str, str]:
 
 
 def start_from(recipe: Recipe, generator: nn.Module, discriminator: nn.Module | None, *, load: bool = True,
-               announce: bool = True, geometry: dict | None = None, resample_key: str | None = None
-               ) -> InitSource | None:
+               announce: bool = True) -> InitSource | None:
     """Load the weights ``recipe.train.init_from`` names into the freshly built networks
     (see the module doc); ``load=False`` (a resumed run) only records where they came from.
-    ``geometry`` (the training samples' pixel sizes, :func:`~i2i.inference.pixel_size.survey`)
-    outside the checkpoint's is said in one line, naming ``resample_key`` (the source option
-    that resamples, if it has one). Returns the source, or None for a run trained from scratch."""
+    Returns the source, or None for a run trained from scratch."""
     spec = recipe.train.init_from
     if spec is None:
         return None
@@ -96,23 +92,7 @@ def start_from(recipe: Recipe, generator: nn.Module, discriminator: nn.Module | 
     if announce:
         print(f"i2i: fine-tuning: {describe(source, discriminator is not None)}; optimisers and schedule start "
               "at step 0", file=sys.stderr, flush=True)
-        line = geometry_change(source, geometry, resample_key)
-        if line:
-            print(f"i2i: note: fine-tuning: {line}", file=sys.stderr, flush=True)
     return source
-
-
-def geometry_change(source: InitSource, geometry: dict | None, resample_key: str | None = None) -> str | None:
-    """One line when this run's training pixel sizes lie outside those the checkpoint was
-    trained at (its ``geometry`` metadata), else None."""
-    trained = PixelRange.from_metadata(read_metadata(source.generator)) if source.layout == "i2i" else None
-    sizes = (geometry or {}).get("pixel_mm")
-    if trained is None or not sizes or all(trained.target(float(s)) is None for s in sizes):
-        return None
-    fix = f"; {resample_key} = {min(max(sizes[0], trained.low), trained.high):.3g} trains at the checkpoint's" \
-        if resample_key else ""
-    return (f"the checkpoint was trained at {trained.low:.3g}-{trained.high:.3g} mm pixels and this run's training "
-            f"images have {sizes[0]:.3g}-{sizes[1]:.3g} mm: the model will learn their pixel size and record it{fix}")
 
 
 def describe(source: InitSource, has_discriminator: bool) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 import tomli_w
 
-from i2i.engine.checkpoint import CheckpointWriter, list_checkpoints
-from i2i.engine.runlock import LOCK_NAME, RunInUse, holder_of
+from i2i.runs.checkpoint import CheckpointWriter, list_checkpoints
+from i2i.runs.lock import LOCK_NAME, RunInUse, holder_of
 from i2i.errors import UsageError
 from i2i.recipe import Recipe
 
