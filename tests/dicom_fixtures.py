@@ -156,6 +156,7 @@ def scanner_export(folder: Path, size: int = 32) -> dict[int, list[Path]]:
             ds = ct_dataset(np.rint(image + 1024).astype(np.uint16), (step or 0) * k, k + 1, uid,
                             image_type=image_type, series_number=number)
             del ds.SeriesDescription
+            ds.BodyPartExamined, ds.StudyDescription = "HEAD", "CT HEAD W/O"
             ds.ImageOrientationPatient = plane
             normal = np.cross(plane[:3], plane[3:])
             ds.ImagePositionPatient = [float(v) for v in np.array([-8.0, -8.0, 0.0]) + normal * (step or 0) * k]

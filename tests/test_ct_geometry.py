@@ -82,6 +82,14 @@ def test_fine_tuning_on_another_pixel_size_says_so_and_pixel_size_mm_keeps_the_c
     assert trainer.geometry["pixel_mm"] == pytest.approx([7.8125, 7.8125], rel=0.02)
 
 
+def test_a_pixel_size_of_zero_negative_or_nan_recorded_by_an_older_i2i_is_ignored():
+    from i2i.inference.pixel_size import PixelRange
+
+    for recorded in ([0, 1.0], [-1.0, 2.0], [float("nan"), 1.0], [2.0, 1.0], ["a", "b"]):
+        assert PixelRange.from_metadata({"geometry": json.dumps({"pixel_mm": recorded})}) is None, recorded
+    assert PixelRange.from_metadata({"geometry": json.dumps({"pixel_mm": [0.5, 2]})}) == PixelRange(0.5, 2.0)
+
+
 def test_resampling_for_a_model_is_bounded(tmp_path, cli):
     """Before: 0.05 mm slices were resampled 64 -> 2 pixels for a model trained at 1.95 mm."""
     from safetensors.torch import load_file, save_file

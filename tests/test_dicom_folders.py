@@ -77,6 +77,7 @@ def test_the_series_command_lists_all_five_and_says_which_are_used(export, cli):
     assert table[2].endswith("no: not named by --series")
 
 
+@pytest.mark.slow
 def test_run_eval_and_predict_work_on_the_export_and_skip_one_line_per_kind(export, tmp_path, cli):
     folder, files = export
     run = tmp_path / "run"
@@ -138,3 +139,6 @@ def test_include_derived_uses_the_reformats_without_their_odd_images(export):
     dataset = get_plugins()["sources"].build("ct", {"include_derived": True}, root=str(folder)).dataset("train")
     assert len(dataset) == 6 + 10 + 8 + 8
     assert not any(path.split("#")[0] in ("I28", "I37") for path in dataset.relative_paths)
+    volume = dataset.entries[0].volume  # what the headers say about the scan, for other components to read
+    assert (volume.patient, volume.study, volume.body_part, volume.study_description) == (
+        "TEST-001", "1.2.3.4", "HEAD", "CT HEAD W/O")
