@@ -179,7 +179,8 @@ def test_slab_split_keeps_slabs_contiguous():
     assert (middle.held, middle.train, middle.unused) == ({"test": [4, 5]}, [0, 1, 2, 3, 6, 7, 8, 9], [])
     end = slab_split([None] * 10, {"test": 0.2, "val": 0.1}, SlabLayout(position=1.0, gap=1))
     assert (end.held, end.train, end.unused) == ({"test": [7, 8], "val": [9]}, [0, 1, 2, 3, 4, 5], [6])
-    assert end.description == "test = slices 7-8, val = slice 9, train = slices 0-5; 1 slice beside each held-out slab unused"
+    assert end.description == ("test = slices 7-8, val = slice 9, train = slices 0-5; 1 slice beside each held-out "
+                               "slab unused")
     assert slab_split([None] * 2, {"test": 0.9}).held == {"test": [0]}  # the gap shrinks to leave training a slice
     assert slab_split([None], {"test": 0.5}).held == {}
 

@@ -70,8 +70,8 @@ def test_fine_tuning_on_another_pixel_size_says_so_and_pixel_size_mm_keeps_the_c
     train_in_process("recipes/medical_ct.toml", start, *PHANTOMS)  # heads of 250 mm over 32 px: 7.81 mm pixels
     folder = series(tmp_path / "fine", spacing=7.8125 / 2)
     capsys.readouterr()
-    train_in_process("recipes/medical_ct.toml", tmp_path / "tuned", f'data.root="{folder}"', f'train.init_from="{start}"',
-                     *SETS)
+    train_in_process("recipes/medical_ct.toml", tmp_path / "tuned", f'data.root="{folder}"',
+                     f'train.init_from="{start}"', *SETS)
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("i2i: note: fine-tuning")]
     assert notes == ["i2i: note: fine-tuning: the checkpoint was trained at 7.81-7.81 mm pixels and this run's "
                      "training images have 3.91-3.91 mm: the model will learn their pixel size and record it; "
@@ -98,7 +98,8 @@ def test_resampling_for_a_model_is_bounded(tmp_path, cli):
 
     run = make_checkpoint(tmp_path / "run", cin=1, cout=1, depth=3, sets=('task.name="ct_sparse_view"',))
     weights = latest_checkpoint(run / "checkpoints") / "generator.safetensors"
-    save_file(load_file(weights), weights, {**read_metadata(weights), "geometry": json.dumps({"pixel_mm": [1.95, 1.95]})})
+    geometry = json.dumps({"pixel_mm": [1.95, 1.95]})
+    save_file(load_file(weights), weights, {**read_metadata(weights), "geometry": geometry})
     hu = np.full((1, 64, 64), 40.0, dtype=np.float32)
     write_series(tmp_path / "micro", hu, predictor=None, spacing=0.05)
     result = cli("predict", run, tmp_path / "micro", "--out", tmp_path / "out", "--device", "cpu")

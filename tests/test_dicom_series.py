@@ -86,8 +86,8 @@ def test_data_series_chooses_by_uid_or_description_glob(mixed):
     assert [p.split("#")[0] for p in by_glob.relative_paths] == ["b", "d", "a", "c"]
     assert torch.equal(by_glob[2]["target"][0], torch.from_numpy(np.rint(hu[2])))
     with pytest.raises(DataError, match=r"source.series = '\*lung\*': .*no series has that SeriesInstanceUID, "
-                                        r"SeriesNumber or a SeriesDescription matching it; the series there: .*'Head 5mm' "
-                                        r"\(1.2.826.0.1.3680043.8.498.2, 2 image"):
+                                        r"SeriesNumber or a SeriesDescription matching it; the series there: "
+                                        r".*'Head 5mm' \(1.2.826.0.1.3680043.8.498.2, 2 image"):
         source(folder, series="*lung*").dataset("train")
     volume = read_dicom_series(folder, series="Head 5mm")
     assert volume.shape == (2, 32, 32) and np.array_equal(volume.hu, np.rint(hu[:2]))

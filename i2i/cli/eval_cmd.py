@@ -42,7 +42,8 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
 def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None, out_file: str | None,
                  batch_size: int,
                  max_images: int | None, device: str, precision: str, native: bool, no_ema: bool, train_mode: bool,
-                 inception: str | None, lpips: str | None, lpips_net: str, series: tuple[str, ...], quiet: bool) -> None:
+                 inception: str | None, lpips: str | None, lpips_net: str, series: tuple[str, ...],
+                 quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
 

@@ -63,7 +63,7 @@ def slab_split(positions: Sequence[float | None], shares: dict[str, float], layo
     gap = layout.gap
     while True:
         unused = {i for i in range(len(levels)) if role[i] is None
-                  and any(role[j] not in (None, "unused") for j in range(max(0, i - gap), min(len(levels), i + gap + 1)))}
+                  and any(role[j] is not None for j in range(max(0, i - gap), min(len(levels), i + gap + 1)))}
         if gap == 0 or len(unused) < sum(r is None for r in role):
             break
         gap -= 1

@@ -104,7 +104,8 @@ def find_volumes(root: Path, choice: SeriesChoice = SeriesChoice(), order: Order
         lines += chosen.lines
         found += [ref for one in chosen.used for ref in _series_volumes(one, root)]
     if not found and series:
-        raise DataError(f"{root}: no DICOM series to use: " + "; ".join(line.removeprefix(f"{root}: ") for line in lines))
+        raise DataError(f"{root}: no DICOM series to use: "
+                        + "; ".join(line.removeprefix(f"{root}: ") for line in lines))
     if not found:
         raise DataError(f"{root}: no CT volumes found (looked for DICOM files by their 'DICM' marker, and .nii, "
                         ".nii.gz and .npy files)")

@@ -70,7 +70,8 @@ def _check_voxel_size(path: Path, img: Any) -> None:
     with ImageOpener(path) as f:
         stored = type(img.header).from_fileobj(f, check=False)["pixdim"][1:4]
     if not all(np.isfinite(stored)) or min(stored) <= 0:
-        raise DataError(f"{path}: pixdim (the voxel size) is {' x '.join(f'{float(z):g}' for z in stored)} mm: expected "
+        shown = " x ".join(f"{float(z):g}" for z in stored)
+        raise DataError(f"{path}: pixdim (the voxel size) is {shown} mm: expected "
                         "three positive numbers; write the file again with its voxel size")
 
 
