@@ -40,7 +40,7 @@ ORDER_HINT = 'order the slices by InstanceNumber instead (source.order = "instan
 NOT_SLICES = ("localizer", "secondary capture")
 
 
-@dataclass
+@dataclass(eq=False)
 class Series:
     """One image series of a folder: ``files`` and their headers ``datasets`` in slice order
     (the images of the series' own kind, orientation and size), ``positions`` along the
@@ -49,7 +49,7 @@ class Series:
     another kind, orientation or size with the reason, ``unusable`` files (no pixel data)
     with the reason, ``problem``: why the series cannot become a volume (None when it can),
     ``note`` on its geometry (uneven spacing, gantry tilt) or None. ``kind`` is
-    ``"localizer"``, ``"secondary capture"`` or ``"image"``."""
+    ``"localizer"``, ``"secondary capture"`` or ``"image"``. Series compare by identity."""
 
     folder: Path
     uid: str
