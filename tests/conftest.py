@@ -170,3 +170,12 @@ def invoke_cli(*args: str):
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         output += "".join(traceback.format_exception(result.exception))
     return result.exit_code, output
+
+
+@pytest.fixture(autouse=True)
+def _lines_said_once_print_again_in_each_test():
+    """Lines the data path prints once per process (``i2i.data.source.warn_once`` /
+    ``note_once``) print again in every test, so each test sees its own."""
+    from i2i.data.source import said
+
+    said.clear()

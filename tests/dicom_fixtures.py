@@ -51,7 +51,7 @@ def _segment(marker: int, payload: bytes) -> bytes:
 def ct_dataset(stored: np.ndarray, z: float, number: int, series_uid: str, *, study_uid: str = "1.2.3.4",
                spacing: float = 0.5, intercept: float | None = -1024.0, slope: float | None = 1.0,
                description: str = "AXIAL HEAD", image_type: tuple[str, ...] = ("ORIGINAL", "PRIMARY", "AXIAL"),
-               series_number: int = 3):
+               series_number: int = 3, patient_id: str = "TEST-001"):
     """A CT Image Storage dataset of unsigned 16-bit ``stored`` values at height ``z`` mm
     (explicit VR little endian; ``intercept``/``slope`` None leaves the tag out)."""
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -63,7 +63,7 @@ def ct_dataset(stored: np.ndarray, z: float, number: int, series_uid: str, *, st
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.Modality, ds.PatientID, ds.PatientName = "CT", "TEST-001", "Test^Head"
+    ds.Modality, ds.PatientID, ds.PatientName = "CT", patient_id, "Test^Head"
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, study_uid + ".1"
     ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = series_number, number, description
     ds.ImageType = list(image_type)
@@ -121,3 +121,47 @@ def write_series(folder: Path, hu: np.ndarray, *, names: list[str] | None = None
         ds.save_as(folder / name, enforce_file_format=True)
         paths.append(folder / name)
     return paths
+
+
+#: ImageOrientationPatient of the slice planes (row direction, column direction).
+AXIAL, CORONAL, SAGITTAL = [1, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, -1], [0, 1, 0, 0, 0, -1]
+
+
+def scanner_export(folder: Path, size: int = 32) -> dict[int, list[Path]]:
+    """A head CT folder as a GE scanner exports it: suffix-less JPEG lossless files, no
+    SeriesDescription, one patient, five series by SeriesNumber: 1 two localizers (AP and
+    lateral), 2 an axial 5 mm series (6 slices), 3 an axial 2.5 mm series (11 slices over the
+    same 25 mm, its first slice all air), 4 a coronal reformat (8 images, DERIVED\\SECONDARY,
+    plus one axial reference image), 5 a sagittal reformat (8 images plus one coronal
+    reference image). Returns the files of each series."""
+    from pydicom.uid import generate_uid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    reformat = ("DERIVED", "SECONDARY", "REFORMATTED")
+    plan = {1: [("ORIGINAL", "PRIMARY", "LOCALIZER"), [CORONAL, SAGITTAL], None],
+            2: [("ORIGINAL", "PRIMARY", "AXIAL"), [AXIAL] * 6, 5.0],
+            3: [("ORIGINAL", "PRIMARY", "AXIAL"), [AXIAL] * 11, 2.5],
+            4: [reformat, [CORONAL] * 8 + [AXIAL], 3.0],
+            5: [reformat, [SAGITTAL] * 8 + [CORONAL], 3.0]}
+    hu = head_volume(11, size)
+    hu[0] = -1000.0  # the 2.5 mm series starts in the air above the head
+    files: dict[int, list[Path]] = {}
+    counter = 0
+    for number, (image_type, planes, step) in plan.items():
+        uid = generate_uid()
+        files[number] = []
+        for k, plane in enumerate(planes):
+            counter += 1
+            image = hu[k] if number == 3 else hu[min(k + 1, 10)]
+            ds = ct_dataset(np.rint(image + 1024).astype(np.uint16), (step or 0) * k, k + 1, uid,
+                            image_type=image_type, series_number=number)
+            del ds.SeriesDescription
+            ds.BodyPartExamined, ds.StudyDescription = "HEAD", "CT HEAD W/O"
+            ds.ImageOrientationPatient = plane
+            normal = np.cross(plane[:3], plane[3:])
+            ds.ImagePositionPatient = [float(v) for v in np.array([-8.0, -8.0, 0.0]) + normal * (step or 0) * k]
+            compress_jpeg_lossless(ds)
+            path = folder / f"I{counter}"
+            ds.save_as(path, enforce_file_format=True)
+            files[number].append(path)
+    return files

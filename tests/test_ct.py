@@ -163,22 +163,28 @@ def test_medical_recipe_trains_on_real_scans(tmp_path, root, capsys):
     groups = {name: set(split.groups) for name, split in splits.items()}
     if len(groups["train"] | groups["val"] | groups["test"]) > 1:  # held out by volume
         assert not groups["train"] & (groups["val"] | groups["test"])
-    else:  # one volume: contiguous slabs at its two ends, training between them
-        n = sum(len(split) for split in splits.values())
-        assert splits["test"].indices == list(range(n - len(splits["test"]), n))
-        assert splits["val"].indices == list(range(len(splits["val"])))
+    else:  # one volume: test then val as contiguous slabs in the middle, two slices unused on each side
+        test, val, train = splits["test"].indices, splits["val"].indices, splits["train"].indices
+        assert test == list(range(test[0], test[-1] + 1)) and val == list(range(test[-1] + 1, val[-1] + 1))
+        n = len(trainer.splits["train"].dataset.dataset)
+        assert train == [*range(test[0] - 2), *range(val[-1] + 3, n)]
+        assert abs((test[0] + val[-1]) / 2 - (n - 1) / 2) <= 1
         err = capsys.readouterr().err
-        assert "contiguous slabs of its slices: weaker than a split by patient" in err
-        assert f"test = samples {n - len(splits['test'])}-{n - 1}" in err
+        assert err.count("left to split") == 1 and "slabs of its slices: test = slices " \
+            f"{test[0]}-{test[-1]}" in err and "weaker than a split by patient" in err
 
 
 def test_slab_split_keeps_slabs_contiguous():
-    from i2i.data.splits import slab_split
+    from i2i.data.slabs import SlabLayout, slab_split
 
-    assert slab_split(10, 0.2, at_end=True) == (list(range(8)), [8, 9])
-    assert slab_split(10, 0.2, at_end=False) == (list(range(2, 10)), [0, 1])
-    assert slab_split(2, 0.9, at_end=True) == ([0], [1])
-    assert slab_split(1, 0.5, at_end=True) == ([0], [])
+    middle = slab_split([None] * 10, {"test": 0.2}, SlabLayout(gap=0))
+    assert (middle.held, middle.train, middle.unused) == ({"test": [4, 5]}, [0, 1, 2, 3, 6, 7, 8, 9], [])
+    end = slab_split([None] * 10, {"test": 0.2, "val": 0.1}, SlabLayout(position=1.0, gap=1))
+    assert (end.held, end.train, end.unused) == ({"test": [7, 8], "val": [9]}, [0, 1, 2, 3, 4, 5], [6])
+    assert end.description == ("test = slices 7-8, val = slice 9, train = slices 0-5; 1 slice beside each held-out "
+                               "slab unused")
+    assert slab_split([None] * 2, {"test": 0.9}).held == {"test": [0]}  # the gap shrinks to leave training a slice
+    assert slab_split([None], {"test": 0.5}).held == {}
 
 
 def test_ct_samples_carry_their_pixel_spacing():

@@ -11,7 +11,7 @@ from tests.dicom_fixtures import head_volume, write_series
 
 def test_phantoms_join_only_the_training_split(tmp_path):
     for name in ("a", "b", "c"):
-        write_series(tmp_path / name, head_volume(4, 64), predictor=None)
+        write_series(tmp_path / name, head_volume(4, 64), predictor=None, patient_id=name)
     recipe = load_recipe("recipes/medical_ct.toml", [f'data.root="{tmp_path}"', "data.phantom_mix=5",
                                                       "data.phantom_size=64", "data.val_fraction=0.34",
                                                       "data.test_fraction=0.0"])
@@ -32,7 +32,7 @@ def test_the_real_ct_recipe_trains_on_scans_and_phantoms_at_their_own_pixel_size
     from tests.conftest import train_in_process
 
     for name in ("a", "b", "c"):
-        write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None)
+        write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None, patient_id=name)
     trainer = train_in_process("recipes/medical_ct_real.toml", tmp_path / "run", f'source.root="{tmp_path / "scans"}"',
                                "source.phantom_mix=6", "source.phantom_size=64", "data.patch_size=32",
                                "data.val_fraction=0.34", "data.test_fraction=0.0", "generator.ngf=4",

@@ -61,8 +61,9 @@ def mixed(tmp_path):
 def test_a_folder_of_several_series_gives_one_volume_per_series(mixed, capsys):
     folder, hu = mixed
     scan = scan_folder(folder)
-    assert sorted((s.uid, len(s.files)) for s in scan.series) == [(THIN, 4), (THICK, 2)]
-    for reason in ("localizer", "secondary capture", "non-image object (RT Plan Storage)",
+    assert sorted((s.uid, len(s.files)) for s in scan.series if s.kind == "image") == [(THIN, 4), (THICK, 2)]
+    assert sorted(s.kind for s in scan.series) == ["image", "image", "localizer", "secondary capture"]
+    for reason in ("non-image object (RT Plan Storage)",
                    "non-image object (Comprehensive SR Storage)",
                    "non-image object (Grayscale Softcopy Presentation State Storage)"):
         assert reason in scan.skipped
@@ -71,8 +72,10 @@ def test_a_folder_of_several_series_gives_one_volume_per_series(mixed, capsys):
     assert np.allclose(np.diff(thin.positions), 2.5) and thin.note is None
     ds = source(folder).dataset("train")
     assert len(ds) == 6 and set(ds.groups) == {"export"}  # series of one folder: one patient
-    captured = capsys.readouterr().err
-    assert captured.count("i2i: warning:") == 1 and "left out" in captured and "RT Plan" in captured
+    captured = capsys.readouterr().err.splitlines()
+    assert len(captured) == 3, captured  # one line per kind: non-image objects, localizers, secondary captures
+    assert "RT Plan" in captured[0] and "left out 1 localizer series: series 3 'Topogram'" in captured[1]
+    assert "left out 1 secondary-capture series: series 3 'Dose report'" in captured[2]
 
 
 def test_data_series_chooses_by_uid_or_description_glob(mixed):
@@ -82,8 +85,9 @@ def test_data_series_chooses_by_uid_or_description_glob(mixed):
     by_glob = source(folder, series="*1.25MM").dataset("train")
     assert [p.split("#")[0] for p in by_glob.relative_paths] == ["b", "d", "a", "c"]
     assert torch.equal(by_glob[2]["target"][0], torch.from_numpy(np.rint(hu[2])))
-    with pytest.raises(DataError, match=r"source.series = '\*lung\*': .*no image series has SeriesInstanceUID '\*lung\*' "
-                                        r"or a SeriesDescription matching it; the series there: .*'Head 5mm' \(2 file"):
+    with pytest.raises(DataError, match=r"source.series = '\*lung\*': .*no series has that SeriesInstanceUID, "
+                                        r"SeriesNumber or a SeriesDescription matching it; the series there: "
+                                        r".*'Head 5mm' \(1.2.826.0.1.3680043.8.498.2, 2 image"):
         source(folder, series="*lung*").dataset("train")
     volume = read_dicom_series(folder, series="Head 5mm")
     assert volume.shape == (2, 32, 32) and np.array_equal(volume.hu, np.rint(hu[:2]))
@@ -95,7 +99,7 @@ def test_missing_positions_name_the_file_and_the_option(tmp_path):
     ds = pydicom.dcmread(paths[1])
     del ds.ImagePositionPatient
     ds.save_as(paths[1])
-    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 'AXIAL HEAD' .*source.order = "
+    with pytest.raises(DataError, match=r"IM0002: no ImagePositionPatient .*series 3 'AXIAL HEAD' .*source.order = "
                                         r'"instance_number"'):
         source(folder).dataset("train")
     assert len(source(folder, order="instance_number").dataset("train")) == 3
@@ -111,7 +115,7 @@ def test_uneven_spacing_and_tilt_get_one_line_naming_the_series(tmp_path, capsys
     assert len(source(folder).dataset("train")) == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "series 'Tilted head'" in err[0] and "uneven slice spacing, 2.00 to 5.00 mm" in err[0]
+    assert "series 3 'Tilted head'" in err[0] and "uneven slice spacing, 2.00 to 5.00 mm" in err[0]
     assert "gantry tilt of 15.0 degrees" in err[0] and "2-D slices are unaffected" in err[0]
 
 

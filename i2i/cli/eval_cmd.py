@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from i2i.cli.options import loaded_plugins, series_option, series_override
+
 
 @click.command("eval")
 @click.argument("checkpoint", type=click.Path(exists=True))
@@ -35,11 +37,13 @@ import click
 @click.option("--lpips", type=click.Path(), metavar="FILE",
               help="torchvision backbone weights for LPIPS (alexnet-*.pth for --lpips-net alex).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex", show_default=True)
+@series_option
 @click.option("--quiet", is_flag=True, help="Print only the output paths.")
 def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None, out_file: str | None,
                  batch_size: int,
                  max_images: int | None, device: str, precision: str, native: bool, no_ema: bool, train_mode: bool,
-                 inception: str | None, lpips: str | None, lpips_net: str, quiet: bool) -> None:
+                 inception: str | None, lpips: str | None, lpips_net: str, series: tuple[str, ...],
+                 quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
 
@@ -51,7 +55,6 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
     """
-    from i2i.cli.options import loaded_plugins
     from i2i.resources import resource_errors
     from i2i.evaluation.evaluate import EvalOptions, evaluate
     from i2i.evaluation.summary import default_output, metric_gaps, write_result
@@ -60,8 +63,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
 
     torch_device = pick_device(device)
     check_precision(precision, torch_device)
-    overrides = {"data": {"root": str(Path(data_root))}} if data_root else None
-    model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides, plugins=loaded_plugins())
+    overrides = {**({"data": {"root": str(Path(data_root))}} if data_root else {}), **series_override(series)}
+    model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides or None, plugins=loaded_plugins())
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
                           precision=precision, frame=frame, native=native, whole_data=data_root is not None, inception=Path(inception) if inception else None,
                           lpips=Path(lpips) if lpips else None, lpips_net=lpips_net)

@@ -21,6 +21,7 @@ from i2i.cli import (
     report_cmd,
     run_cmd,
     scaffold_cmd,
+    series_cmd,
     show_cmd,
     summary_cmd,
 )
@@ -65,7 +66,7 @@ def cli() -> None:
 
 for command in (run_cmd.run, plugins_cmd.list_plugins, recipe_cmd.recipe, recipes_cmd.recipes, summary_cmd.summary,
                 scaffold_cmd.new_plugin, predict_cmd.predict, eval_cmd.eval_command, report_cmd.report,
-                export_cmd.export, show_cmd.show):
+                export_cmd.export, show_cmd.show, series_cmd.series_command):
     cli.add_command(command)
 
 

@@ -29,3 +29,18 @@ def show_plugin_problems(plugins) -> None:
     _shown.add(id(plugins))
     for line in plugins.problems():
         click.secho(f"warning: {line}", fg="yellow", err=True)
+
+
+def series_option(command):
+    """``--series`` of ``i2i eval`` and ``i2i predict``: which DICOM series to use."""
+    return click.option(
+        "--series", "series", multiple=True, metavar="SERIES",
+        help="Use only this DICOM series: a SeriesInstanceUID, a SeriesNumber or a glob on SeriesDescription "
+             "(repeatable; i2i series PATH lists them; for data read by the recipe's source, this sets "
+             "source.series). Default: the CT series that are original acquisitions (no localizers, reformats or "
+             "other modalities), one line per kind left out.")(command)
+
+
+def series_override(series: tuple[str, ...]) -> dict:
+    """``--series`` values as the recipe override they are (``source.series``), or nothing."""
+    return {"source": {"series": list(series)}} if series else {}

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from i2i.cli.options import loaded_plugins, series_option, series_override
+
 
 @click.command("predict")
 @click.argument("checkpoint", type=click.Path(exists=True))
@@ -44,11 +46,12 @@ import click
 @click.option("--frame", type=click.Choice(["full", "crop"]),
               help="With --pairs: score the full frame or the centre training crop (default: the recipe's "
                    "train.eval_frame).")
+@series_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
             device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
             ext: str | None, native: bool, format_options: tuple[str, ...], pairs: bool, grid: bool,
-            frame: str | None, quiet: bool) -> None:
+            frame: str | None, series: tuple[str, ...], quiet: bool) -> None:
     """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
     (a run directory, a checkpoint folder or a generator .safetensors file).
 
@@ -62,13 +65,13 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     EMA weights are used when the checkpoint has them. --train-mode normalises each image
     (or tile) on its own.
     """
-    from i2i.cli.options import loaded_plugins
     from i2i.resources import resource_errors
     from i2i.errors import UsageError
     from i2i.devices import pick_device
     from i2i.inference.model import load_model, refuse_nonfinite_weights
     from i2i.inference.files import collect_inputs, predict_files
     from i2i.inference.predict import PredictOptions
+    from i2i.medical.dicom_choice import SeriesChoice
 
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
@@ -80,16 +83,19 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     if pairs:
         from i2i.evaluation.pairs import predict_pairs
 
-        model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
+        model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins(),
+                           overrides=series_override(series))
         refuse_nonfinite_weights(model)
         with resource_errors(knobs):
             written = predict_pairs(model, inputs, Path(out_dir), options, grid=grid, frame=frame, on_written=echo)
         if not quiet:
             click.echo(f"done: {len(written)} pair output(s) in {out_dir}", err=True)
         return
-    items = collect_inputs(inputs, loaded_plugins())
     model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
+    choice = SeriesChoice.of(series or None, ct_only=model.task.input_units == "hu", given_as="--series")
+    say = None if quiet else (lambda line: click.echo(f"i2i: warning: {line}", err=True))
+    items = collect_inputs(inputs, loaded_plugins(), dicom=choice, say=say)
     if not quiet:
         click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
                    err=True)

@@ -15,18 +15,30 @@ from torch.utils.data import Dataset
 
 from i2i.data.imageio import IMAGE_EXTENSIONS, DataError, image_size
 from i2i.errors import UsageError
-from i2i.messages import warn
+from i2i.messages import say
 
 SPLITS = ("train", "val", "test")
-_warned: set[str] = set()
+#: The lines :func:`warn_once` and :func:`note_once` printed in this process.
+said: set[str] = set()
 
 
 def warn_once(message: str) -> None:
     """Print ``i2i: warning: MESSAGE`` to stderr, once per process (a source built again for
     the final evaluation does not repeat it)."""
-    if message not in _warned:
-        _warned.add(message)
-        warn(message)
+    _say_once("warning", message)
+
+
+def note_once(message: str) -> None:
+    """Print ``i2i: note: MESSAGE`` to stderr, once per process: what the data path did
+    that a user should know (slices left out, how a volume was split)."""
+    _say_once("note", message)
+
+
+def _say_once(kind: str, message: str) -> None:
+    line = f"i2i: {kind}: {message}"
+    if line not in said:
+        said.add(line)
+        say(line)
 
 
 class Source:
@@ -80,6 +92,9 @@ def resolve_root(root: str | None, source: str) -> Path:
     path = Path(root).expanduser()
     if not path.exists():
         raise UsageError(f"data.root: {root!r} does not exist")
+    if not (path.is_dir() or path.is_file()):
+        raise UsageError(f"data.root: {root!r} is neither a folder nor a regular file (a FIFO, a socket or a "
+                         "device?); give the folder or file holding the data")
     return path
 
 

@@ -1,22 +1,23 @@
 """Deterministic hold-out splits, by group when the data have groups (patients, scenes).
 
 Data of a single group (one CT volume, one patient) cannot be split by group: their
-held-out splits are contiguous slabs of samples in the dataset's order (a volume's slices
-in order along the slice axis; :func:`slab_split`): the first split asked for (test) from
-the end, the next (val) from the start, training on what lies between. Neighbouring slices
-look alike, so this is weaker than a split by patient, and a note says so.
+held-out splits are slabs of slices along the stack (:mod:`i2i.data.slabs`: by default test
+and val in the middle, a gap of unused slices on each side; ``data.slab_position``,
+``data.slab_count``, ``data.slab_gap``). Neighbouring slices look alike, so this is weaker
+than a split by patient, and one line says so, with the slice range of each split.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 
 import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from i2i.data.imageio import DataError
+from i2i.data.slabs import SlabLayout, slab_split
+from i2i.data.source import note_once
 from i2i.errors import UsageError
 
 
@@ -44,16 +45,6 @@ def holdout_split(size: int, fraction: float, seed: int,
         held = set(order[:n_val])
         val = {i for i, name in enumerate(groups) if name in held}
     return [i for i in range(size) if i not in val], sorted(val)
-
-
-def slab_split(size: int, fraction: float, at_end: bool) -> tuple[list[int], list[int]]:
-    """``(rest, held)``: about ``fraction`` of ``size`` samples held out as one contiguous
-    range, at the end or the start; at least one sample on each side when ``size >= 2``."""
-    if fraction <= 0 or size < 2:
-        return list(range(size)), []
-    n = min(size - 1, max(1, round(size * fraction)))
-    held = list(range(size - n, size)) if at_end else list(range(n))
-    return (list(range(size - n)) if at_end else list(range(n, size))), held
 
 
 def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
@@ -146,26 +137,43 @@ def _held_out(source, data, seed: int) -> dict[str, Dataset]:
         return splits
     groups = sample_groups(train, data.group_pattern)
     keep = list(range(len(train)))
-    slabs: list[str] = []
     for offset, (name, fraction) in enumerate(wanted.items()):
-        share = fraction * len(train) / max(1, len(keep))
         sub_groups = [groups[i] for i in keep] if groups is not None else None
         if sub_groups is not None and len(set(sub_groups)) == 1:
-            rest, held = slab_split(len(keep), min(share, 0.9), at_end=not slabs)
-            if held:
-                slabs.append(f"{name} = samples {keep[held[0]]}-{keep[held[-1]]} of group {sub_groups[0]!r}")
-        else:
-            rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
+            keep = _slabs(train, keep, dict(list(wanted.items())[offset:]), data, sub_groups[0], splits)
+            break
+        share = fraction * len(train) / max(1, len(keep))
+        rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
         if not held or not rest:
-            unit = f"{len(set(sub_groups))} group(s) (whole groups are held out: a volume, a patient)" \
-                if sub_groups is not None else f"{len(keep)} sample(s)"
-            raise DataError(f"data.{name}_fraction = {fraction:g}: cannot hold out a {name} split, the training "
-                            f"data left have {unit}; it needs at least two. Give more data, set "
-                            f"data.{name}_fraction = 0, or provide {name}/ and train/ folders")
+            _cannot_hold_out(name, fraction, sub_groups, keep)
         splits[name] = SplitSubset(train, [keep[i] for i in held])
         keep = [keep[i] for i in rest]
     splits["train"] = SplitSubset(train, keep)
-    if slabs:
-        print(f"i2i: note: data: one group (volume) left to split, so {' and '.join(slabs)} are contiguous slabs "
-              "of its slices: weaker than a split by patient, since neighbouring slices look alike", file=sys.stderr)
     return splits
+
+
+def _slabs(train: Dataset, keep: list[int], wanted: dict[str, float], data, group: str,
+           splits: dict[str, Dataset]) -> list[int]:
+    """Hold out ``wanted`` from the samples ``keep`` of one ``group`` as slabs (into
+    ``splits``); the training samples left, after one line stating each split's slices."""
+    positions = getattr(train, "positions", None)
+    positions = [positions[i] for i in keep] if positions is not None else [None] * len(keep)
+    shares = {name: min(fraction * len(train) / max(1, len(keep)), 0.9) for name, fraction in wanted.items()}
+    slabs = slab_split(positions, shares, SlabLayout(data.slab_position, data.slab_count, data.slab_gap))
+    for name, fraction in wanted.items():
+        if not slabs.held.get(name) or not slabs.train:
+            _cannot_hold_out(name, fraction, [group] * len(keep), keep)
+        splits[name] = SplitSubset(train, [keep[i] for i in slabs.held[name]])
+    note_once(f"data: one group ({group!r}: one volume or patient) left to split, so the held-out splits are slabs of "
+              f"its slices: {slabs.description} (data.slab_position = {data.slab_position:g}, data.slab_count = "
+              f"{data.slab_count}, data.slab_gap = {data.slab_gap}); weaker than a split by patient, since "
+              "neighbouring slices look alike")
+    return [keep[i] for i in slabs.train]
+
+
+def _cannot_hold_out(name: str, fraction: float, sub_groups: list[str] | None, keep: list[int]) -> None:
+    unit = f"{len(set(sub_groups))} group(s) (whole groups are held out: a volume, a patient)" \
+        if sub_groups is not None and len(set(sub_groups)) > 1 else f"{len(keep)} sample(s)"
+    raise DataError(f"data.{name}_fraction = {fraction:g}: cannot hold out a {name} split, the training data left "
+                    f"have {unit}; it needs at least two. Give more data, set data.{name}_fraction = 0, or provide "
+                    f"{name}/ and train/ folders")

@@ -3,11 +3,18 @@ line now and then otherwise (CI logs)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from i2i.messages import say
 
 
 def format_logs(logs: dict[str, Any]) -> str:
@@ -46,6 +53,6 @@ class ProgressDisplay:
         if logs:
             self.progress.update(self.task, completed=step, logs=format_logs(logs))
             if self.enabled and not self.live and (step % self.every == 0 or step == self.total):
-                print(f"{self.title} step {step}/{self.total}  {format_logs(logs)}", file=sys.stderr, flush=True)
+                say(f"{self.title} step {step}/{self.total}  {format_logs(logs)}")
         else:
             self.progress.update(self.task, completed=step)

@@ -35,6 +35,7 @@ from i2i.engine.samples import write_samples
 from i2i.engine.signals import StopRequest
 from i2i.engine.training_data import TrainingData
 from i2i.engine.validation import Validator
+from i2i.inference.pixel_size import say_geometry_change
 from i2i.messages import note, warn
 from i2i.nn.sizing import unwrap
 from i2i.plugins import Plugins
@@ -70,6 +71,8 @@ class Trainer:
         self.total_steps = train.steps or (train.epochs or 1) * self.data.steps_per_epoch
         self.parts = TrainingParts.build(recipe, plugins, task, self.device, self.dist, self.total_steps,
                                          resuming=resume_from is not None)
+        if resume_from is None and self.dist.is_main:  # fine-tuning at another pixel size: one line
+            say_geometry_change(self.parts.init_source, self.data.geometry, plugins["sources"].get(recipe.source.name))
         seed_everything(recipe.run.seed + self.rank)
         self.state = RunState()
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import glob
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +15,12 @@ import torch
 
 from i2i.assembly.formats import FormatTable, format_table
 from i2i.data.formats import Decoded, Stack, output_session
+from i2i.data.imageio import DataError
 from i2i.errors import UsageError
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PredictOptions, Predictor, refuse_nonfinite
+from i2i.medical.dicom_choice import SeriesChoice, choose_files
+from i2i.medical.dicom_read import is_dicom, modality_problem, read_header
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,16 @@ class InputFile:
     name: Path
 
 
-def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
+def collect_inputs(arguments: Sequence[str], plugins=None, dicom: SeriesChoice | None = None,
+                   say: Callable[[str], None] | None = None) -> list[InputFile]:
     """Files named by ``arguments``: files, folders (every supported file under them, their
     sub-folders kept in the output names) or glob patterns. Supported: a suffix a format
     owns, or content a format recognises (DICOM by its ``DICM`` marker, whatever the name);
     such a file's output name gets that format's suffix (``IM0001`` -> ``IM0001.dcm``).
+    With ``dicom``, the DICOM files of a folder are those of the series it uses, as
+    training and ``i2i eval`` choose them (:mod:`i2i.medical.dicom_choice`), and ``say``
+    gets one line per kind of series or file left out; a DICOM file named on its own is
+    taken as it is, unless ``dicom.ct_only`` and it is not CT.
     Fails on arguments that match nothing and on two inputs that would write the same output."""
     table = format_table(plugins)
     suffixes = table.suffixes()
@@ -40,6 +48,7 @@ def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
     for arg in arguments:
         p = Path(arg)
         if p.is_file():
+            _check_modality(p, dicom)
             found.append(_input(table, p, Path(p.name)))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not _hidden(f.relative_to(p))
@@ -47,6 +56,8 @@ def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
             if not files:
                 raise UsageError(f"{arg}: no image files in this folder (supported: {', '.join(suffixes)}, and DICOM "
                                  "files by their 'DICM' marker whatever their name)")
+            if dicom is not None:
+                files = _chosen_dicom(files, dicom, arg, say)
             found += [_input(table, f, f.relative_to(p)) for f in files]
         else:
             matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
@@ -64,6 +75,36 @@ def collect_inputs(arguments: Sequence[str], plugins=None) -> list[InputFile]:
         seen[item.name] = item.path
         unique.append(item)
     return unique
+
+
+def _chosen_dicom(files: list[Path], choice: SeriesChoice, arg: str, say: Callable[[str], None] | None) -> list[Path]:
+    """``files`` without the DICOM files of series (and objects) ``choice`` leaves out."""
+    dicom = [f for f in files if is_dicom(f)]
+    if not dicom:
+        return files
+    try:
+        kept, lines = choose_files(dicom, choice, arg)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    for line in lines if say is not None else ():
+        say(line)
+    if not kept and len(dicom) == len(files):
+        raise UsageError(f"{arg}: no DICOM series here to predict: " + "; ".join(line.removeprefix(f"{arg}: ")
+                                                                             for line in lines))
+    left_out = set(dicom) - set(kept)
+    return [f for f in files if f not in left_out]
+
+
+def _check_modality(path: Path, choice: SeriesChoice | None) -> None:
+    """A DICOM file named on its own must be CT for a model of CT (``choice.ct_only``)."""
+    if choice is None or not choice.ct_only or not is_dicom(path):
+        return
+    try:
+        problem = modality_problem(read_header(path))
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}; this model translates CT images in HU")
 
 
 def _input(table: FormatTable, path: Path, name: Path) -> InputFile:

@@ -32,7 +32,7 @@ from i2i.devices import autocast, check_precision
 from i2i.errors import UsageError
 from i2i.finite import describe_nonfinite
 from i2i.inference.model import LoadedModel
-from i2i.inference.pixel_size import resample, target_size
+from i2i.inference.pixel_size import ResamplingError, resample, target_size
 from i2i.inference.tiling import Blender, Box, TilePlan
 from i2i.nn.sizing import forward_any_size
 
@@ -143,7 +143,10 @@ class Predictor:
         mm) lies outside the pixel sizes the model was trained at (``native`` turns it off)."""
         if self.pixel_range is None or decoded.meta.get("spacing") is None:
             return None
-        return target_size(tuple(image.shape[-2:]), decoded.meta["spacing"], self.pixel_range)
+        try:
+            return target_size(tuple(image.shape[-2:]), decoded.meta["spacing"], self.pixel_range)
+        except ResamplingError as exc:
+            raise ResamplingError(f"{decoded.path}: {exc}") from None
 
     def plan(self, height: int, width: int) -> TilePlan:
         return TilePlan(height, width, self.tile, self.overlap, self.model.size_divisor)

@@ -9,14 +9,17 @@ Modules (each imported on demand; this package imports nothing heavy at import t
 ``i2i.medical.hu``         named HU windows, windowing and [-1, 1] normalisation
 ``i2i.medical.metrics``    PSNR/SSIM inside an HU window, RMSE/MAE in HU, per image
 ``i2i.medical.volume``     the :class:`~i2i.medical.volume.Volume` returned by the readers
-``i2i.medical.dicom``      DICOM entry point: ``read_dicom`` and the public names of the three below
-``i2i.medical.dicom_read``      one DICOM file: DICM marker, decoding through pydicom's plugins, HU
-``i2i.medical.dicom_series``    a folder's series: one per SeriesInstanceUID, ordered, checked
+``i2i.medical.dicom``      DICOM entry point: ``read_dicom``, ``read_dicom_series`` and the public names below
+``i2i.medical.dicom_read``      one DICOM file: DICM marker, decoding through pydicom's plugins, HU, modality
+``i2i.medical.dicom_series``    a folder's series: one per SeriesInstanceUID, copies and odd images left out, ordered
+``i2i.medical.dicom_choice``    which series are used: selected by UID, number or description, then checked
+``i2i.medical.dicom_listing``   ``i2i series``: every series under a folder and whether it is used
 ``i2i.medical.dicom_write``     derived series written beside the source
 ``i2i.medical.dicom_geometry``  normals, positions, spacing, affine, gantry tilt
 ``i2i.medical.nifti``      NIfTI volumes (nibabel)
-``i2i.medical.io``         ``read_volume`` for any of DICOM / NIfTI / NPY, NPY reading, warnings
+``i2i.medical.io``         ``read_volume`` for any of DICOM / NIfTI / NPY, NPY reading
 ``i2i.medical.ct_catalog`` the slices of every volume under a folder (the ``ct`` source's catalogue)
+``i2i.medical.folders``    every folder under a data folder once (symlinks, loops), names relative to it
 """
 
 from __future__ import annotations

@@ -1,8 +1,15 @@
 """DICOM image geometry: slice normals, positions along them, pixel and slice spacing, the
-index -> patient affine, and the functional groups of enhanced multi-frame files."""
+index -> patient affine, the orientation's name, the functional groups of enhanced
+multi-frame files, and the checks that make bad geometry tags a clear error.
+
+A missing PixelSpacing means an unknown pixel size (NaN here, never 1 mm): such a slice is
+not resampled to a model's pixel size and not recorded in a model's geometry. A present one
+must hold two positive finite numbers (:func:`header_problem`).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,10 +49,90 @@ def frame_positions(ds: Dataset) -> tuple[np.ndarray | None, np.ndarray | None]:
     return np.array([np.dot(np.asarray(p.ImagePositionPatient, dtype=float), n) for p in points]), n
 
 
+#: The unknown pixel spacing of a slice without PixelSpacing: (NaN, NaN).
+UNKNOWN_SPACING = (math.nan, math.nan)
+#: Patient axes (LPS) by the name of the orientation whose slice normal points along them.
+_ORIENTATIONS = ("sagittal", "coronal", "axial")
+#: A normal less aligned than this with its nearest patient axis (37 degrees off) is oblique;
+#: a gantry tilt of up to 30 degrees keeps an axial series axial.
+_OBLIQUE_BELOW = 0.8
+
+
 def pixel_spacing(ds: Dataset) -> tuple[float, float]:
-    """(row, column) spacing in mm: PixelSpacing, or the functional groups', else 1 mm."""
-    pixel = ds.get("PixelSpacing") or pixel_measures(ds, "PixelSpacing") or (1.0, 1.0)
+    """(row, column) spacing in mm: PixelSpacing, or the functional groups', else
+    :data:`UNKNOWN_SPACING` (NaN: not a guess)."""
+    pixel = pixel_spacing_tag(ds)
+    if pixel is None:
+        return UNKNOWN_SPACING
     return float(pixel[0]), float(pixel[1])
+
+
+def pixel_spacing_tag(ds: Dataset) -> Any:
+    """The PixelSpacing value as stored (the functional groups' when the top level has
+    none), or None when there is none."""
+    pixel = ds.get("PixelSpacing")
+    if pixel is None or pixel == "":
+        pixel = pixel_measures(ds, "PixelSpacing")
+    return None if pixel is None or pixel == "" else pixel
+
+
+def orientation_name(n: np.ndarray | None) -> str:
+    """``axial``, ``coronal`` or ``sagittal`` by the patient axis the slice normal ``n`` is
+    nearest to, ``oblique`` when it is near none, ``unknown`` without a normal."""
+    if n is None or not np.all(np.isfinite(n)) or not np.linalg.norm(n):
+        return "unknown"
+    n = np.abs(n) / np.linalg.norm(n)
+    return _ORIENTATIONS[int(np.argmax(n))] if n.max() >= _OBLIQUE_BELOW else "oblique"
+
+
+def header_problem(ds: Dataset) -> str | None:
+    """What is wrong with ``ds``'s geometry or rescale tags, naming the tag, the value and
+    what is accepted; None when they are usable (absent tags are not a problem here)."""
+    checks = (("PixelSpacing", pixel_spacing_tag(ds), 2, "> 0",
+               "two positive numbers, the row and column spacing in mm"),
+              ("ImagePositionPatient", ds.get("ImagePositionPatient"), 3, "any",
+               "three numbers, the x, y, z of the first pixel in mm"),
+              ("ImageOrientationPatient", ds.get("ImageOrientationPatient"), 6, "any",
+               "six numbers, the row and column direction cosines"))
+    for tag, value, count, bound, accepted in checks:
+        if value is None or value == "":
+            continue
+        values = numbers(value)
+        bad = values is None or len(values) != count or not all(map(math.isfinite, values)) \
+            or (bound == "> 0" and min(values) <= 0)
+        if bad:
+            return f"{tag} is {_shown(value)}: expected {accepted}"
+    iop = ds.get("ImageOrientationPatient")
+    if iop:
+        row, col = np.asarray(iop[:3], dtype=float), np.asarray(iop[3:], dtype=float)
+        if min(np.linalg.norm(row), np.linalg.norm(col)) < 1e-3 or np.linalg.norm(np.cross(row, col)) < 1e-3:
+            return (f"ImageOrientationPatient is {_shown(iop)}: the row and column directions must be two "
+                    "non-zero, non-parallel unit vectors (e.g. 1\\0\\0\\0\\1\\0 for an axial slice)")
+    for tag, nonzero in (("RescaleSlope", True), ("RescaleIntercept", False)):
+        value = ds.get(tag)
+        if value is None or value == "":
+            continue
+        number = numbers([value])
+        if number is None or not math.isfinite(number[0]) or (nonzero and number[0] == 0):
+            return (f"{tag} is {_shown(value)}: expected a finite number{' other than 0' if nonzero else ''} "
+                    "(HU = stored value x RescaleSlope + RescaleIntercept)")
+    return None
+
+
+def numbers(value: Any) -> list[float] | None:
+    """A tag's value(s) as floats, or None when one is not a number."""
+    items = list(value) if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
+    try:
+        return [float(v) for v in items]
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(value: Any) -> str:
+    """A tag's value as DICOM writes it (``0.5\\0.5``)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        return str(value)
+    return "\\".join(str(v) for v in value)
 
 
 def spacing(first: Dataset, positions: np.ndarray | None) -> tuple[float, float, float]:

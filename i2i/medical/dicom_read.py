@@ -18,6 +18,7 @@ caller accepts its stored values as HU.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,6 +116,9 @@ def read_dicom_frames(path: str | Path, *, stored_values_as_hu: bool = False) ->
     ``stored_values_as_hu`` accepts a CT image without rescale tags (else :class:`NoRescaleError`)."""
     path = Path(path)
     ds = read_header(path)
+    problem = geo.header_problem(ds)
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
     if not has_pixels(ds):
         raise DataError(f"{path}: no pixel data ({sop_class_name(ds)}, modality {ds.get('Modality', '?')}): "
                         "not an image")
@@ -150,31 +154,84 @@ def read_dicom_file(path: str | Path, *, stored_values_as_hu: bool = False) -> V
 
 def decode_pixels(ds: Dataset, path: Path) -> np.ndarray:
     """The stored pixel values of ``ds`` as pydicom decodes them (``(H, W)``, ``(F, H, W)``,
-    with samples last for colour). Fails naming the file and the transfer syntax when no
-    installed plugin decodes it (saying what to install), or when decoding fails."""
-    meta = getattr(ds, "file_meta", None)
-    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    with samples last for colour). Fails naming the file and the transfer syntax when it
+    cannot be decoded here (:func:`syntax_problem`), or when decoding fails."""
+    problem = syntax_problem(ds)
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
+    syntax = transfer_syntax(ds)
     name = f"{getattr(syntax, 'name', syntax)} ({syntax})" if syntax else "an unknown transfer syntax"
-    if syntax is not None and syntax.is_compressed:
-        from pydicom.pixels import get_decoder
-
-        try:
-            decoder = get_decoder(syntax)
-        except NotImplementedError:
-            raise DataError(f"{path}: its pixel data are compressed as {name}, which no pydicom decoder reads; "
-                            "convert the file to an uncompressed transfer syntax first (e.g. gdcmconv --raw "
-                            "IN OUT, or dcmtk's dcmdjpeg/dcmdjpls)") from None
-        if not decoder.is_available:
-            family = next((key for key in _PLUGINS if str(syntax.name).startswith(key)), "JPEG")
-            others = "; ".join(decoder.missing_dependencies)
-            raise DataError(f"{path}: its pixel data are compressed as {name}, and no installed pydicom plugin "
-                            f"decodes it; install i2i's decoders: pip install {_PLUGINS[family]}"
-                            + (f" (other plugins that would: {others})" if others else "")) from None
     try:
         return ds.pixel_array
     except Exception as exc:
         raise DataError(f"{path}: cannot decode its pixel data ({name}): {type(exc).__name__}: {exc}; the file may "
                         "be truncated or corrupt: copy or export it again") from None
+
+
+def transfer_syntax(ds: Dataset):
+    """The file meta's TransferSyntaxUID (a pydicom ``UID``), or None."""
+    meta = getattr(ds, "file_meta", None)
+    return meta.get("TransferSyntaxUID") if meta is not None else None
+
+
+@functools.cache
+def supported_syntaxes() -> tuple[str, ...]:
+    """The names of the transfer syntaxes an installed pydicom decoder reads."""
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import AllTransferSyntaxes
+
+    names = []
+    for uid in AllTransferSyntaxes:
+        try:
+            if get_decoder(uid).is_available:
+                names.append(str(uid.name))
+        except NotImplementedError:
+            continue
+    return tuple(names)
+
+
+def syntax_problem(ds: Dataset) -> str | None:
+    """Why ``ds``'s pixel data cannot be decoded here, from its transfer syntax alone (a
+    syntax pydicom does not know, one no pydicom decoder reads, one whose plugin is not
+    installed), saying what to do; None when they can."""
+    syntax = transfer_syntax(ds)
+    if syntax is None:
+        return None
+    if not syntax.is_transfer_syntax:
+        return (f"its pixel data are encoded in transfer syntax {syntax}, which pydicom does not know (a private or "
+                f"newer syntax); i2i reads {', '.join(supported_syntaxes())}; convert the file to one of them first "
+                "(e.g. gdcmconv --raw IN OUT, or dcmtk's dcmconv)")
+    name = f"{syntax.name} ({syntax})"
+    if not syntax.is_compressed:
+        return None
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        return (f"its pixel data are compressed as {name}, which no pydicom decoder reads; convert the file to an "
+                "uncompressed transfer syntax first (e.g. gdcmconv --raw IN OUT, or dcmtk's dcmdjpeg/dcmdjpls)")
+    if decoder.is_available:
+        return None
+    family = next((key for key in _PLUGINS if str(syntax.name).startswith(key)), "JPEG")
+    others = "; ".join(decoder.missing_dependencies)
+    return (f"its pixel data are compressed as {name}, and no installed pydicom plugin decodes it; install i2i's "
+            f"decoders: pip install {_PLUGINS[family]}" + (f" (other plugins that would: {others})" if others else ""))
+
+
+def modality_problem(ds: Dataset) -> str | None:
+    """Why ``ds`` is not read as a CT image in HU, or None: only CT is (Modality CT, or no
+    Modality with a CT image SOP class or a CT-like rescale: RescaleType HU or an intercept
+    of about -1000)."""
+    modality = str(ds.get("Modality", "") or "").upper()
+    if modality == "CT":
+        return None
+    if not modality:
+        intercept = geo.numbers([ds.get("RescaleIntercept", "")]) or [0.0]
+        ct_like = "CT Image Storage" in sop_class_name(ds) or str(ds.get("RescaleType", "")).upper() == "HU" or \
+            -1100 <= intercept[0] <= -900
+        return None if ct_like else "no Modality and no CT-like rescale: not known to be CT"
+    return f"modality {modality} ({sop_class_name(ds)}), not CT: its values are not HU"
 
 
 def to_hu(ds: Dataset, pixels: np.ndarray, path: Path, stored_values_as_hu: bool = False) -> np.ndarray:

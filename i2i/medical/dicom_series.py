@@ -1,10 +1,16 @@
-"""DICOM series: a folder's files grouped into one series per SeriesInstanceUID, ordered
-along the slice normal, checked, and read as a volume.
+"""DICOM series: a folder's files grouped into one series per SeriesInstanceUID, checked and
+ordered along the slice normal, and read as a volume.
 
 :func:`scan_folder` reads headers only (pixel data stay on disk). Non-image objects (RT Plan,
-SR, presentation states, DICOMDIR...), secondary captures and localizers/scouts are left
-out, and :attr:`Scan.skipped` says so in one line. ``series`` chooses among the rest: a
-SeriesInstanceUID, or a glob on SeriesDescription (case-insensitive, e.g. ``"*axial*"``).
+SR, presentation states, DICOMDIR...) and copies of an image already read (the same
+SOPInstanceUID: a duplicated or symlinked folder) are left out, and :attr:`Scan.skipped` says
+so in one line. Each series is then checked on its own and never raises: images of another
+kind, orientation or size than most of the series (the axial reference image of a coronal
+reformat, a localizer filed with its axial series) are left out (:attr:`Series.left_out`), and
+a series that cannot become a volume (bad geometry tags, no positions, two slices at one
+place) carries the reason in :attr:`Series.problem`, raised only when that series is read.
+Which series a command uses is :mod:`i2i.medical.dicom_choice`'s decision.
+
 Slices are ordered by ImagePositionPatient along the normal of ImageOrientationPatient
 (``order="position"``), or by InstanceNumber (``order="instance_number"``) for series
 without positions. Uneven slice spacing and a gantry tilt (positions stepping off the
@@ -13,7 +19,6 @@ normal) are noted in one line per series (:attr:`Series.note`): 2-D slices are u
 
 from __future__ import annotations
 
-import fnmatch
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +28,7 @@ import numpy as np
 
 from i2i.data.imageio import DataError
 from i2i.medical import dicom_geometry as geo
-from i2i.medical.dicom_read import (PIXEL_KEYS, decode_pixels, dicom_files, has_pixels, read_dicom_file, read_header,
-                                   skip_reason, sop_class_name, to_hu)
-from i2i.medical.volume import Volume
+from i2i.medical.dicom_read import dicom_files, has_pixels, read_header, skip_reason, sop_class_name, transfer_syntax
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -33,37 +36,100 @@ if TYPE_CHECKING:
 Order = Literal["position", "instance_number"]
 ORDER_HINT = 'order the slices by InstanceNumber instead (source.order = "instance_number" in a recipe, ' \
              'order="instance_number" in Python)'
-SERIES_HINT = "choose one with source.series (in Python series=): a SeriesInstanceUID or a glob on SeriesDescription"
+#: Image kinds that are not slices of a volume, from :func:`~i2i.medical.dicom_read.skip_reason`.
+NOT_SLICES = ("localizer", "secondary capture")
 
 
-@dataclass
+@dataclass(eq=False)
 class Series:
-    """One image series of a folder: ``files`` and their headers ``datasets`` in slice order,
-    ``positions`` along the normal (None when ordered by InstanceNumber), ``spacing``
-    (slice, row, column) in mm, ``unusable`` files (no pixel data) with the reason, and a
-    ``note`` on its geometry (uneven spacing, gantry tilt) or None."""
+    """One image series of a folder: ``files`` and their headers ``datasets`` in slice order
+    (the images of the series' own kind, orientation and size), ``positions`` along the
+    normal (None when ordered by InstanceNumber or not orderable), ``spacing`` (slice, row,
+    column) in mm (row and column NaN when PixelSpacing is absent), ``left_out`` images of
+    another kind, orientation or size with the reason, ``unusable`` files (no pixel data)
+    with the reason, ``problem``: why the series cannot become a volume (None when it can),
+    ``note`` on its geometry (uneven spacing, gantry tilt) or None. ``kind`` is
+    ``"localizer"``, ``"secondary capture"`` or ``"image"``. Series compare by identity."""
 
     folder: Path
     uid: str
-    description: str
     files: list[Path]
     datasets: list[Dataset] = field(repr=False)
-    positions: np.ndarray | None
-    spacing: tuple[float, float, float]
+    kind: str = "image"
+    positions: np.ndarray | None = None
+    spacing: tuple[float, float, float] = (1.0, *geo.UNKNOWN_SPACING)
+    left_out: dict[Path, str] = field(default_factory=dict)
     unusable: dict[Path, str] = field(default_factory=dict)
+    problem: str | None = None
     note: str | None = None
 
     @property
+    def head(self) -> Dataset:
+        """The header of the first slice (the series' shared tags)."""
+        return self.datasets[0]
+
+    @property
+    def description(self) -> str:
+        """SeriesDescription, or ``""``."""
+        return str(self.head.get("SeriesDescription", "") or "")
+
+    @property
+    def number(self) -> int | None:
+        """SeriesNumber, or None."""
+        value = self.head.get("SeriesNumber")
+        return None if value in (None, "") else int(value)
+
+    @property
+    def image_type(self) -> str:
+        """The ImageType most of its images have, as DICOM writes it (``ORIGINAL\\PRIMARY\\AXIAL``)."""
+        types = Counter("\\".join(map(str, ds.get("ImageType", []) or [])) for ds in self.datasets)
+        return types.most_common(1)[0][0]
+
+    @property
+    def orientation(self) -> str:
+        """``axial``, ``coronal``, ``sagittal``, ``oblique`` or ``unknown``, from the slice normal."""
+        return geo.orientation_name(geo.normal(self.head))
+
+    @property
+    def derived(self) -> bool:
+        """A derived or secondary series (ImageType DERIVED or SECONDARY, e.g. a reformat or an
+        i2i output) or a reformat orientation (coronal, sagittal, oblique: CT acquires axial
+        slices, gantry tilts included)."""
+        value = [str(v).upper() for v in self.head.get("ImageType", []) or []]
+        return bool(value[:1] == ["DERIVED"] or "SECONDARY" in value[1:2] or "REFORMATTED" in value
+                    or self.orientation in ("coronal", "sagittal", "oblique"))
+
+    @property
+    def syntax(self) -> str:
+        """The transfer syntax's name (its UID when pydicom does not know it)."""
+        uid = transfer_syntax(self.head)
+        return str(uid.name) if uid is not None else "unknown"
+
+    @property
+    def syntax_keyword(self) -> str:
+        """The transfer syntax's short name (``JPEGLosslessSV1``; its UID when pydicom does not know it)."""
+        uid = transfer_syntax(self.head)
+        return (str(uid.keyword) or str(uid)) if uid is not None else "unknown"
+
+    @property
+    def patient(self) -> str:
+        """Whom the series images, for hold-out splits: PatientID, else StudyInstanceUID, else ``""``."""
+        return str(self.head.get("PatientID", "") or self.head.get("StudyInstanceUID", "") or "")
+
+    @property
     def label(self) -> str:
-        """``series 'DESCRIPTION' (UID) in FOLDER``, to name it in messages."""
-        return series_label(self.folder, self.uid, self.description)
+        """``series NUMBER 'DESCRIPTION' (UID) in FOLDER`` (number and description when it
+        has them), to name it in messages."""
+        named = self.short.removeprefix("series ") if self.number is not None or self.description else ""
+        uid = self.uid or "no SeriesInstanceUID"
+        return f"series {named} ({uid}) in {self.folder}" if named else f"series {uid} in {self.folder}"
 
-
-def series_label(folder: Path, uid: str, description: str) -> str:
-    """``series 'DESCRIPTION' (UID) in FOLDER``, to name a series in messages."""
-    uid = uid or "no SeriesInstanceUID"
-    described = f"{description!r} ({uid})" if description else uid
-    return f"series {described} in {folder}"
+    @property
+    def short(self) -> str:
+        """``series 3 'AXIAL HEAD'``: number and description (the UID without them)."""
+        parts = [str(self.number) if self.number is not None else "", repr(self.description) if self.description
+                 else ""]
+        return "series " + (" ".join(p for p in parts if p) or self.uid or "without SeriesInstanceUID")
 
 
 @dataclass
@@ -74,135 +140,123 @@ class Scan:
     skipped: str | None = None
 
 
-def scan_folder(folder: str | Path, *, order: Order = "position") -> Scan:
-    """Every image series of ``folder`` (not recursive), from the headers alone."""
+def scan_folder(folder: str | Path, *, order: Order = "position", seen: dict[str, Path] | None = None) -> Scan:
+    """Every image series of ``folder`` (not recursive), from the headers alone. ``seen``
+    (SOPInstanceUID -> file), shared by the caller across folders, leaves out copies."""
     folder = Path(folder)
+    seen = {} if seen is None else seen
     by_uid: dict[str, list[tuple[Dataset, Path]]] = {}
-    left_out: dict[str, list[Path]] = {}
+    left_out: dict[str, list[str]] = {}
     for path in dicom_files(folder):
         ds = read_header(path)
         reason = skip_reason(ds)
-        if reason is not None:
-            left_out.setdefault(reason, []).append(path)
-            continue
-        by_uid.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((ds, path))
+        sop = str(ds.get("SOPInstanceUID", "") or "")
+        if reason is not None and reason not in NOT_SLICES:
+            left_out.setdefault(reason, []).append(path.name)
+        elif sop and sop in seen:
+            left_out.setdefault("copy of an image already read (same SOPInstanceUID)", []).append(
+                f"{path.name} = {seen[sop]}")
+        else:
+            if sop:
+                seen[sop] = path
+            by_uid.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((ds, path))
     skipped = None
     if left_out:
-        parts = [f"{len(files)} {reason}{'s' if len(files) > 1 else ''} (e.g. {files[0].name})"
-                 for reason, files in left_out.items()]
-        skipped = f"{folder}: left out {', '.join(parts)}: not slices of an image series"
-    return Scan([_series(folder, uid, items, order) for uid, items in by_uid.items()], skipped)
+        parts = [f"{len(names)} file{'s' if len(names) > 1 else ''} ({names[0]}{', ...' if len(names) > 1 else ''}): "
+                 f"{reason}" for reason, names in left_out.items()]
+        skipped = f"{folder}: left out {'; '.join(parts)}"
+    found = [build_series(folder, uid, items, order) for uid, items in by_uid.items()]
+    return Scan(sorted(found, key=lambda s: (s.number is None, s.number or 0, s.uid)), skipped)
 
 
-def select_series(found: list[Series], series: str | None, where: str) -> list[Series]:
-    """The series matching ``series`` (a SeriesInstanceUID, or a glob on SeriesDescription);
-    all of them when ``series`` is None. No match fails listing what ``where`` holds."""
-    if series is None:
-        return found
-    chosen = [s for s in found if s.uid == series or fnmatch.fnmatchcase(s.description.lower(), series.lower())]
-    if not chosen:
-        listing = "; ".join(f"{s.uid} {s.description!r} ({len(s.files)} file(s))" for s in found) or "none"
-        raise DataError(f"{where}: no image series has SeriesInstanceUID {series!r} or a SeriesDescription "
-                        f"matching it; the series there: {listing}")
-    return chosen
+def build_series(folder: Path, uid: str, items: list[tuple[Dataset, Path]], order: Order) -> Series:
+    """The series of ``items`` (headers and files of one SeriesInstanceUID): its majority's
+    images in slice order, the others left out, and its problem, if any (never raises)."""
+    bad = next(((f, problem) for ds, f in items if (problem := geo.header_problem(ds)) is not None), None)
+    if bad is not None:  # one bad geometry or rescale tag: the whole series is suspect
+        kind = Counter(skip_reason(ds) or "image" for ds, _ in items).most_common(1)[0][0]
+        series = Series(folder, uid, [f for _, f in items], [ds for ds, _ in items], kind=kind)
+        series.problem = f"{bad[0]}: {bad[1]}; so {series.label} cannot be read"
+        return series
+    keys = [_image_key(ds) for ds, _ in items]
+    majority = Counter(keys).most_common(1)[0][0]
+    left_out = {f: _difference(key, majority) for key, (_, f) in zip(keys, items) if key != majority}
+    items = [item for key, item in zip(keys, items) if key == majority]
+    series = Series(folder, uid, [f for _, f in items], [ds for ds, _ in items], kind=majority[0], left_out=left_out)
+    series.unusable = {f: f"no pixel data ({sop_class_name(ds)}, modality {ds.get('Modality', '?')}): not an image"
+                       for ds, f in items if not has_pixels(ds)}
+    if series.kind != "image":  # projections, captures: not ordered into a volume
+        series.spacing = geo.spacing(series.head, None)
+        return series
+    series.problem = _order(series, items, order)
+    return series
 
 
-def read_dicom_series(folder: str | Path, *, series: str | None = None, order: Order = "position",
-                      stored_values_as_hu: bool = False) -> Volume:
-    """The one image series in ``folder`` (``series`` chooses when there are several) as a
-    :class:`~i2i.medical.volume.Volume` ``(D, H, W)`` in HU, slices in order. Left-out
-    objects and geometry notes are printed in one line each."""
-    from i2i.medical.io import warn
-
-    folder = Path(folder)
-    scan = scan_folder(folder, order=order)
-    if scan.skipped:
-        warn(scan.skipped)
-    if not scan.series:
-        raise DataError(f"{folder}: no DICOM image series in this folder (files are recognised by their 'DICM' "
-                        "marker)")
-    chosen = select_series(scan.series, series, str(folder))
-    if len(chosen) > 1:
-        listing = "; ".join(f"{s.uid} {s.description!r} ({len(s.files)} file(s))" for s in chosen)
-        raise DataError(f"{folder}: {len(chosen)} image series in one folder ({listing}); {SERIES_HINT}")
-    one = chosen[0]
-    if one.note:
-        warn(one.note)
-    if one.unusable:
-        path, reason = next(iter(one.unusable.items()))
-        raise DataError(f"{path}: {reason}; {one.label} cannot be read as a volume without it")
-    if len(one.files) == 1:
-        return read_dicom_file(one.files[0], stored_values_as_hu=stored_values_as_hu)
-    multi = [f for ds, f in zip(one.datasets, one.files) if int(ds.get("NumberOfFrames", 1) or 1) > 1]
-    if multi:
-        raise DataError(f"{multi[0]}: {one.label} has several multi-frame files; read them one by one with "
-                        "read_dicom_file")
-    hu = np.stack([read_slice(ds, f, stored_values_as_hu) for ds, f in zip(one.datasets, one.files)])
-    heads = one.datasets
-    for ds in heads:
-        for key in PIXEL_KEYS:
-            if key in ds:
-                delattr(ds, key)
-    return Volume(hu=hu, spacing=one.spacing, paths=list(one.files), kind="dicom", datasets=heads,
-                  affine=geo.affine(heads[0], one.spacing, geo.normal(heads[0])), positions=one.positions)
+def _image_key(ds: Dataset) -> tuple[str, tuple[float, ...] | None, tuple[int, int]]:
+    """What the images of one series share: kind, slice normal (rounded) and size; only the
+    kind for localizers and secondary captures (not slices: any plane, any size)."""
+    kind = skip_reason(ds) or "image"
+    if kind != "image":
+        return kind, None, (0, 0)
+    n = geo.normal(ds)
+    normal = tuple(float(v) for v in np.round(n, 2) + 0.0) if n is not None else None
+    return kind, normal, (int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
 
 
-def read_slice(ds: Dataset, path: Path, stored_values_as_hu: bool = False) -> np.ndarray:
-    """One single-frame slice ``(H, W)`` in HU from its header ``ds`` (pixel data deferred)."""
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        raise DataError(f"{path}: colour DICOM ({ds.get('PhotometricInterpretation')}) is not a CT image")
-    return to_hu(ds, decode_pixels(ds, path)[None], path, stored_values_as_hu)[0]
+def _difference(key: tuple, majority: tuple) -> str:
+    """Why an image of ``key`` is not one of the series' ``majority`` images."""
+    if key[0] != majority[0]:
+        return f"a {key[0]} image in a series of {majority[0]} images"
+    if key[1] != majority[1]:
+        def name(n):
+            return geo.orientation_name(np.asarray(n)) if n is not None else "unknown"
+        return f"{name(key[1])} orientation in a {name(majority[1])} series"
+    return f"{key[2][0]}x{key[2][1]} pixels in a series of {majority[2][0]}x{majority[2][1]} images"
 
 
-def _series(folder: Path, uid: str, items: list[tuple[Dataset, Path]], order: Order) -> Series:
-    description = str(items[0][0].get("SeriesDescription", "") or "")
-    label = series_label(folder, uid, description)
-    unusable = {f: f"no pixel data ({sop_class_name(ds)}, modality {ds.get('Modality', '?')}): not an image"
-                for ds, f in items if not has_pixels(ds)}
-    _same_geometry(label, items)
+def left_out_line(series: Series) -> str | None:
+    """One line naming the images of ``series`` that are not of its kind, orientation or size."""
+    if not series.left_out:
+        return None
+    shown = "; ".join(f"{path.name}: {why}" for path, why in list(series.left_out.items())[:3])
+    more = f" and {len(series.left_out) - 3} more" if len(series.left_out) > 3 else ""
+    return f"{series.label}: left out {len(series.left_out)} image(s) unlike the rest of the series ({shown}{more})"
+
+
+def _order(series: Series, items: list[tuple[Dataset, Path]], order: Order) -> str | None:
+    """Order ``series`` in place (files, datasets, positions, spacing, note); the reason it
+    cannot become a volume, or None."""
+    label = series.label
     if len(items) == 1:
-        ds, f = items[0]
-        return Series(folder, uid, description, [f], [ds], None, geo.spacing(ds, None), unusable)
+        series.spacing = geo.spacing(items[0][0], None)
+        return None
     if order == "instance_number":
         missing = next((f for ds, f in items if ds.get("InstanceNumber") in (None, "")), None)
         if missing is not None:
-            raise DataError(f"{missing}: no InstanceNumber, so {label} cannot be ordered by it; "
-                            'order by position instead (source.order = "position")')
+            return (f"{missing}: no InstanceNumber, so {label} cannot be ordered by it; order by position instead "
+                    '(source.order = "position")')
         items = sorted(items, key=lambda item: int(item[0].InstanceNumber))
-        return Series(folder, uid, description, [f for _, f in items], [ds for ds, _ in items], None,
-                      geo.spacing(items[0][0], None), unusable)
+        series.files, series.datasets = [f for _, f in items], [ds for ds, _ in items]
+        series.spacing = geo.spacing(items[0][0], None)
+        return None
     n = geo.normal(items[0][0])
     missing = next((f for ds, f in items if n is None or "ImagePositionPatient" not in ds), None)
     if missing is not None:
-        raise DataError(f"{missing}: no ImagePositionPatient or ImageOrientationPatient, so {label} cannot be "
-                        f"ordered along the slice normal; {ORDER_HINT}")
+        return (f"{missing}: no ImagePositionPatient or ImageOrientationPatient, so {label} cannot be ordered along "
+                f"the slice normal; {ORDER_HINT}")
     positions = np.array([np.dot(np.asarray(ds.ImagePositionPatient, dtype=float), n) for ds, _ in items])
     index = np.argsort(positions, kind="stable")
     items, positions = [items[i] for i in index], positions[index]
+    series.files, series.datasets = [f for _, f in items], [ds for ds, _ in items]
     steps = np.diff(positions)
     if np.any(np.abs(steps) < 1e-4):
         i = int(np.argmin(np.abs(steps)))
-        raise DataError(f"{folder}: two slices of {label} at the same position {positions[i]:.3f} mm: "
-                        f"{items[i][1].name} and {items[i + 1][1].name} (two acquisitions in one series?); "
-                        f"{ORDER_HINT}")
-    heads = [ds for ds, _ in items]
-    spacing = geo.spacing(heads[0], positions)
-    return Series(folder, uid, description, [f for _, f in items], heads, positions, spacing, unusable,
-                  _geometry_note(label, heads, steps, n))
-
-
-def _same_geometry(label: str, items: list[tuple[Dataset, Path]]) -> None:
-    first, first_file = items[0]
-    size = (first.get("Rows"), first.get("Columns"))
-    n = geo.normal(first)
-    for ds, f in items[1:]:
-        if (ds.get("Rows"), ds.get("Columns")) != size:
-            raise DataError(f"{label}: mixed image sizes: {first_file.name} is {size[0]}x{size[1]}, "
-                            f"{f.name} is {ds.get('Rows')}x{ds.get('Columns')}; one series holds one image size")
-        other = geo.normal(ds)
-        if n is not None and other is not None and not np.allclose(n, other, atol=1e-4):
-            raise DataError(f"{label}: mixed slice orientations: {first_file.name} and {f.name} have different "
-                            "ImageOrientationPatient; one series holds one orientation")
+        return (f"{series.folder}: two slices of {label} at the same position {positions[i]:.3f} mm: "
+                f"{items[i][1].name} and {items[i + 1][1].name} (two acquisitions in one series?); {ORDER_HINT}")
+    series.positions = positions
+    series.spacing = geo.spacing(items[0][0], positions)
+    series.note = _geometry_note(label, series.datasets, steps, n)
+    return None
 
 
 def _geometry_note(label: str, heads: list[Dataset], steps: np.ndarray, n: np.ndarray) -> str | None:
@@ -219,3 +273,12 @@ def _geometry_note(label: str, heads: list[Dataset], steps: np.ndarray, n: np.nd
     if not problems:
         return None
     return f"{label}: {' and '.join(problems)}; 2-D slices are unaffected, a 3-D use would need resampling"
+
+
+def check_readable(series: Series) -> None:
+    """Raise the reason ``series`` cannot become a volume, naming it, if there is one."""
+    if series.problem is not None:
+        raise DataError(series.problem)
+    if series.kind != "image":
+        raise DataError(f"{series.label}: a {series.kind} series ({len(series.files)} image(s)), not slices of a "
+                        "volume")

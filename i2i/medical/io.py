@@ -1,5 +1,4 @@
-"""Reading any CT volume: DICOM (file or series folder), NIfTI or NPY, by path; and the
-one-line warnings the medical readers print."""
+"""Reading any CT volume by path: DICOM (file or series folder), NIfTI or NPY."""
 
 from __future__ import annotations
 
@@ -7,22 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from i2i import messages
 from i2i.data.imageio import DataError
+from i2i.medical.dicom import read_dicom
+from i2i.medical.nifti import is_nifti, read_nifti
 from i2i.medical.volume import Volume
-
-
-def warn(message: str) -> None:
-    """Print ``message`` as one ``i2i: warning:`` line on stderr (left-out files, odd geometry)."""
-    messages.warn(message)
 
 
 def read_volume(path: str | Path) -> Volume:
     """A folder -> DICOM series; ``.nii``/``.nii.gz`` -> NIfTI; ``.npy`` -> NPY; any other
     file -> DICOM. See :mod:`i2i.medical.dicom`, :mod:`i2i.medical.nifti`, :func:`read_npy`."""
-    from i2i.medical.dicom import read_dicom
-    from i2i.medical.nifti import is_nifti, read_nifti
-
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")

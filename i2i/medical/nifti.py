@@ -47,6 +47,7 @@ def read_nifti(path: str | Path, *, canonical: bool = False) -> Volume:
     if 0 in shape:
         raise DataError(f"{path}: the volume has an empty axis (shape {shape}): no voxels to read; "
                         "export it again")
+    _check_voxel_size(path, img)
     if len(shape) == 4:
         img = img.slicer[..., 0]
     if canonical:
@@ -59,6 +60,19 @@ def read_nifti(path: str | Path, *, canonical: bool = False) -> Volume:
     spacing = tuple(float(z) for z in img.header.get_zooms()[:3])
     return Volume(hu=data, spacing=spacing, paths=[path], kind="nifti", slice_axis=2,
                   affine=np.asarray(img.affine, dtype=np.float64), header=img.header)
+
+
+def _check_voxel_size(path: Path, img: Any) -> None:
+    """The voxel size (pixdim 1-3) as stored must be positive and finite: nibabel reads 0 as
+    1 mm and -1.5 as 1.5 mm, which would be taken as sizes."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(path) as f:
+        stored = type(img.header).from_fileobj(f, check=False)["pixdim"][1:4]
+    if not all(np.isfinite(stored)) or min(stored) <= 0:
+        shown = " x ".join(f"{float(z):g}" for z in stored)
+        raise DataError(f"{path}: pixdim (the voxel size) is {shown} mm: expected "
+                        "three positive numbers; write the file again with its voxel size")
 
 
 def write_nifti(volume: np.ndarray | torch.Tensor, affine: np.ndarray, path: str | Path, *,

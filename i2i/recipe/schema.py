@@ -109,6 +109,13 @@ class DataSection:
     group_pattern: str | None = key(None, "regular expression on each sample's relative path whose first group "
                                     "(or whole match) names its group (a patient, a scene): held-out splits "
                                     "take whole groups, e.g. \"^([^/]+)/\" groups by top folder")
+    slab_position: float = key(0.5, "one volume (one group) left to split: where its held-out slabs sit along the "
+                               "stack, 0 = first slice, 1 = last; the default puts test and val in the middle "
+                               "(a head's brain) and trains on both ends", ge=0, le=1)
+    slab_count: int = key(1, "one volume left to split: slabs per held-out split, spread along the stack and "
+                          "interleaved with training slices", ge=1)
+    slab_gap: int = key(2, "one volume left to split: slices left unused on each side of a held-out slab "
+                        "(neighbouring slices look alike)", ge=0)
 
 
 @dataclass(frozen=True)
