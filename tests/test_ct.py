@@ -166,7 +166,7 @@ def test_medical_recipe_trains_on_real_scans(tmp_path, root, capsys):
     else:  # one volume: test then val as contiguous slabs in the middle, two slices unused on each side
         test, val, train = splits["test"].indices, splits["val"].indices, splits["train"].indices
         assert test == list(range(test[0], test[-1] + 1)) and val == list(range(test[-1] + 1, val[-1] + 1))
-        n = len(trainer.splits["train"].dataset.dataset)
+        n = len(splits["train"].dataset.dataset)
         assert train == [*range(test[0] - 2), *range(val[-1] + 3, n)]
         assert abs((test[0] + val[-1]) / 2 - (n - 1) / 2) <= 1
         err = capsys.readouterr().err
