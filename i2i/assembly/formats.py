@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from i2i.assembly.components import build
+from i2i.atomic import atomic_path
 from i2i.data.formats import Decoded, Format, Stack
 from i2i.errors import I2IError, UsageError, one_of
 from i2i.plugins import get_plugins
@@ -97,11 +98,14 @@ class FormatTable:
     def write(self, path: str | Path, image: torch.Tensor, like: Decoded | Stack,
               options: Mapping[str, Any] | None = None) -> Path:
         """Write ``image`` (C, H, W, data units; (D, C, H, W) for a :class:`Stack`) with the
-        writer of ``path``'s format (built with ``options``)."""
+        writer of ``path``'s format (built with ``options``), into a private temporary moved
+        over ``path`` when complete (:func:`i2i.atomic.atomic_path`): a failed write (a full
+        disk) leaves no partial file, and a link planted at ``path`` is replaced, not followed."""
         path = Path(path)
         self.check_writable(path, like)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.output_format(path, options).write(path, image.detach().float().cpu(), like)
+        fmt = self.output_format(path, options)
+        with atomic_path(path) as temporary:
+            fmt.write(temporary, image.detach().float().cpu(), like)
         return path
 
     def check_writable(self, path: str | Path, like: Decoded | Stack) -> None:

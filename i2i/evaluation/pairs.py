@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from i2i import atomic
 from i2i.assembly import datapath
 from i2i.assembly.formats import FormatTable, format_table
 from i2i.data.formats import Decoded
@@ -28,7 +29,7 @@ from i2i.data.imageio import IMAGE_EXTENSIONS
 from i2i.data.loader import same_size_batches
 from i2i.evaluation.evaluate import EvalOptions, eval_dataset
 from i2i.evaluation.measure import modes, score_batches
-from i2i.grids import save_grid
+from i2i.grids import grid_png
 from i2i.inference.model import LoadedModel
 from i2i.inference.predict import PredictOptions, Predictor
 from i2i.metrics import MetricTable
@@ -94,8 +95,8 @@ def _write(model: LoadedModel, table: FormatTable, scored, root: Path, out_dir: 
                                decoded[i] if isinstance(decoded, torch.Tensor) else image)
         paths.append(table.write(target, image, like, options.format_options))
         if shown is not None:
-            save_grid(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
-                      *(part[i:i + 1] for part in shown))
+            atomic.write_bytes(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
+                               grid_png(*(part[i:i + 1] for part in shown)))
         if on_written is not None:
             on_written(paths[-1])
     return paths

@@ -16,11 +16,11 @@ import html
 import io
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from i2i import atomic
 from i2i.assembly.components import build_task
 from i2i.assembly.describe import component_details, describe_recipe
 from i2i.errors import UsageError
@@ -67,11 +67,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if not (run / "recipe.toml").exists():
         raise UsageError(f"{run_dir}: not a run directory (no recipe.toml in it)")
     path = Path(out) if out else run / "report.html"
-    page = render(run)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, render(run))
 
 
 def render(run: Path) -> str:

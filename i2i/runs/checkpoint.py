@@ -17,21 +17,24 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
+from i2i import atomic
 from i2i.errors import I2IError, UsageError
 from i2i.resources import disk_full
+from i2i.runs.lock import process_alive
 from i2i.runs.tensor_tree import join_tensors, split_tensors
 from i2i.version import __version__
 
 STEP_DIR = re.compile(r"^step_(\d{8,})$")
-TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)$")
+TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)(?:-\w+)?$")
 #: Weights files every checkpoint has (besides ``trainer.json``).
 REQUIRED_FILES = ("generator.safetensors", "trainer.safetensors")
 WEIGHTS_FORMAT = "i2i.weights.v1"
@@ -123,8 +126,8 @@ class CheckpointWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.remove_partial()
         final = self.folder / step_dir_name(step)
-        tmp = self.folder / f".tmp-{final.name}-{os.getpid()}"
-        tmp.mkdir()
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-{os.getpid()}-", dir=self.folder))
+        os.chmod(tmp, 0o777 & ~atomic.current_umask())
         try:
             self._write_files(tmp, weights, weight_metadata, trainer_state)
         except BaseException as exc:
@@ -147,10 +150,8 @@ class CheckpointWriter:
             save_safetensors(tensors, tmp / f"{role}.safetensors", weight_metadata.get(role, {}))
         tree, tensors = split_tensors(trainer_state)
         save_safetensors(tensors, tmp / "trainer.safetensors", {"format": "i2i.trainer.v1"})
-        (tmp / "trainer.json").write_text(json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
-                                                      "state": tree}))
-        for child in tmp.iterdir():
-            _fsync(child)
+        atomic.write_text(tmp / "trainer.json", json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
+                                                             "state": tree}), durable=True)
         _fsync(tmp)
 
     def _disk_full_message(self, final: Path, weights: dict[str, dict[str, torch.Tensor]],
@@ -170,7 +171,7 @@ class CheckpointWriter:
         for child in self.folder.glob(".tmp-step_*"):
             match = TMP_DIR.match(child.name)
             pid = int(match.group(1)) if match else None
-            if pid is None or pid == os.getpid() or not _process_alive(pid):
+            if pid is None or pid == os.getpid() or not process_alive(pid):
                 shutil.rmtree(child, ignore_errors=True)
 
     def rotate(self, protect: set[Path]) -> None:
@@ -182,26 +183,10 @@ class CheckpointWriter:
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """``safetensors.torch.save_file`` with the permissions of any new file (safetensors
-    itself creates files readable by their owner only)."""
-    save_file(tensors, str(path), metadata=metadata)
-    os.chmod(path, 0o666 & ~_umask())
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A safetensors file written atomically (:mod:`i2i.atomic`) with the permissions of any
+    new file; serialised in memory, so a full disk is an ``OSError`` (ENOSPC) like any
+    other write and leaves no partial file."""
+    atomic.write_bytes(path, safetensors_bytes(tensors, metadata=metadata), durable=True)
 
 
 def read_trainer_state(folder: Path) -> dict[str, Any]:

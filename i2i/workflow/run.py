@@ -33,6 +33,7 @@ from i2i.resources import resource_errors, training_memory_knobs
 from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
 from i2i.runs.lock import RunLock
 from i2i.runs.rundir import (
+    check_layout,
     choose_run_dir,
     create_run_dir,
     is_restartable,
@@ -155,8 +156,7 @@ def take_lock(lock, say: Say) -> None:
     lock is taken over."""
     lock.acquire()
     if lock.stale is not None:
-        say(f"{lock.folder}: taking over the lock left by {lock.stale.describe()}, which ended without "
-            "releasing it (killed?)")
+        say(f"{lock.folder}: taking over the lock left by {lock.stale.stale_description()}")
 
 
 def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: bool, say: Say) -> Path | None:
@@ -164,6 +164,7 @@ def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: boo
     ones are skipped and why). A run that stopped before its first checkpoint (resumed or
     run again into its folder) restarts from step 0, saying so; returns None then."""
     checkpoint = None
+    check_layout(run_dir)
     if resuming:
         required = REQUIRED_FILES + (("discriminator.safetensors",) if resolved.discriminator else ())
         checkpoint, skipped = newest_intact_checkpoint(run_dir / "checkpoints", required)
