@@ -18,6 +18,7 @@ from i2i.assembly.components import build
 from i2i.atomic import atomic_path
 from i2i.data.formats import Decoded, Format, Stack
 from i2i.errors import I2IError, UsageError, one_of
+from i2i.messages import warn
 from i2i.plugins import get_plugins
 from i2i.recipe import ComponentSpec
 
@@ -29,7 +30,13 @@ class FormatTable:
         self.plugins = plugins
         self.by_suffix: dict[str, Format] = {}
         for component in plugins["formats"]:
-            fmt = self._build(component.name, {})
+            try:
+                fmt = self._build(component.name, {})
+            except Exception as exc:  # one broken third-party format must not break every predict
+                said = str(exc) if isinstance(exc, I2IError) else \
+                    f"format {component.name!r} (plugin {component.plugin!r}): {type(exc).__name__}: {exc}"
+                warn(f"{said}; it is left out")
+                continue
             for suffix in fmt.suffixes:
                 other = self.by_suffix.get(suffix)
                 if other is not None:
@@ -106,6 +113,9 @@ class FormatTable:
         fmt = self.output_format(path, options)
         with atomic_path(path) as temporary:
             fmt.write(temporary, image.detach().float().cpu(), like)
+            if not temporary.is_file():
+                raise I2IError(f"format {fmt.name!r} (plugin {self._plugin(fmt.name)!r}) wrote no file at {temporary}: "
+                               "a format's write(path, image, like) writes exactly the path it is given")
         return path
 
     def check_writable(self, path: str | Path, like: Decoded | Stack) -> None:

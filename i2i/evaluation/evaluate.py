@@ -29,6 +29,7 @@ from i2i.evaluation.measure import modes, score_batches
 from i2i.evaluation.options import EvalOptions, EvalResult
 from i2i.evaluation.summary import eval_summary, write_result
 from i2i.inference.model import LoadedModel, load_model
+from i2i.inference.pixel_size import resampling_note
 from i2i.metrics import MetricTable
 from i2i.plugins import Plugins, get_plugins
 
@@ -127,19 +128,12 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             if progress is not None:
                 progress(len(rows), len(dataset))
     if resampled:
-        notes.append(resampling_note(model, resampled, len(rows)))
+        notes.append(resampling_note(model.pixel_range, resampled, len(rows), ", where it is scored",
+                                     "--native scores without resampling"))
     summary = eval_summary(model, split, rows, notes, options, table)
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
-
-
-def resampling_note(model: LoadedModel, resampled: int, images: int) -> str:
-    """The one line saying that images were resampled to the model's training pixel size."""
-    r = model.pixel_range
-    return (f"{resampled} of {images} image(s) have pixels outside the {r.low:.3g}-{r.high:.3g} mm the model was "
-            "trained at: each was resampled to the nearest trained size for the model and its output back to the "
-            "image's own grid, where it is scored (--native scores without resampling)")
 
 
 def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
