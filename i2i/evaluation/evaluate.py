@@ -151,16 +151,20 @@ def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
 
 
 def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | None = None,
-                 plugins: Plugins | None = None) -> tuple[EvalResult, Path, Path] | None:
-    """The end of ``i2i run``: evaluate the run's newest checkpoint (EMA weights when there are
-    some) on its held-out split, test else val, into ``RUN/eval.json`` and ``RUN/eval.csv``.
-    Returns ``None`` without measuring anything when the data have no held-out split
-    (metrics on training images would flatter the model)."""
+                 plugins: Plugins | None = None, checkpoint: Path | None = None,
+                 chosen: str | None = None) -> tuple[EvalResult, Path, Path] | None:
+    """The end of ``i2i run``: evaluate the run's ``checkpoint`` (default its newest; EMA
+    weights when there are some) on its held-out split, test else val, into ``RUN/eval.json``
+    and ``RUN/eval.csv``; ``chosen`` (why this checkpoint) is recorded as
+    ``eval.json``'s ``checkpoint_choice``. Returns ``None`` without measuring anything when the
+    data have no held-out split (metrics on training images would flatter the model)."""
     plugins = plugins or get_plugins()
-    model = load_model(run_dir, device, plugins=plugins)
+    model = load_model(checkpoint or run_dir, device, plugins=plugins)
     try:
         result = evaluate(model, EvalOptions(max_images=max_images, held_out_only=True), plugins)
     except NoHeldOutSplit:
         return None
+    if chosen:
+        result.summary["checkpoint_choice"] = chosen
     json_path, csv_path = write_result(result, Path(run_dir) / "eval.json")
     return result, json_path, csv_path

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
+from i2i.nn.protocols import check_first_output
 
 PadMode = Literal["reflect", "replicate", "zeros", "none"]
 
@@ -67,10 +68,9 @@ def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect",
     if one_at_a_time and x.shape[0] > 1:
         return torch.cat([forward_any_size(net, x[i:i + 1], mode) for i in range(x.shape[0])])
     multiple = int(getattr(unwrap(net), "size_divisor", 1) or 1)
-    if multiple <= 1:
-        return net(x)
-    padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode)
+    padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode) if multiple > 1 else (x, (0, 0, 0, 0))
     y = net(padded)
+    check_first_output(unwrap(net), padded, y)
     if (top, bottom, left, right) == (0, 0, 0, 0):
         return y
     return y[..., top:y.shape[-2] - bottom, left:y.shape[-1] - right]

@@ -35,7 +35,8 @@ def thaw(value: Any) -> Any:
 #: Keys that may change between a run and its resumption (``--resume --set train.steps=...``).
 RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_threads",
-                  "train.final_eval", "train.final_eval_images", "source.root", "data.num_workers")
+                  "train.final_eval", "train.final_eval_images", "train.final_eval_checkpoint", "source.root",
+                  "data.num_workers")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from i2i.plugins import get_plugins
 from i2i.recipe import load_recipe
 from i2i.report.curves import curve_groups, plot_png
 from i2i.runs.checkpoint import list_checkpoints
-from i2i.runs.rundir import MetricsLog
+from i2i.runs.rundir import MetricsLog, read_best
 from i2i.version import __version__
 
 #: Sample grids shown: evenly spread over the run, always including the last.
@@ -158,7 +158,9 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
         rows.append((name, m.get("mean"), m.get("std"), b.get("mean") if b else None, b.get("std") if b else None))
     head = (f"<h2>Final metrics</h2><p class=\"meta\">eval.json: {evaluation.get('images')} image(s) of split "
             f"<b>{_e(str(evaluation.get('split')))}</b>, step {evaluation.get('step')}, "
-            f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode</p>")
+            f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode"
+            + (f"; checkpoint {_e(str(evaluation['checkpoint_choice']))}" if evaluation.get("checkpoint_choice") else "")
+            + "</p>")
     warnings = "".join(f"<p class=\"worse\">warning: {_e(w)}</p>" for w in evaluation.get("warnings", []))
     notes = "".join(f"<li>{_e(n)}</li>" for n in evaluation.get("notes", []))
     return head + warnings + _table(rows, better) + (f"<ul class=\"meta\">{notes}</ul>" if notes else "")
@@ -267,7 +269,7 @@ def _checkpoints_section(run: Path) -> str:
     found = list_checkpoints(folder) if folder.is_dir() else []
     if not found:
         return ""
-    best = _read_json(folder / "best.json") or {}
+    best = read_best(run) or {}
     items = "".join(f"<li>{_e(p.name)}" + (" (best)" if best.get("folder") == p.name else "") + "</li>"
                     for _, p in found)
     extra = f"<p class=\"meta\">best by {_e(str(best.get('metric')))}: {_e(str(best.get('value')))}</p>" \

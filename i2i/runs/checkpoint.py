@@ -37,6 +37,10 @@ STEP_DIR = re.compile(r"^step_(\d{8,})$")
 TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)(?:-\w+)?$")
 #: Weights files every checkpoint has (besides ``trainer.json``).
 REQUIRED_FILES = ("generator.safetensors", "trainer.safetensors")
+#: Fields of the trainer state a resume reads: a ``trainer.json`` without them is damaged.
+TRAINER_FIELDS = ("step", "recipe_digest", "opt_g", "schedule", "rng", "rank_rngs")
+#: Prefix a checkpoint folder found damaged on resume is renamed with (kept, out of the way).
+DAMAGED_PREFIX = "damaged-"
 WEIGHTS_FORMAT = "i2i.weights.v1"
 
 
@@ -76,9 +80,15 @@ def checkpoint_problem(folder: Path, required: tuple[str, ...] = REQUIRED_FILES)
     if not (folder / "trainer.json").is_file():
         return "trainer.json is missing (no trainer state)"
     try:
-        json.loads((folder / "trainer.json").read_text())["state"]
+        state = json.loads((folder / "trainer.json").read_text())["state"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"trainer.json is unreadable ({type(exc).__name__}: {exc})"
+    missing = [name for name in TRAINER_FIELDS if name not in state] if isinstance(state, dict) else TRAINER_FIELDS
+    if missing:
+        return f"trainer.json lacks the trainer state's {', '.join(missing)}"
+    match = STEP_DIR.match(folder.name)
+    if match and state["step"] != int(match.group(1)):
+        return f"trainer.json is of step {state['step']!r}, not of step {int(match.group(1))}"
     for name in required:
         if not (folder / name).is_file():
             return f"{name} is missing"
@@ -103,6 +113,17 @@ def newest_intact_checkpoint(folder: Path, required: tuple[str, ...] = REQUIRED_
             return path, skipped
         skipped.append((path, problem))
     return None, skipped
+
+
+def set_aside(folder: Path) -> Path:
+    """Rename a damaged checkpoint folder to ``damaged-step_...`` beside it (kept for a look,
+    never resumed from, rotated or evaluated); returns the new path."""
+    target, n = folder.with_name(DAMAGED_PREFIX + folder.name), 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{DAMAGED_PREFIX}{folder.name}-{n}")
+    os.replace(folder, target)
+    return target
 
 
 def _fsync(path: Path) -> None:

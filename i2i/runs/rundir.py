@@ -186,6 +186,16 @@ class MetricsLog:
         return out
 
 
+def read_best(run_dir: Path) -> dict[str, Any] | None:
+    """``checkpoints/best.json`` (``step``, ``metric``, ``value``, ``folder``), or None when the
+    run kept no best checkpoint (or the file is unreadable)."""
+    try:
+        best = json.loads((Path(run_dir) / "checkpoints" / "best.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return best if isinstance(best, dict) and isinstance(best.get("folder"), str) else None
+
+
 def write_best(run_dir: Path, best: dict[str, Any]) -> Path:
     """``checkpoints/best.json``: the kept best checkpoint's step, metric and value (atomically)."""
     return atomic.write_text(Path(run_dir) / "checkpoints" / "best.json", json.dumps(best))

@@ -30,7 +30,7 @@ from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, load_recipe
 from i2i.resources import resource_errors, training_memory_knobs
-from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
+from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint, set_aside
 from i2i.runs.lock import RunLock
 from i2i.runs.rundir import (
     check_layout,
@@ -168,8 +168,8 @@ def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: boo
     if resuming:
         required = REQUIRED_FILES + (("discriminator.safetensors",) if resolved.discriminator else ())
         checkpoint, skipped = newest_intact_checkpoint(run_dir / "checkpoints", required)
-        for path, why in skipped if is_main else ():
-            say(f"skipping checkpoint {path.name}: {why}")
+        for path, why in skipped if is_main else ():  # out of the way of rotation and the final evaluation
+            say(f"skipping checkpoint {path.name}: {why}; moved to {set_aside(path).name}")
         if checkpoint is None and is_main:
             had = "no intact checkpoint" if skipped else "no checkpoint: it stopped before its first one"
             say(f"{run_dir}: {had}; starting the run again from step 0")
