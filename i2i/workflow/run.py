@@ -25,6 +25,7 @@ from typing import Any
 from i2i import messages
 from i2i.devices import pick_device
 from i2i.engine import distributed as dist
+from i2i.engine.signals import Terminated, terminate_unwinds
 from i2i.engine.trainer import Trainer
 from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
@@ -130,7 +131,13 @@ def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, inf
                 if status == "interrupted":
                     say(f"continue with: i2i run --resume {run_dir}")
                 elif finish:
-                    result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+                    try:
+                        with terminate_unwinds():
+                            result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+                    except Terminated:
+                        say(f"terminated during the final evaluation: the run's checkpoints are complete; evaluate it "
+                            f"with `i2i eval {run_dir}` and `i2i report {run_dir}`")
+                        raise
             ended = status
     except KeyboardInterrupt:
         ended = "interrupted"
