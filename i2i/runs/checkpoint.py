@@ -3,7 +3,8 @@
 ``checkpoints/step_00001000/`` holds ``generator.safetensors``, ``discriminator.safetensors``
 (and ``generator_ema.safetensors`` when EMA is on), ``trainer.safetensors`` + ``trainer.json``
 (optimizers, schedulers, scaler, step, RNG states). The folder is written under a
-temporary name (``.tmp-step_00001000-PID``), every file is fsynced, then it is renamed into
+private temporary name (``.tmp-step_00001000-PID-XXXXXXXX``, made by ``mkdtemp``), every file
+is written through :mod:`i2i.atomic` and fsynced, then the folder is renamed into
 place: a kill at any moment leaves either the complete folder or none. A failed write
 (a full disk) removes its temporary folder; temporary folders of dead writers are removed
 by the next write. Files get the usual permissions (``0666`` less the umask). A resume
@@ -156,7 +157,9 @@ class CheckpointWriter:
             if disk_full(exc):
                 raise DiskFullError(self._disk_full_message(final, weights, trainer_state)) from None
             raise
-        if final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
+        if final.is_symlink():  # a planted link is removed, never followed
+            final.unlink()
+        elif final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)
         _fsync(self.folder)
