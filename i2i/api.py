@@ -57,9 +57,9 @@ def load_model(checkpoint: str | Path, device: str = "cpu", ema: bool = True) ->
     return load(checkpoint, device, ema=ema)
 
 
-def predict(model: LoadedModel, image: torch.Tensor | np.ndarray, *, pixel_size_mm: float | Sequence[float] | None = None,
-            from_clean: bool = False, index: int = 0, tile: int = 1024, overlap: int = 256,
-            train_mode: bool = False) -> torch.Tensor | np.ndarray:
+def predict(model: LoadedModel, image: torch.Tensor | np.ndarray, *,
+            pixel_size_mm: float | Sequence[float] | None = None, from_clean: bool = False, index: int = 0,
+            tile: int = 1024, overlap: int = 256, train_mode: bool = False) -> torch.Tensor | np.ndarray:
     """``model`` on one image of any size: a tensor ``(C, H, W)`` gives a tensor ``(C_out, H, W)``;
     a numpy array ``(H, W)`` or ``(H, W, C)`` gives an array of the same layout. Images larger
     than ``tile`` are predicted in blended tiles, as ``i2i predict`` does.

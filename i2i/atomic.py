@@ -62,7 +62,7 @@ def atomic_path(path: str | Path, durable: bool = False, exclusive: bool = False
         if not temporary.is_file() or temporary.is_symlink():
             raise WriteError(f"{path}: the writer left no file")
         if durable:
-            _fsync(temporary)
+            fsync(temporary)
         os.chmod(temporary, 0o666 & ~current_umask())
         try:
             if exclusive:
@@ -73,7 +73,7 @@ def atomic_path(path: str | Path, durable: bool = False, exclusive: bool = False
             check_target(path)
             raise
         if durable:
-            _fsync(path.parent)
+            fsync(path.parent)
     except Exception as exc:
         _name_the_target(exc, temporary, path)
         raise
@@ -145,7 +145,8 @@ def _write_all(path: Path, f, data: bytes) -> None:
     f.write(data)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file's or a folder's entries to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -103,14 +103,16 @@ def test_predict_says_what_it_takes_its_inputs_to_be_and_makes_them_from_clean_s
     folder, hu = fine_scan
     plain = cli("predict", coarse_run, folder, "--out", tmp_path / "plain")
     assert plain.exit_code == 0, plain.output
-    assert plain.output.count("inputs are taken as") == 1 and "in HU; give clean images with --from-clean" in plain.output
+    assert plain.output.count("inputs are taken as") == 1
+    assert "in HU; give clean images with --from-clean" in plain.output
     assert "3 of 3 image(s) have pixels outside" in plain.output and "(e.g. IM0001: 128x128 -> 32x32)" in plain.output
     made = cli("predict", coarse_run, folder, "--from-clean", "--out", tmp_path / "made")
     assert made.exit_code == 0, made.output
     assert "inputs are taken as" not in made.output
     pairs = cli("predict", coarse_run, folder, "--pairs", "--out", tmp_path / "pairs", "--quiet")
     assert pairs.exit_code == 0, pairs.output
-    for k, (dcm, npy) in enumerate(zip(sorted((tmp_path / "made").iterdir()), sorted((tmp_path / "pairs").rglob("*.npy")))):
+    made_files, pair_files = sorted((tmp_path / "made").iterdir()), sorted((tmp_path / "pairs").rglob("*.npy"))
+    for k, (dcm, npy) in enumerate(zip(made_files, pair_files)):
         ds = pydicom.dcmread(dcm)
         written = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
         np.testing.assert_allclose(written, np.load(npy), atol=1.0)  # what eval scores, to the DICOM's 1 HU steps

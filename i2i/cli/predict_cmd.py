@@ -34,10 +34,10 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
                    "trained at (default: resample such inputs, e.g. 0.5 mm CT for a model trained at 2 mm, for the "
                    "model and its output back).")
 @click.option("--from-clean", "from_clean", is_flag=True,
-              help="INPUTs are clean images (full-dose, fully sampled scans; whole photos): make the model's input from "
-                   "each with its task's physics (sparse-view or low-dose CT, inpainting holes...), seeded per image "
-                   "as i2i eval does, then predict. Without it, a task that makes its own input takes the files as "
-                   "that input, and says so in one line.")
+              help="INPUTs are clean images (full-dose, fully sampled scans; whole photos): make the model's input "
+                   "from each with its task's physics (sparse-view or low-dose CT, inpainting holes...), seeded "
+                   "per image as i2i eval does, then predict. Without it, a task that makes its own input takes the "
+                   "files as that input, and says so in one line.")
 @click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
 @click.option("--format-option", "format_options", multiple=True, metavar="KEY=VALUE",
               help="An option of the output format (TOML value), e.g. --format-option quality=90 for JPEG and "

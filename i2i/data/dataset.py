@@ -88,8 +88,9 @@ class CheckedDataset(Dataset):
         sample = self.dataset[index]
         if not isinstance(sample, Mapping) or not any(isinstance(sample.get(k), torch.Tensor) for k in IMAGE_KEYS) \
                 or any(k in sample and not isinstance(sample[k], torch.Tensor) for k in IMAGE_KEYS):
-            raise SourceContractError(f"{self.origin}: sample {index} is {_described(sample)}; a source's dataset gives "
-                                      "dicts of decoded (C, H, W) tensors: {'target': ...} (and 'input' for pairs)")
+            raise SourceContractError(f"{self.origin}: sample {index} is {_described(sample)}; a source's dataset "
+                                      "gives dicts of decoded (C, H, W) tensors: {'target': ...} (and 'input' for "
+                                      "pairs)")
         sample = dict(sample)
         path = sample.get("path", f"sample {index}")
         images = {k: sample[k] for k in IMAGE_KEYS if isinstance(sample.get(k), torch.Tensor)}

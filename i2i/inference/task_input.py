@@ -68,7 +68,8 @@ def input_line(model: LoadedModel) -> str | None:
     else:
         spec = model.recipe.task
         options = ", ".join(f"{k}={v!r}" for k, v in sorted(spec.options.items()))
-        what = f"the model's input as task {spec.name!r}{f' ({options})' if options else ''} makes it from a clean image"
+        given = f" ({options})" if options else ""
+        what = f"the model's input as task {spec.name!r}{given} makes it from a clean image"
     units = " in HU" if task.input_units == "hu" else ""
     return (f"inputs are taken as {what}{units}; give clean images with --from-clean to make that input from them, "
             "as eval does")

@@ -159,7 +159,8 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
     head = (f"<h2>Final metrics</h2><p class=\"meta\">eval.json: {evaluation.get('images')} image(s) of split "
             f"<b>{_e(str(evaluation.get('split')))}</b>, step {evaluation.get('step')}, "
             f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode"
-            + (f"; checkpoint {_e(str(evaluation['checkpoint_choice']))}" if evaluation.get("checkpoint_choice") else "")
+            + (f"; checkpoint {_e(str(evaluation['checkpoint_choice']))}"
+               if evaluation.get("checkpoint_choice") else "")
             + "</p>")
     warnings = "".join(f"<p class=\"worse\">warning: {_e(w)}</p>" for w in evaluation.get("warnings", []))
     notes = "".join(f"<li>{_e(n)}</li>" for n in evaluation.get("notes", []))

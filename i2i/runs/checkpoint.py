@@ -127,14 +127,6 @@ def set_aside(folder: Path) -> Path:
     return target
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class CheckpointWriter:
     """Writes checkpoint folders into ``folder`` and keeps the newest ``keep`` of them."""
@@ -162,7 +154,7 @@ class CheckpointWriter:
         elif final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync(self.folder)
+        atomic.fsync(self.folder)
         self.rotate(protect or set())
         return final
 
@@ -176,7 +168,7 @@ class CheckpointWriter:
         save_safetensors(tensors, tmp / "trainer.safetensors", {"format": "i2i.trainer.v1"})
         atomic.write_text(tmp / "trainer.json", json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
                                                              "state": tree}), durable=True)
-        _fsync(tmp)
+        atomic.fsync(tmp)
 
     def _disk_full_message(self, final: Path, weights: dict[str, dict[str, torch.Tensor]],
                            trainer_state: dict[str, Any]) -> str:
