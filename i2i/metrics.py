@@ -212,7 +212,8 @@ def _generic(name: str, higher: bool, fn: Callable[[torch.Tensor, torch.Tensor, 
 
 #: The metrics of every task, computed on its output images in data units with the task's data range.
 GENERIC_METRICS: tuple[Metric, ...] = (
-    _generic("mae", False, lambda o, t, r: mae(o, t), "mean absolute error in data units"),
+    _generic("mae", False, lambda o, t, r: mae(o, t),
+             "mean absolute error in data units (HU for CT, [0, 1] for images) over the whole image"),
     _generic("psnr", True, psnr, "peak signal-to-noise ratio in dB over the task's data range"),
     _generic("ssim", True, ssim, "structural similarity, 11 x 11 Gaussian window (skimage's)"),
     _generic("ms_ssim", True, ms_ssim, "multi-scale SSIM, five scales"),

@@ -1,13 +1,17 @@
 """What the engine reads of a generator and a discriminator, beyond being an ``nn.Module``:
 the attributes a network component may set (each optional, with the default said), checked
-when the component is built."""
+when the component is built, and a generator's output, checked at its first call
+(:func:`check_first_output`: a tensor of the input's batch and size with the task's
+channels), so a third-party network that breaks the contract is named with its plugin."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import weakref
+from typing import Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    import torch
+import torch
+
+from i2i.errors import I2IError
 
 
 @runtime_checkable
@@ -51,3 +55,30 @@ def attribute_problems(net: object, role: str) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"{name} = {value!r} is not an int >= 1")
     return problems
+
+
+#: Generators built from a recipe whose first output is still to be checked: ``{net: (who, out_channels)}``.
+_unchecked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def expect_output(net: object, who: str, out_channels: int) -> None:
+    """Check the first output of generator ``net`` (``who``: ``generator 'x' (plugin 'y')``)."""
+    _unchecked[net] = (who, out_channels)
+
+
+def check_first_output(net: object, x: torch.Tensor, y: object) -> None:
+    """At the first call of a generator registered with :func:`expect_output`: ``y`` must be a
+    tensor ``(N, out_channels, H, W)`` for an input ``x`` of ``(N, C, H, W)``; later calls cost
+    one dictionary lookup."""
+    expected = _unchecked.pop(net, None) if _unchecked else None
+    if expected is None:
+        return
+    who, channels = expected
+    shape = tuple(x.shape[:1]) + (channels,) + tuple(x.shape[-2:])
+    if not isinstance(y, torch.Tensor):
+        raise I2IError(f"{who}: returned {type(y).__name__}, not a tensor; a generator maps (N, in_channels, H, W) "
+                       f"to one tensor (N, out_channels, H, W), here {shape}")
+    if tuple(y.shape) != shape:
+        raise I2IError(f"{who}: returned shape {tuple(y.shape)} for input {tuple(x.shape)}; a generator returns "
+                       f"(N, out_channels, H, W), here {shape} (sides it cannot take: set its size_divisor, and "
+                       "i2i pads to it)")

@@ -71,6 +71,10 @@ class TrainSection:
                            "report.html; skipped when the data have no held-out split")
     final_eval_images: int | None = key(None, "images of the held-out split the final evaluation uses "
                                         "(default: all)", ge=1)
+    final_eval_checkpoint: Literal["best", "last"] = key(
+        "best", "the checkpoint the final evaluation scores: best = the one train.best_metric picked on the "
+        "validation split (checkpoints/best.json; the last when there is none), last = the newest; the final "
+        "evaluation names it and says when it is not the best")
     init_from: str | None = key(None, "fine-tuning: start the generator and discriminator from these weights: an "
                                 "i2i run directory, checkpoint folder or .safetensors file, or a reference "
                                 "pytorch-CycleGAN-and-pix2pix latest_net_G.pth (read with weights_only); the "
