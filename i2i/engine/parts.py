@@ -22,6 +22,7 @@ from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
 from i2i.errors import UsageError
 from i2i.metrics import MetricTable
+from i2i.nn.protocols import fp32_output_layer
 from i2i.nn.sizing import unwrap
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
@@ -68,10 +69,11 @@ class TrainingParts:
         discriminator = _placed(built, recipe, dist, device, channels_last) if built is not None else None
         init_source = start_from(recipe, generator, discriminator, load=not resuming, announce=dist.is_main)
         terms = C.build_losses(plugins, recipe)
+        precision = Precision(resolve_precision(train.precision, device), device)
+        fp32_output_layer(generator, task, precision.name)  # before the EMA copies the generator
         ema = EMA(generator, train.ema_decay) if train.ema_decay else None
         opt_g = C.build_optimizer(plugins, recipe, "g", generator)
         opt_d = C.build_optimizer(plugins, recipe, "d", discriminator) if discriminator is not None else None
-        precision = Precision(resolve_precision(train.precision, device), device)
         table = MetricTable.registered(plugins["metrics"], task)
         pool = ImagePool(train.pool_size) if train.pool_size else None
         step = _gan_step(recipe, generator, discriminator, terms, opt_g, opt_d, precision, pool, task, dist, device)

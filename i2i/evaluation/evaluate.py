@@ -30,6 +30,7 @@ from i2i.evaluation.options import EvalOptions, EvalResult
 from i2i.evaluation.summary import eval_summary, write_result
 from i2i.inference.model import LoadedModel, load_model
 from i2i.metrics import MetricTable
+from i2i.nn.protocols import fp32_output_layer
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -95,6 +96,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
     check_precision(options.precision, device)
+    fp32_output_layer(model.generator, task, options.precision)
 
     def autocast():
         return precision_autocast(options.precision, device)

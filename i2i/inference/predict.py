@@ -34,6 +34,7 @@ from i2i.finite import describe_nonfinite
 from i2i.inference.model import LoadedModel
 from i2i.inference.pixel_size import ResamplingError, resample, target_size
 from i2i.inference.tiling import Blender, Box, TilePlan
+from i2i.nn.protocols import fp32_output_layer
 from i2i.nn.sizing import forward_any_size
 
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
@@ -106,6 +107,7 @@ class Predictor:
                              "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
                              "never tile")
         check_precision(options.precision, model.device)
+        fp32_output_layer(model.generator, model.task, options.precision)
         self.model = model
         self.options = options
         self.tile = options.tile
