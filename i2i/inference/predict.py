@@ -70,7 +70,7 @@ def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 1 and c in (2, 3, 4):
         if c == 2:
             return image[:1]
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(3, 1, 1)
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=image.device).view(3, 1, 1)
         luma = (image[:3].double() * weights).sum(0, keepdim=True)
         return luma.round().to(image.dtype) if not image.dtype.is_floating_point else luma.to(image.dtype)
     if channels == 3 and c in (1, 2):
@@ -157,9 +157,10 @@ class Predictor:
         return autocast(self.options.precision, self.model.device)
 
     def predict(self, image: torch.Tensor) -> torch.Tensor:
-        """One decoded (C, H, W) image -> the output (C_out, H, W) in data units."""
+        """One decoded (C, H, W) image, on any device -> the output (C_out, H, W) in data units,
+        on the image's device."""
         decoded = Decoded(Path("<tensor>"), image)
-        return next(iter(self.stream([decoded])))[1]
+        return next(iter(self.stream([decoded])))[1].to(image.device)
 
     def stream(self, images: Iterable[Decoded]) -> Iterator[tuple[Decoded, torch.Tensor]]:
         """``(decoded, output)`` for each image, in order; images are decoded lazily by the
