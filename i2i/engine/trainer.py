@@ -23,6 +23,7 @@ from i2i.assembly import components as C
 from i2i.devices import configure_device
 from i2i.engine import distributed as dist
 from i2i.engine.checkpointer import Checkpointer, NonFiniteLossError, WeightsHeader
+from i2i.engine.determinism import deterministic_algorithms
 from i2i.engine.events import Events
 from i2i.engine.gan_health import GanHealth
 from i2i.engine.loss_log import LossLog, log_row
@@ -133,7 +134,8 @@ class Trainer:
         self.stop.install()
         try:
             self.events.emit("on_train_start", trainer=self)
-            with ProgressDisplay(self.total_steps, self.step, self.recipe.stem, self.show_progress) as display:
+            with ProgressDisplay(self.total_steps, self.step, self.recipe.stem, self.show_progress) as display, \
+                    deterministic_algorithms(self.recipe.run.deterministic, announce=self.dist.is_main):
                 status = self._loop(display)
         finally:
             self.stop.restore()

@@ -26,6 +26,10 @@ class RunSection:
     out: str = key("runs/{recipe}", "run directory; {recipe} is the recipe file's stem. An existing run is "
                    "never overwritten: the default gets a -2, -3... suffix, an explicit one is refused")
     device: Literal["auto", "cpu", "cuda"] = key("auto", "training device; auto picks cuda when available")
+    deterministic: bool = key(False, "deterministic algorithms (torch.use_deterministic_algorithms, cuDNN "
+                              "deterministic, no cuDNN autotuning, CUBLAS_WORKSPACE_CONFIG) so a CUDA resume is "
+                              "bit-exact where PyTorch allows; the operations that prevent it are named at the end "
+                              "of training. Slower on GPUs; CPU runs resume bit-exactly either way")
 
 
 @dataclass(frozen=True)
