@@ -101,6 +101,8 @@ def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, window: int =
     valid window positions (``w`` the window used, see :func:`_window`). Differentiable.
     Computed in float32 (or float64) even under autocast: the variances ``E[x^2] - E[x]^2``
     cancel in bf16/fp16, which made the SSIM loss's gradient wrong by several times its size."""
+    if not torch.amp.is_autocast_available(x.device.type):  # (meta tensors: no autocast to leave)
+        return _ssim_maps(*_pair(x, y), data_range, window, sample_covariance)
     with torch.autocast(device_type=x.device.type, enabled=False):
         return _ssim_maps(*_pair(x, y), data_range, window, sample_covariance)
 

@@ -218,3 +218,51 @@ def test_python_predict_returns_on_the_input_device(tmp_path):
     model = i2i.load_model(make_checkpoint(tmp_path / "run", cin=1, cout=1, depth=4), "cpu")
     out = i2i.predict(model, torch.rand(1, 40, 36), tile=0)
     assert out.shape == (1, 40, 36) and out.device.type == "cpu"
+
+
+def test_data_workers_auto_is_zero_on_cpu_and_shares_the_cpus_on_cuda(monkeypatch):
+    import os
+
+    from i2i.engine.training_data import MAX_AUTO_WORKERS, loader_workers
+
+    assert loader_workers("auto", torch.device("cpu")) == 0  # CPU runs decode in the main process, as before
+    assert loader_workers(3, torch.device("cpu")) == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loader_workers("auto", torch.device("cuda", 0)) == MAX_AUTO_WORKERS
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert loader_workers("auto", torch.device("cuda", 0)) == 3  # 16 CPUs / 4 processes, one left to train
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert loader_workers("auto", torch.device("cuda", 0)) == 0
+
+
+def test_data_workers_default_is_auto_and_left_out_of_digests(tiny_recipe):
+    from i2i.recipe import load_recipe
+
+    recipe = load_recipe(tiny_recipe)
+    assert recipe.data.num_workers == "auto"
+    assert recipe.digest() == load_recipe(tiny_recipe, ["data.num_workers=0"]).digest()
+
+
+def test_channels_last_auto_stays_off_with_instance_norm():
+    """InstanceNorm returns NCHW whatever its input: channels-last would flip the layout at
+    every norm layer, so ``auto`` leaves it off for such networks."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from i2i.engine.parts import uses_channels_last
+
+    x = torch.rand(2, 4, 8, 8).contiguous(memory_format=torch.channels_last)
+    assert not nn.InstanceNorm2d(4)(x).is_contiguous(memory_format=torch.channels_last)  # the flip itself
+
+    def recipe(mode):
+        return SimpleNamespace(train=SimpleNamespace(channels_last=mode))
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    batch_norm = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    instance_norm = nn.Sequential(nn.Conv2d(3, 4, 3), nn.InstanceNorm2d(4))
+    assert uses_channels_last(recipe("auto"), cuda, (batch_norm, None))
+    assert not uses_channels_last(recipe("auto"), cuda, (batch_norm, instance_norm))
+    assert not uses_channels_last(recipe("auto"), cpu, (batch_norm,))
+    assert uses_channels_last(recipe("on"), cpu, (instance_norm,))

@@ -23,6 +23,7 @@ GPU one seeded with the image's seed, the same at any batch size but not the CPU
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,6 +68,14 @@ class PairRandom:
             return cls(n, device)
         seeds = batch.get(SEEDS_KEY)
         return cls(n, device, list(seeds) if seeds is not None else [image_seed(0, i) for i in range(n)])
+
+    def on_host(self) -> PairRandom:
+        """The same draws (the same generators, continued) made on the CPU and left there: for
+        values the host reads, such as a degradation's parameters that a library checks or an
+        index it groups by (read on a GPU, a device value would make the host wait for it)."""
+        host = copy.copy(self)
+        host.device = torch.device("cpu")
+        return host
 
     @property
     def per_image(self) -> bool:

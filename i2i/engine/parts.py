@@ -31,10 +31,16 @@ from i2i.schedules import Schedule
 from i2i.taskspec import TaskSpec
 
 
-def uses_channels_last(recipe: Recipe, device: torch.device) -> bool:
-    """``train.channels_last``: on, off, or (auto) on for CUDA devices."""
+def uses_channels_last(recipe: Recipe, device: torch.device, networks: tuple[nn.Module | None, ...] = ()) -> bool:
+    """``train.channels_last``: on, off, or (auto) on for CUDA devices unless one of
+    ``networks`` has instance-norm layers: PyTorch's instance norm returns a contiguous (NCHW)
+    tensor whatever its input, so channels-last would convert the layout back and forth at
+    every norm layer."""
     mode = recipe.train.channels_last
-    return mode == "on" or (mode == "auto" and device.type == "cuda")
+    if mode != "auto":
+        return mode == "on"
+    return device.type == "cuda" and not any(isinstance(m, nn.modules.instancenorm._InstanceNorm)
+                                             for net in networks if net is not None for m in net.modules())
 
 
 @dataclass
@@ -55,6 +61,8 @@ class TrainingParts:
     precision: Precision
     table: MetricTable
     init_source: InitSource | None
+    #: Whether networks and batches are channels-last (:func:`uses_channels_last`).
+    channels_last: bool = False
 
     @classmethod
     def build(cls, recipe: Recipe, plugins: Plugins, task: TaskSpec, device: torch.device, dist: DistInfo,
@@ -63,9 +71,9 @@ class TrainingParts:
         discriminator); ``resuming``: the weights come from a checkpoint later, so
         ``train.init_from`` is only recorded, not read."""
         train = recipe.train
-        channels_last = uses_channels_last(recipe, device)
-        generator = _placed(C.build_generator(plugins, recipe, task), recipe, dist, device, channels_last)
-        built = C.build_discriminator(plugins, recipe, task)
+        generator, built = C.build_generator(plugins, recipe, task), C.build_discriminator(plugins, recipe, task)
+        channels_last = uses_channels_last(recipe, device, (generator, built))
+        generator = _placed(generator, recipe, dist, device, channels_last)
         discriminator = _placed(built, recipe, dist, device, channels_last) if built is not None else None
         init_source = start_from(recipe, generator, discriminator, load=not resuming, announce=dist.is_main)
         terms = C.build_losses(plugins, recipe)
@@ -79,7 +87,7 @@ class TrainingParts:
         step = _gan_step(recipe, generator, discriminator, terms, opt_g, opt_d, precision, pool, task, dist, device)
         schedule = C.build_schedule(plugins, recipe.schedule, total_steps, table.higher_is_better)
         return cls(task, generator, discriminator, ema, terms, opt_g, opt_d, step, pool, schedule, precision, table,
-                   init_source)
+                   init_source, channels_last)
 
     # -- checkpoints ------------------------------------------------------------------------
 

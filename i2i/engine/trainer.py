@@ -28,7 +28,7 @@ from i2i.engine.events import Events
 from i2i.engine.gan_health import GanHealth
 from i2i.engine.loss_log import LossLog, log_row
 from i2i.engine.lr import apply_lr, resume_note
-from i2i.engine.parts import TrainingParts, uses_channels_last
+from i2i.engine.parts import TrainingParts
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.rng import seed_everything, set_rng_state
 from i2i.engine.run_state import RunState
@@ -68,10 +68,11 @@ class Trainer:
         configure_device(self.device)
         seed_everything(recipe.run.seed)
         task = C.build_task(plugins, recipe)
-        self.data = TrainingData(recipe, plugins, task, self.device, self.dist, uses_channels_last(recipe, self.device))
+        self.data = TrainingData(recipe, plugins, task, self.device, self.dist)
         self.total_steps = train.steps or (train.epochs or 1) * self.data.steps_per_epoch
         self.parts = TrainingParts.build(recipe, plugins, task, self.device, self.dist, self.total_steps,
                                          resuming=resume_from is not None)
+        self.data.pipeline.channels_last = self.parts.channels_last  # batches laid out like the networks
         if resume_from is None and self.dist.is_main:  # fine-tuning at another pixel size: one line
             say_geometry_change(self.parts.init_source, self.data.geometry, plugins["sources"].get(recipe.source.name))
         seed_everything(recipe.run.seed + self.rank)

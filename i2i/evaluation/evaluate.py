@@ -113,10 +113,10 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
             shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
-            if lpips is not None:
-                results["model"]["lpips"] = lpips(shown[1], shown[2])
+            if lpips is not None:  # read on the host once per batch
+                results["model"]["lpips"] = lpips(shown[1], shown[2]).cpu()
                 if shown_input is not None:
-                    results["input"]["lpips"] = lpips(shown_input, shown[2])
+                    results["input"]["lpips"] = lpips(shown_input, shown[2]).cpu()
             if distribution is not None:
                 distribution.update(shown[2], {"model": shown[1], **({"input": shown_input} if shown_input is not None
                                                                      else {})})
