@@ -118,3 +118,20 @@ def count_per_step(monkeypatch) -> list[Counter[str]]:
     monkeypatch.setattr(TrainingData, "batches", quiet_batches)
     monkeypatch.setattr(ProgressDisplay, "update", step_end)
     return steps
+
+
+def copies_to_other_devices(monkeypatch) -> list[tuple[int, ...]]:
+    """Patch ``Tensor.to`` to record the shape of every CPU tensor copied to another device (the
+    ``meta`` device stands in for a GPU, where a blocking copy from pageable memory makes the
+    host wait); returns the list it appends to."""
+    copies: list[tuple[int, ...]] = []
+    to = torch.Tensor.to
+
+    def spy(self, *args, **kwargs):
+        out = to(self, *args, **kwargs)
+        if self.device.type == "cpu" and out.device.type != "cpu":
+            copies.append(tuple(self.shape))
+        return out
+
+    monkeypatch.setattr(torch.Tensor, "to", spy)
+    return copies

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import train_in_process
+from tests.host_reads import copies_to_other_devices
 
 
 def test_a_compiled_discriminator_trains_with_wgangp():
@@ -148,16 +148,7 @@ def test_training_draws_are_made_on_the_device(monkeypatch):
     from i2i.data.geometry import PairGeometry
     from i2i.data.pair_random import PairRandom
 
-    copies: list[str] = []
-    to = torch.Tensor.to
-
-    def spy(self, *args, **kwargs):
-        out = to(self, *args, **kwargs)
-        if self.device.type == "cpu" and out.device.type != "cpu":
-            copies.append(str(out.device))
-        return out
-
-    monkeypatch.setattr(torch.Tensor, "to", spy)
+    copies = copies_to_other_devices(monkeypatch)
     random = PairRandom(2, "meta")
     assert random.normal((3, 8, 8)).device.type == "meta" and random.uniform(0, 1).device.type == "meta"
     assert random.randint(0, 4).device.type == "meta"

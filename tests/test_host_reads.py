@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import CT_RECIPE, TINY_CT, data_path, train_in_process
-from tests.host_reads import count_per_step
+from tests.host_reads import copies_to_other_devices, count_per_step
 
 #: Steps 1 and 2 are plain; step 3, the last, logs, samples and checkpoints.
 PLAIN = ("train.steps=3", "train.log_every=100", "train.sample_every=100", "train.checkpoint_every=100")
@@ -66,31 +66,13 @@ def test_a_training_step_reads_only_what_is_documented(case, tiny_recipe, synthe
     assert steps[2]  # the counter sees the logging step's reads (losses, checkpoint)
 
 
-def _copies_to_other_devices(monkeypatch) -> list[tuple[int, ...]]:
-    """Record the shape of every CPU tensor copied to another device (``Tensor.to``): on a GPU, a
-    blocking copy from pageable memory makes the host wait."""
-    import torch
-
-    copies: list[tuple[int, ...]] = []
-    to = torch.Tensor.to
-
-    def spy(self, *args, **kwargs):
-        out = to(self, *args, **kwargs)
-        if self.device.type == "cpu" and out.device.type != "cpu":
-            copies.append(tuple(self.shape))
-        return out
-
-    monkeypatch.setattr(torch.Tensor, "to", spy)
-    return copies
-
-
 def test_the_ssim_window_is_copied_to_a_device_once(monkeypatch):
     """Before: made on the CPU and copied at every call (every step of an SSIM loss)."""
     import torch
 
     from i2i.metrics import ssim_maps
 
-    copies = _copies_to_other_devices(monkeypatch)
+    copies = copies_to_other_devices(monkeypatch)
     x = torch.empty(2, 1, 32, 32, device="meta")
     for _ in range(3):
         ssim_maps(x, x, 2.0, window=9)
@@ -108,7 +90,7 @@ def test_perceptual_normalisation_is_copied_to_a_device_once(monkeypatch):
     loss.layers, loss.net = {0: 1.0}, nn.Sequential(nn.Conv2d(3, 4, 3)).to("meta")
     loss.mean, loss.std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
     loss._normalisation = {}
-    copies = _copies_to_other_devices(monkeypatch)
+    copies = copies_to_other_devices(monkeypatch)
     x = torch.empty(1, 3, 16, 16, device="meta")
     for _ in range(3):
         loss.features(x)
