@@ -1,8 +1,8 @@
 """``run.deterministic``: deterministic algorithms for the training loop, so a CUDA resume is
 bit-exact where PyTorch allows, and the operations that prevent it, named.
 
-What "exact resume" means on each device (README, the paragraph of that name): on the CPU a resumed run
-equals an uninterrupted one bit for bit, with or without this mode (a test and
+What "exact resume" means on each device (README, the paragraph of that name): on the CPU a
+resumed run equals an uninterrupted one bit for bit, with or without this mode (a test and
 ``benchmarks.kill_resume`` check it). On CUDA the checkpoint restores the same state (weights,
 optimisers, every RNG, data position), but by default cuDNN autotuning may pick other
 convolution algorithms after a restart and some backward passes accumulate with atomics, so
