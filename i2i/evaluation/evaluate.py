@@ -31,6 +31,7 @@ from i2i.evaluation.summary import eval_summary, write_result
 from i2i.inference.model import LoadedModel, load_model
 from i2i.inference.pixel_size import resampling_note
 from i2i.metrics import MetricTable
+from i2i.nn.protocols import fp32_output_layer
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -96,6 +97,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
     check_precision(options.precision, device)
+    fp32_output_layer(model.generator, task, options.precision)
 
     def autocast():
         return precision_autocast(options.precision, device)
@@ -112,10 +114,10 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
             shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
-            if lpips is not None:
-                results["model"]["lpips"] = lpips(shown[1], shown[2])
+            if lpips is not None:  # read on the host once per batch
+                results["model"]["lpips"] = lpips(shown[1], shown[2]).cpu()
                 if shown_input is not None:
-                    results["input"]["lpips"] = lpips(shown_input, shown[2])
+                    results["input"]["lpips"] = lpips(shown_input, shown[2]).cpu()
             if distribution is not None:
                 distribution.update(shown[2], {"model": shown[1], **({"input": shown_input} if shown_input is not None
                                                                      else {})})

@@ -38,6 +38,7 @@ from i2i.inference.model import LoadedModel
 from i2i.inference.pixel_size import ResamplingError, resample, target_size
 from i2i.inference.task_input import InputMaker
 from i2i.inference.tiling import Blender, Box, TilePlan
+from i2i.nn.protocols import fp32_output_layer
 from i2i.nn.sizing import forward_any_size
 
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
@@ -76,7 +77,7 @@ def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 1 and c in (2, 3, 4):
         if c == 2:
             return image[:1]
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(3, 1, 1)
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=image.device).view(3, 1, 1)
         luma = (image[:3].double() * weights).sum(0, keepdim=True)
         return luma.round().to(image.dtype) if not image.dtype.is_floating_point else luma.to(image.dtype)
     if channels == 3 and c in (1, 2):
@@ -113,6 +114,7 @@ class Predictor:
                              "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
                              "never tile")
         check_precision(options.precision, model.device)
+        fp32_output_layer(model.generator, model.task, options.precision)
         self.model = model
         self.options = options
         self.tile = options.tile
@@ -165,10 +167,11 @@ class Predictor:
         return autocast(self.options.precision, self.model.device)
 
     def predict(self, image: torch.Tensor, pixel_size_mm: Sequence[float] | None = None) -> torch.Tensor:
-        """One decoded (C, H, W) image -> the output (C_out, H, W) in data units; with
-        ``pixel_size_mm`` (row, col), resampled to the model's pixel size and back as files are."""
+        """One decoded (C, H, W) image, on any device -> the output (C_out, H, W) in data units, on
+        the image's device; with ``pixel_size_mm`` (row, col), resampled to the model's pixel size
+        and back as files are."""
         decoded = Decoded(Path("<tensor>"), image, {"spacing": tuple(pixel_size_mm)} if pixel_size_mm else {})
-        return next(iter(self.stream([decoded])))[1]
+        return next(iter(self.stream([decoded])))[1].to(image.device)
 
     def stream(self, images: Iterable[Decoded]) -> Iterator[tuple[Decoded, torch.Tensor]]:
         """``(decoded, output)`` for each image, in order; images are decoded lazily by the

@@ -7,11 +7,14 @@ channels), so a third-party network that breaks the contract is named with its p
 from __future__ import annotations
 
 import weakref
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from i2i.devices import DTYPES
 from i2i.errors import I2IError
+from i2i.messages import warn
+from i2i.nn.sizing import unwrap
 
 
 @runtime_checkable
@@ -19,7 +22,13 @@ class GeneratorSpec(Protocol):
     """A generator maps ``(N, in_channels, H, W)`` to ``(N, out_channels, H, W)``.
 
     ``size_divisor`` (an int >= 1; default 1): input sides must be multiples of it; i2i pads
-    any input to it and crops the output back, so any ``H x W`` works."""
+    any input to it and crops the output back, so any ``H x W`` works.
+
+    ``fp32_output`` (a settable bool, optional): when i2i sets it true, the generator runs its
+    output layer (last convolution and activation) in float32 with autocast off
+    (:func:`i2i.nn.layers.in_fp32`). i2i does so under bf16/fp16 autocast for tasks whose
+    outputs are physical units (CT in HU: bf16 rounds those to steps of 1-16 HU); a
+    generator without it is warned about then."""
 
     size_divisor: int
 
@@ -82,3 +91,20 @@ def check_first_output(net: object, x: torch.Tensor, y: object) -> None:
         raise I2IError(f"{who}: returned shape {tuple(y.shape)} for input {tuple(x.shape)}; a generator returns "
                        f"(N, out_channels, H, W), here {shape} (sides it cannot take: set its size_divisor, and "
                        "i2i pads to it)")
+
+
+def fp32_output_layer(generator: object, task: Any, precision: str) -> bool:
+    """Under autocast (``precision`` bf16 or fp16), a task whose outputs are physical units
+    (``task.fp32_output``) has its generator's output layer run in float32: the generator's
+    ``fp32_output`` switch is set (and cleared otherwise). Returns whether the output layer
+    runs in float32; warns when it should but the generator has no switch."""
+    wanted = DTYPES[precision] is not None and bool(getattr(task, "fp32_output", False))
+    net = unwrap(generator)
+    if hasattr(net, "fp32_output"):
+        net.fp32_output = wanted
+        return wanted
+    if wanted:
+        warn(f"{type(net).__name__} has no fp32_output switch, so under {precision} its output layer rounds "
+             f"outputs in {getattr(task, 'output_units', 'physical units')} to {precision} steps (1-16 HU at CT "
+             "values); use precision \"fp32\", or give the generator an fp32_output attribute (CONTRIBUTING.md)")
+    return False
