@@ -29,7 +29,7 @@ from i2i.hookspecs import hookimpl
 from i2i.version import __version__
 
 #: The Python API (:mod:`i2i.api`), imported on first use.
-API = ("train", "load_model", "predict", "predict_files", "evaluate")
+API = ("train", "load_model", "predict", "make_input", "predict_files", "evaluate")
 
 __all__ = ["__version__", "hookimpl", *API]
 

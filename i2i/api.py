@@ -6,7 +6,8 @@
 
     run = i2i.train("medical_ct", ["train.steps=200"], out="runs/ct")   # a finished run directory
     model = i2i.load_model(run.run_dir)                                   # its final (EMA) generator
-    hu = i2i.predict(model, fbp_slice)                                    # an array or tensor, any size
+    hu = i2i.predict(model, fbp_slice, pixel_size_mm=0.49)                # an array or tensor, any size
+    fbp = i2i.make_input(model, clean_slice, pixel_size_mm=0.49)          # the model's input, as eval makes it
     i2i.predict_files(model, ["scan/"], "predicted/")                     # files, like `i2i predict`
     result = i2i.evaluate(model, data="held_out_scans/")                  # metrics, like `i2i eval`
 
@@ -56,26 +57,89 @@ def load_model(checkpoint: str | Path, device: str = "cpu", ema: bool = True) ->
     return load(checkpoint, device, ema=ema)
 
 
-def predict(model: LoadedModel, image: torch.Tensor | np.ndarray, *, tile: int = 1024, overlap: int = 256,
-            train_mode: bool = False) -> torch.Tensor | np.ndarray:
+def predict(model: LoadedModel, image: torch.Tensor | np.ndarray, *,
+            pixel_size_mm: float | Sequence[float] | None = None, from_clean: bool = False, index: int = 0,
+            tile: int = 1024, overlap: int = 256, train_mode: bool = False) -> torch.Tensor | np.ndarray:
     """``model`` on one image of any size: a tensor ``(C, H, W)`` gives a tensor ``(C_out, H, W)``;
     a numpy array ``(H, W)`` or ``(H, W, C)`` gives an array of the same layout. Images larger
-    than ``tile`` are predicted in blended tiles, as ``i2i predict`` does."""
+    than ``tile`` are predicted in blended tiles, as ``i2i predict`` does.
+
+    ``pixel_size_mm``: the image's pixel size in mm, one number or ``(row, col)``; outside the
+    pixel sizes the model was trained at, the image is resampled to them for the model and the
+    output back, as ``i2i predict`` and ``i2i eval`` do with a file's spacing (a model with a
+    recorded pixel size warns when none is given). ``from_clean``: ``image`` is a clean image
+    (a full-dose slice); the model's input is made from it first, as :func:`make_input` makes
+    it (``index`` seeds its draws), so the output equals ``i2i eval``'s for that image."""
     import numpy as np
     import torch
 
     from i2i.inference.predict import PredictOptions, Predictor
 
-    predictor = Predictor(model, PredictOptions(tile=tile, overlap=overlap, train_mode=train_mode))
+    spacing = _pixel_size(model, pixel_size_mm)
+    predictor = Predictor(model, PredictOptions(tile=tile, overlap=overlap, train_mode=train_mode,
+                                                from_clean=from_clean))
+    predictor.seen = int(index)
     if isinstance(image, torch.Tensor):
-        return predictor.predict(image)
+        return predictor.predict(image, spacing)
     array = np.asarray(image)
     flat = array.ndim == 2
-    chw = torch.from_numpy(np.ascontiguousarray(array[None] if flat else np.moveaxis(array, -1, 0)))
-    if chw.dtype == torch.uint16:
-        chw = chw.to(torch.int32)  # 16-bit values, as the decoders give them
-    out = predictor.predict(chw).numpy()
+    out = predictor.predict(_chw(array), spacing).numpy()
     return out[0] if flat and out.shape[0] == 1 else np.moveaxis(out, 0, -1)
+
+
+def make_input(model: LoadedModel, clean: torch.Tensor | np.ndarray, *, pixel_size_mm: float | Sequence[float] | None
+               = None, index: int = 0) -> torch.Tensor | np.ndarray:
+    """The model's input made from a ``clean`` image by its task's physics, exactly as
+    ``i2i eval`` makes it: the sparse-view or low-dose reconstruction of a CT slice in HU, an
+    image with its hole for inpainting. ``clean`` as :func:`predict` takes images (a tensor
+    ``(C, H, W)`` or an array ``(H, W[, C])``; HU for CT); the result is in data units, same
+    kind and layout. ``pixel_size_mm`` reaches physics that depend on it (low-dose noise);
+    ``index`` seeds the image's random draws as eval seeds its image of that index (with the
+    run's seed), so the input is the one eval scored. Give the result to :func:`predict` (with
+    the same ``pixel_size_mm``), or call ``predict(..., from_clean=True)`` in one step."""
+    import numpy as np
+    import torch
+
+    from i2i.inference.task_input import InputMaker
+
+    spacing = _pixel_size(model, pixel_size_mm, warn_missing=False)
+    maker = InputMaker(model)
+    if isinstance(clean, torch.Tensor):
+        return maker.data_input(clean, spacing, index)
+    array = np.asarray(clean)
+    made = maker.data_input(_chw(array), spacing, index).numpy()
+    return made[0] if array.ndim == 2 and made.shape[0] == 1 else np.moveaxis(made, 0, -1)
+
+
+def _chw(array: np.ndarray) -> torch.Tensor:
+    """An ``(H, W)`` or ``(H, W, C)`` array as the ``(C, H, W)`` tensor a decoder gives."""
+    import numpy as np
+    import torch
+
+    chw = torch.from_numpy(np.ascontiguousarray(array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)))
+    return chw.to(torch.int32) if chw.dtype == torch.uint16 else chw  # 16-bit values, as the decoders give them
+
+
+def _pixel_size(model: LoadedModel, pixel_size_mm: float | Sequence[float] | None,
+                warn_missing: bool = True) -> tuple[float, float] | None:
+    """``pixel_size_mm`` as ``(row, col)`` mm, checked; a warning when the model was trained at
+    a recorded pixel size and none is given (the image is then taken as it is)."""
+    import math
+
+    from i2i.errors import UsageError
+    from i2i.messages import warn
+
+    if pixel_size_mm is None:
+        trained = model.pixel_range
+        if warn_missing and trained is not None:
+            warn(f"the model was trained at {trained.low:.3g}-{trained.high:.3g} mm pixels and no pixel_size_mm was "
+                 "given: the image is taken at the model's own pixel size, without resampling (give pixel_size_mm "
+                 "to resample it as i2i predict and i2i eval do)")
+        return None
+    sizes = [pixel_size_mm] * 2 if isinstance(pixel_size_mm, (int, float)) else list(pixel_size_mm)
+    if len(sizes) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in sizes):
+        raise UsageError(f"pixel_size_mm: one size in mm > 0 or (row, col), got {pixel_size_mm!r}")
+    return float(sizes[0]), float(sizes[1])
 
 
 def predict_files(model: LoadedModel, inputs: Sequence[str | Path], out_dir: str | Path, **options: Any) -> list[Path]:

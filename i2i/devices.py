@@ -4,6 +4,7 @@ table of training, prediction, evaluation and export."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -51,3 +52,30 @@ def configure_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
     else:
         torch.set_flush_denormal(True)
+
+
+def _tf32_switches() -> list[tuple[object, str, object]]:
+    """``(object, attribute, full-fp32 value)`` of the TF32 switches of convolutions and matrix
+    products: the ``fp32_precision`` API where torch has it (the legacy ``allow_tf32`` flags may
+    not be mixed with it), else the legacy flags."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision") and hasattr(matmul, "fp32_precision"):
+        return [(cudnn.conv, "fp32_precision", "ieee"), (matmul, "fp32_precision", "ieee")]
+    return [(cudnn, "allow_tf32", False), (matmul, "allow_tf32", False)]
+
+
+@contextlib.contextmanager
+def full_fp32() -> Iterator[None]:
+    """Float32 convolutions and matrix products in full float32 inside the block: no TF32,
+    which CUDA uses for float32 convolutions by default on Ampere and later GPUs (inputs
+    rounded to a 10-bit mantissa: about 1e-3 relative). For comparing a model on the GPU
+    with a CPU reference; the previous settings are restored after."""
+    switches = _tf32_switches()
+    before = [getattr(owner, name) for owner, name, _ in switches]
+    try:
+        for owner, name, value in switches:
+            setattr(owner, name, value)
+        yield
+    finally:
+        for (owner, name, _), value in zip(switches, before):
+            setattr(owner, name, value)

@@ -1,9 +1,9 @@
 """Image grids: rows of ``input | output | target`` tiles in one PNG (sample grids during
-training, ``i2i predict --pairs --grid``)."""
+training, ``i2i predict --pairs --grid``), encoded in memory for an atomic write."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import numpy as np
 import torch
@@ -29,9 +29,10 @@ def _rgb(t: torch.Tensor) -> torch.Tensor:
     return t.expand(3, -1, -1) if t.shape[0] == 1 else t[:3]
 
 
-def save_grid(path: Path, inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> Path:
-    """Save ``input | output | target`` rows for a batch of display tensors in [0, 1]."""
+def grid_png(inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> bytes:
+    """A PNG of ``input | output | target`` rows for a batch of display tensors in [0, 1]
+    (written by the caller with :func:`i2i.atomic.write_bytes`)."""
     rows = [[inputs[i], outputs[i], targets[i]] for i in range(inputs.shape[0])]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid_image(rows)).save(path)
-    return path
+    buffer = io.BytesIO()
+    Image.fromarray(grid_image(rows)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,12 +1,16 @@
 """Base classes for loss components and the discriminator output layout.
 
 A discriminator's output is normalised to ``Scales``: a list with one entry per scale,
-each a list of feature maps ending with that scale's logits.
+each a list of feature maps ending with that scale's logits. Gradient penalties take D's
+gradient with respect to its input through :func:`input_gradients`, which honours the fp16
+grad scaler the engine sets around D's loss (:func:`gradient_scaling`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 import torch
@@ -58,8 +62,45 @@ class AdversarialLoss:
 
     def penalty(self, discriminator: torch.nn.Module, real_pair: torch.Tensor,
                 fake_pair: torch.Tensor) -> torch.Tensor | None:
-        """An extra discriminator term that needs D itself (e.g. a gradient penalty), or ``None``."""
+        """An extra discriminator term that needs D itself (e.g. a gradient penalty), or ``None``.
+        Take D's gradient with respect to its input with :func:`input_gradients` (fp16 safe)."""
         return None
+
+
+#: The largest scale :func:`input_gradients` applies: the largest power of two below fp16's
+#: maximum (65504), so the gradient of a summed fp16 output does not overflow (GradScaler starts at 2**16).
+MAX_OUTPUT_SCALE = 2.0 ** 15
+
+_scaler: contextvars.ContextVar[torch.amp.GradScaler | None] = contextvars.ContextVar("i2i_grad_scaler",
+                                                                                     default=None)
+
+
+@contextlib.contextmanager
+def gradient_scaling(scaler: torch.amp.GradScaler | None) -> Iterator[None]:
+    """Within the block, :func:`input_gradients` scales by ``scaler`` (the engine sets D's fp16
+    grad scaler around D's loss; ``None``: no scaling)."""
+    token = _scaler.set(scaler)
+    try:
+        yield
+    finally:
+        _scaler.reset(token)
+
+
+def input_gradients(outputs: Sequence[torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    """The gradient of the sum of ``outputs`` with respect to ``inputs``, with its graph kept
+    (a gradient penalty backpropagates through it). Under fp16 with a grad scaler
+    (:func:`gradient_scaling`), the outputs are scaled before the backward pass and the
+    gradient unscaled after, PyTorch's AMP recipe for gradient penalties: unscaled, D's fp16
+    backward pass underflows to zero where gradients are small. The scale is capped at
+    :data:`MAX_OUTPUT_SCALE` (the gradient reaching each fp16 output is the scale itself) and
+    stays a device tensor (no host synchronisation)."""
+    totals = [o.sum() for o in outputs]
+    scaler = _scaler.get()
+    if scaler is None or not scaler.is_enabled():
+        return torch.autograd.grad(outputs=totals, inputs=inputs, create_graph=True)[0]
+    scale = scaler.scale(torch.ones((), dtype=torch.float32, device=inputs.device)).clamp(max=MAX_OUTPUT_SCALE)
+    grads = torch.autograd.grad(outputs=[t * scale for t in totals], inputs=inputs, create_graph=True)[0]
+    return grads / scale
 
 
 class FeatureMatchingLoss:

@@ -23,6 +23,7 @@ Definitions, so numbers compare with papers and other tools:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -85,7 +86,10 @@ def _window(window: int, height: int, width: int) -> int:
     return side if side % 2 else side - 1
 
 
+@functools.lru_cache(maxsize=64)
 def _gaussian(window: int, dtype: torch.dtype, device: torch.device, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """The normalised 1-D Gaussian window, made once per window, dtype and device (a copy to
+    a GPU on every call would make the host wait for it)."""
     x = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
     g = torch.exp(-x ** 2 / (2 * sigma ** 2))
     return (g / g.sum()).to(device=device, dtype=dtype)
@@ -94,8 +98,17 @@ def _gaussian(window: int, dtype: torch.dtype, device: torch.device, sigma: floa
 def ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, window: int = SSIM_WINDOW,
               sample_covariance: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The SSIM map and the contrast-structure map, each (N, C, H - w + 1, W - w + 1) for the
-    valid window positions (``w`` the window used, see :func:`_window`). Differentiable."""
-    x, y = _pair(x, y)
+    valid window positions (``w`` the window used, see :func:`_window`). Differentiable.
+    Computed in float32 (or float64) even under autocast: the variances ``E[x^2] - E[x]^2``
+    cancel in bf16/fp16, which made the SSIM loss's gradient wrong by several times its size."""
+    if not torch.amp.is_autocast_available(x.device.type):  # (meta tensors: no autocast to leave)
+        return _ssim_maps(*_pair(x, y), data_range, window, sample_covariance)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _ssim_maps(*_pair(x, y), data_range, window, sample_covariance)
+
+
+def _ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float, window: int,
+               sample_covariance: bool) -> tuple[torch.Tensor, torch.Tensor]:
     n, c, h, w = x.shape
     size = _window(window, h, w)
     if size < 1:
@@ -131,14 +144,20 @@ def ms_ssim_scales(height: int, width: int, window: int = SSIM_WINDOW) -> int:
     return scales
 
 
+@functools.lru_cache(maxsize=64)
+def _scale_weights(scales: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The first ``scales`` MS-SSIM weights renormalised, made once per dtype and device."""
+    weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], device=device, dtype=dtype)
+    return weights / weights.sum()
+
+
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, window: int = SSIM_WINDOW) -> torch.Tensor:
     """Multi-scale SSIM per image (see the module docstring)."""
     x, y = _pair(x, y)
     scales = ms_ssim_scales(*x.shape[-2:], window=window)
     if scales == 0:
         return torch.full((x.shape[0],), float("nan"), device=x.device)
-    weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], device=x.device, dtype=x.dtype)
-    weights = weights / weights.sum()
+    weights = _scale_weights(scales, x.dtype, x.device)
     terms = []
     for scale in range(scales):
         full, cs = ssim_maps(x, y, data_range, window)
@@ -212,7 +231,8 @@ def _generic(name: str, higher: bool, fn: Callable[[torch.Tensor, torch.Tensor, 
 
 #: The metrics of every task, computed on its output images in data units with the task's data range.
 GENERIC_METRICS: tuple[Metric, ...] = (
-    _generic("mae", False, lambda o, t, r: mae(o, t), "mean absolute error in data units"),
+    _generic("mae", False, lambda o, t, r: mae(o, t),
+             "mean absolute error in data units (HU for CT, [0, 1] for images) over the whole image"),
     _generic("psnr", True, psnr, "peak signal-to-noise ratio in dB over the task's data range"),
     _generic("ssim", True, ssim, "structural similarity, 11 x 11 Gaussian window (skimage's)"),
     _generic("ms_ssim", True, ms_ssim, "multi-scale SSIM, five scales"),

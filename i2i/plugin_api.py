@@ -10,9 +10,10 @@ by component kind:
 - tasks: :class:`Task` (the base class) and the Protocols it implements, :class:`TaskSpec`
   (:class:`Values`, :class:`PairMaking`, :class:`Presentation`, :class:`Measuring`);
   :class:`PairRandom` for the random draws of a task that makes its inputs;
-- networks: :class:`GeneratorSpec` and :class:`DiscriminatorSpec` (the attributes the engine reads);
+- networks: :class:`GeneratorSpec` and :class:`DiscriminatorSpec` (the attributes the engine
+  reads), :func:`in_fp32` (an output layer in float32 under autocast: ``fp32_output``);
 - losses: :class:`AdversarialLoss`, :class:`ReconstructionLoss`, :class:`FeatureMatchingLoss`,
-  :data:`Scales` and :func:`as_scales`;
+  :data:`Scales` and :func:`as_scales`; :func:`input_gradients` for gradient penalties (fp16 safe);
 - schedules: :class:`Schedule`; metrics: :class:`Metric` and :class:`ScoredImages`;
   loggers: :class:`Logger`;
 - data sources: :class:`Source`; file formats of ``i2i predict`` (predict-only: sources read
@@ -30,8 +31,10 @@ from i2i.losses import (
            ReconstructionLoss,
            Scales,
            as_scales,
+           input_gradients,
 )
 from i2i.metrics import Metric, ScoredImages
+from i2i.nn.layers import in_fp32
 from i2i.nn.protocols import DiscriminatorSpec, GeneratorSpec
 from i2i.schedules import Schedule
 from i2i.tasks import Task
@@ -40,4 +43,4 @@ from i2i.taskspec import Measuring, PairMaking, Presentation, TaskSpec, Values
 __all__ = ["AdversarialLoss", "Decoded", "DiscriminatorSpec", "FeatureMatchingLoss", "Format", "GeneratorSpec",
            "Logger", "Measuring", "Metric", "PairMaking", "PairRandom", "Presentation", "RecipeView",
            "ReconstructionLoss", "Register", "RegisterRecipe", "Scales", "ScoredImages", "Schedule", "Source", "Stack",
-           "Task", "TaskSpec", "TrainerView", "Values", "as_scales", "hookimpl"]
+           "Task", "TaskSpec", "TrainerView", "Values", "as_scales", "hookimpl", "in_fp32", "input_gradients"]

@@ -23,6 +23,25 @@ KINDS = ("generators", "discriminators", "losses", "tasks", "sources", "schedule
          "metrics", "loggers")
 
 
+#: Abbreviations whose full stop ends no sentence.
+ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "etc.", "cf.", "vs.", "approx.", "Fig.", "Eq.", "No.")
+
+
+def literals(text: str) -> str:
+    """reStructuredText literals (````x````) as Markdown's (```x```), for terminals."""
+    return re.sub(r"``(.+?)``", r"`\1`", text, flags=re.S)
+
+
+def first_sentence(text: str) -> str:
+    """``text`` up to its first full stop that ends a sentence: not an ellipsis, a decimal
+    point or an abbreviation (:data:`ABBREVIATIONS`: "et al.", "e.g."...)."""
+    for end in re.finditer(r"(?<!\.)\.(?=\s|$)", text):
+        head = text[:end.end()]
+        if not any(head.endswith((f" {a}", f"({a}")) or head == a for a in ABBREVIATIONS):
+            return head
+    return text
+
+
 @dataclass(frozen=True)
 class Component:
     """A registered component: its kind, name, factory and the plugin that registered it."""
@@ -43,10 +62,9 @@ class Component:
 
     @property
     def summary(self) -> str:
-        """The description's first sentence, markup removed: the line ``i2i list-plugins`` shows."""
-        text = self.description.replace("``", "")
-        end = re.search(r"(?<!\.)\.(\s|$)", text)  # a full stop, not an ellipsis
-        return text if end is None else text[:end.start() + 1]
+        """The description's first sentence (:func:`first_sentence`), literals shown as
+        ```x```: the line ``i2i list-plugins`` shows."""
+        return first_sentence(literals(self.description))
 
     def defaults(self) -> dict[str, Any]:
         """Options with a default value, as a recipe would write them."""

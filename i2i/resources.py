@@ -57,9 +57,17 @@ def out_of_memory(exc: BaseException) -> str | None:
     return None
 
 
+#: How safetensors' writer (Rust) words a full disk or quota in the text of its SafetensorError.
+_SAFETENSORS_FULL = re.compile(r"No space left|StorageFull|QuotaExceeded|os error (?:28|122)\b")
+
+
 def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` is a write that failed for lack of space (or quota)."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    """Whether ``exc`` is a write that failed for lack of space (or quota): an ``OSError``
+    (ENOSPC, EDQUOT), or safetensors' ``SafetensorError``, which is no ``OSError`` and says it
+    in its text."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return type(exc).__name__ == "SafetensorError" and bool(_SAFETENSORS_FULL.search(str(exc)))
 
 
 @contextlib.contextmanager

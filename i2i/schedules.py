@@ -9,6 +9,7 @@ registered by the ``i2i.schedules`` plugin (``plugins/schedules.py``) like anybo
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from i2i.errors import UsageError
@@ -66,10 +67,23 @@ class _Completed(Schedule):
 
 
 def as_schedule(schedule: Any, name: str, plugin: str) -> Schedule:
-    """``schedule`` with every method the engine calls; fails naming the plugin when it has no ``factor``."""
+    """``schedule`` with every method the engine calls; fails naming the plugin when it has no
+    ``factor``, or when ``factor(0)`` is not a finite number >= 0 (checked once, here)."""
     if not callable(getattr(schedule, "factor", None)):
         raise UsageError(f"schedule {name!r} (plugin {plugin!r}): its factory returned {type(schedule).__name__}, "
                          "which has no factor(step) method")
+    try:
+        first = schedule.factor(0)
+    except Exception as exc:
+        raise UsageError(f"schedule {name!r} (plugin {plugin!r}): factor(0) raised {type(exc).__name__}: {exc}") \
+            from None
+    try:
+        number = float(first) if not isinstance(first, (bool, str, bytes)) else None
+    except (TypeError, ValueError, RuntimeError):  # a tensor of several values, an object float() cannot take
+        number = None
+    if number is None or not math.isfinite(number) or number < 0:
+        raise UsageError(f"schedule {name!r} (plugin {plugin!r}): factor(0) returned {first!r}, not a finite number "
+                         ">= 0 (the learning-rate multiplier at a step)")
     if all(callable(getattr(schedule, m, None)) for m in ("observe", "state_dict", "load_state_dict")):
         return schedule
     return _Completed(schedule)

@@ -70,6 +70,13 @@ class Task:
         self.in_channels = in_channels
         self.out_channels = out_channels
 
+    @property
+    def fp32_output(self) -> bool:
+        """Whether the generator's output layer runs in float32 under bf16/fp16 autocast: yes
+        for outputs in physical units (``output_units`` other than ``image``, e.g. HU, where
+        bf16's 8-bit mantissa is a step of 1-16 HU), no for images."""
+        return self.output_units != "image"
+
     # -- values: files <-> data units <-> network range -----------------------------------------
 
     def to_data_units(self, image: torch.Tensor, role: str) -> torch.Tensor:

@@ -43,6 +43,9 @@ class Values(Protocol):
     #: Whether :meth:`encode_input` and :meth:`decode_output` work pixel by pixel, so large
     #: images may be predicted in tiles (false for per-image normalisations).
     pixelwise_io: bool
+    #: Whether the generator's output layer runs in float32 under autocast (outputs in
+    #: physical units, e.g. HU; see :class:`i2i.nn.protocols.GeneratorSpec`).
+    fp32_output: bool
 
     def to_data_units(self, image: torch.Tensor, role: str) -> torch.Tensor:
         """A decoded file's tensor (uint8, 16-bit values as int32, float) -> float data units;

@@ -56,18 +56,24 @@ def test_weights_files_get_normal_permissions(tmp_path):
     assert modes == dict.fromkeys(modes, 0o644), modes
 
 
-def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch):
-    # a full disk while writing a checkpoint: a traceback, and its .tmp-step_* folder left behind
-    import i2i.runs.checkpoint as ckpt
+@pytest.mark.parametrize("error", ["ENOSPC", "SafetensorError"])
+def test_full_disk_while_writing_a_checkpoint(tmp_path, monkeypatch, error):
+    # a full disk while writing a checkpoint: a traceback, and its .tmp-step_* folder left behind;
+    # red-team 7: safetensors raises SafetensorError (no OSError) for a full disk: still a traceback
+    import i2i.atomic
+    from safetensors import SafetensorError
 
-    real = ckpt.save_file
+    real = i2i.atomic._write_all
 
-    def fill_up(tensors, path, metadata=None):
-        real(tensors, path, metadata=metadata)
-        if str(path).endswith("discriminator.safetensors"):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def fill_up(path, f, data):
+        if path.name == "discriminator.safetensors":
+            if error == "ENOSPC":
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "
+                                  '"No space left on device" })')
+        real(path, f, data)
 
-    monkeypatch.setattr(ckpt, "save_file", fill_up)
+    monkeypatch.setattr(i2i.atomic, "_write_all", fill_up)
     run = tmp_path / "run"
     code, output = invoke_cli("run", CT_RECIPE, *TINY_CT, "--out", run, "--quiet")
     assert code == 1 and "Traceback" not in output, output

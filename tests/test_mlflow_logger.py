@@ -58,6 +58,13 @@ def test_a_run_and_its_resumption_are_logged_to_one_mlflow_run(cli, tiny_recipe,
     local = Path(client.download_artifacts(run.info.run_id, "eval.json", str(tmp_path)))
     assert local.read_bytes() == (out / "eval.json").read_bytes()
     assert Path(run.info.artifact_uri.removeprefix("file://")).is_relative_to(tmp_path / "runs" / "mlartifacts")
+    # issue 21: the final test metrics are metrics, not only a file; where it logs is said
+    summary = json.loads((out / "eval.json").read_text())
+    final = client.get_metric_history(run.info.run_id, "test_psnr")
+    assert [(m.step, m.value) for m in final] == [(2, pytest.approx(summary["metrics"]["model"]["psnr"]["mean"]))]
+    assert client.get_metric_history(run.info.run_id, "test_input_ssim")
+    assert "i2i.mlflow: logging to experiment 'tiny' (the recipe's name; plugins.mlflow.experiment chooses " \
+           "another)" in result.output
 
     result = cli("run", "--resume", out, "--set", "train.steps=4", *SETS)
     assert result.exit_code == 0, result.output
@@ -119,3 +126,34 @@ def test_a_run_id_the_store_lacks_starts_a_new_mlflow_run(tmp_path, capfd):
     client, run = only_run(tmp_path / "runs" / "mlflow.db", "stub")
     assert (run_dir / "mlflow_run_id").read_text() == run.info.run_id != "0123456789abcdef"
     assert run.info.status == "KILLED" and run.data.params == {"train.steps": "3"}
+
+
+def test_a_dead_or_read_only_store_is_said_in_one_line_and_training_goes_on(cli, tiny_recipe, tmp_path,
+                                                                              with_mlflow_plugin, monkeypatch):
+    # red-team 11: a dead or read-only tracking store stalled 104-257 s before the first step, with raw warnings
+    import socket
+    import time
+
+    pytest.importorskip("mlflow", reason="mlflow is not installed")
+    monkeypatch.setattr(mlflow_logger, "CONNECT_TIMEOUT", 0.5)
+    silent = socket.socket()  # accepts connections (in its backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    dead = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    start = time.monotonic()
+    out = tmp_path / "dead"
+    result = cli("run", tiny_recipe, "--out", out, "--set", "train.steps=2", "--set",
+                 f'plugins.mlflow.tracking_uri="{dead}"', *SETS)
+    silent.close()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - start < 60
+    assert result.output.count(f"i2i.mlflow: the tracking store {dead} cannot be used (no answer within 0.5 s") == 1
+    assert "training goes on without MLflow tracking" in result.output and "Traceback" not in result.output
+    assert (out / "report.html").is_file() and not (out / "mlflow_run_id").exists()
+
+    store = tmp_path / "ro" / "mlflow.db"
+    store.parent.mkdir()
+    real_access = mlflow_logger.os.access
+    monkeypatch.setattr(mlflow_logger.os, "access", lambda p, mode: Path(p) != store.parent and real_access(p, mode))
+    assert mlflow_logger.store_problem(f"sqlite:///{store.as_posix()}") == f"{store.parent} is read-only"
+    assert mlflow_logger.store_problem(f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}") is None

@@ -42,7 +42,8 @@ def test_new_plugin_installs_lists_and_trains(tmp_path, synthetic_pairs):
     assert listed.returncode == 0, listed.stderr
     plugin = next(p for p in json.loads(listed.stdout) if p["name"] == name)
     assert plugin["builtin"] is False and plugin["error"] is None
-    assert plugin["components"] == {"generators": [f"{name}_generator"]}
+    assert plugin["components"] == {"generators": [f"{name}_generator"], "losses": [f"{name}_charbonnier"],
+                                     "metrics": [f"{name}_max_error"]}
 
     out = tmp_path / "run"
     run = run_i2i("run", "recipes/facades.toml", "--set", f'generator.name="{name}_generator"',

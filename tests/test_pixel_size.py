@@ -64,7 +64,7 @@ def test_predict_resamples_a_finer_slice_and_says_so(tmp_path, cli):
     write_series(tmp_path / "in", hu, predictor=None, spacing=250 / 128)  # 4x finer pixels than the model's
     result = cli("predict", run, tmp_path / "in", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert "inputs outside that range are resampled for it and back" in result.output and "64x64 -> 16x16" in result.output
+    assert "1 of 1 image(s) have pixels outside the 7.81-7.81 mm" in result.output and "64x64 -> 16x16" in result.output
     native = cli("predict", run, tmp_path / "in", "--out", tmp_path / "native", "--native")
     assert native.exit_code == 0 and "resampled" not in native.output
 

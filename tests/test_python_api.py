@@ -19,11 +19,12 @@ def test_the_documented_example_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("completed 4 ")
     assert "eval.json" in out[1] and "report.html" in out[1]
-    assert out[2] == "ct_sparse_view 4" and out[3] == "(64, 80) float32"
-    assert re.match(r"PSNR \d+\.\d\d dB \(FBP input \d+\.\d\d dB\) on 4 phantoms", out[4]) and out[5] == "full"
+    assert out[2] == "ct_sparse_view 4" and out[3] == "5.21-8.33 mm" and out[4] == "(96, 96) float32"
+    assert out[5] == "True"  # make_input + predict equal predict(..., from_clean=True)
+    assert re.match(r"PSNR \d+\.\d\d dB \(FBP input \d+\.\d\d dB\) on 4 phantoms", out[6]) and out[7] == "full"
 
 
 def test_importing_i2i_loads_no_torch():
     code = "import sys, i2i; print('torch' in sys.modules, sorted(i2i.API))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT).stdout
-    assert out.strip() == "False ['evaluate', 'load_model', 'predict', 'predict_files', 'train']"
+    assert out.strip() == "False ['evaluate', 'load_model', 'make_input', 'predict', 'predict_files', 'train']"

@@ -155,8 +155,13 @@ def test_sigterm_saves_a_checkpoint_and_exits_130(tiny_recipe, tmp_path):
 
 def test_resume_without_checkpoint_restarts_from_step_0(tiny_recipe, tmp_path, cli):
     # i2i run --resume RUN  (RUN holds recipe.toml but no checkpoint: killed before its first one)
+    from i2i.runs.rundir import RUN_MARKER
+
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "recipe.toml").write_text(tiny_recipe.read_text())
+    refused = cli("run", "--resume", tmp_path / "empty", "--quiet")  # issue 21: only i2i's run folders restart
+    assert refused.exit_code == 2 and f"no {RUN_MARKER} marker in it" in refused.output
+    (tmp_path / "empty" / RUN_MARKER).write_text("{}")  # what the run wrote when it started
     result = cli("run", "--resume", tmp_path / "empty", "--quiet")
     assert result.exit_code == 0 and "no checkpoint: it stopped before its first one; starting the run again " \
         "from step 0" in result.output

@@ -49,7 +49,7 @@ def test_show_a_builtin_generator(cli):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "generator unet  (plugin i2i.generators 0.1.0, built in; i2i_plugins.generators.unet.unet)"
-    assert "  U-Net generator: depth (>= 2) downsamplings" in result.output
+    assert "  U-Net generator: `depth` (>= 2) downsamplings" in result.output  # issue 21: literals kept
     assert 'options ([generator] name = "unet"):' in lines
     assert "  depth: an integer; default 8" in lines
     assert "  norm: one of 'batch', 'instance', 'group', 'none'; default \"batch\"" in lines
@@ -90,7 +90,7 @@ def test_show_a_third_party_component_and_plugin(cli):
     assert lines[lines.index("  width: an integer; required") + 1] == (
         "      channels of the hidden layer; wider is slower and rarely better.")
     assert lines[lines.index("  mode: one of 'fast', 'exact'; default \"fast\"") + 1] == (
-        "      fast skips the refinement.")
+        "      `fast` skips the refinement.")
     assert "  scale: a number (or omitted); not set" in lines
     assert plugin.output.splitlines() == ["plugin acme  (module acme_plugin)", "  hooks: on_step_end, register_generators",
                                           "  generator acme_net: ACME's tiny generator."]
@@ -131,3 +131,43 @@ def test_show_an_optimizer_and_a_schedule_name_their_recipe_sections(cli):
     assert lines[-1] == "set by i2i: params"
     cosine = cli("show", "schedule", "cosine").output.splitlines()
     assert 'options ([schedule] name = "cosine"):' in cosine and cosine[-1] == "set by i2i: total_steps"
+
+
+def test_core_sections_are_documented(cli):
+    """Issue 21: `i2i show train|data|augment` failed: no command documented the core keys."""
+    from i2i.recipe.schema import CORE_SECTIONS, section_keys
+
+    for section in ("run", "train", "data", "augment"):
+        result = cli("show", section)
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0].startswith(f"recipe section [{section}]")
+        for name in section_keys(CORE_SECTIONS[section]):
+            assert any(line.startswith(f"  {section}.{name}: ") for line in lines), (section, name)
+    train = cli("show", "section", "train").output.splitlines()
+    assert "  train.batch_size: an integer (>= 1); default 1" in train
+    assert train[train.index("  train.batch_size: an integer (>= 1); default 1") + 1] == "      images per step"
+    wrong = cli("show", "section", "trian")
+    assert wrong.exit_code == 2 and "no core section 'trian' (did you mean 'train'?)" in wrong.output
+
+
+def test_descriptions_are_not_cut_at_abbreviations():
+    """Issue 21: list-plugins cut descriptions at "et al." and "e.g." and dropped ``literals``."""
+    from i2i.registry import first_sentence, literals
+
+    assert first_sentence("Least-squares GAN (Mao et al. 2017): squared error. More.") == \
+        "Least-squares GAN (Mao et al. 2017): squared error."
+    assert first_sentence("VGG weights (e.g. vgg19.pth): never downloaded. More.") == \
+        "VGG weights (e.g. vgg19.pth): never downloaded."
+    assert first_sentence("full, 1/2, 1/4... resolution. More") == "full, 1/2, 1/4... resolution."
+    assert literals("between ``downsamplings`` downsamplings") == "between `downsamplings` downsamplings"
+
+
+def test_piped_tables_keep_each_row_on_one_line(cli):
+    """Issue 21: `i2i summary` wrapped one character per line when piped."""
+    result = cli("summary", "medical_ct")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "│ generator " in line)
+    assert "unet" in row and "size divisor 16" in row and "residual=True" in row
+    listed = cli("list-plugins").output
+    assert "Least-squares GAN (Mao et al. 2017): mean squared error to the labels; D's loss halved." in listed

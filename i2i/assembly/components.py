@@ -15,7 +15,7 @@ from i2i.data.source import Source
 from i2i.errors import I2IError, UsageError
 from i2i.loggers import Logger
 from i2i.metrics import MetricTable
-from i2i.nn.protocols import attribute_problems
+from i2i.nn.protocols import attribute_problems, expect_output
 from i2i.plugins import Plugins
 from i2i.recipe import ComponentSpec, Recipe
 from i2i.recipe.model import thaw
@@ -33,6 +33,7 @@ class LossTerm:
 
     @property
     def role(self) -> str:
+        """``adversarial``, ``reconstruction`` (the default) or ``feature_matching``."""
         return getattr(self.loss, "role", "reconstruction")
 
 
@@ -97,9 +98,14 @@ def build_optimizer(plugins: Plugins, recipe: Recipe, network: str, net: nn.Modu
 
 
 def build_generator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.Module:
-    net = build(plugins, "generators", recipe.generator, "generator",
-                in_channels=task.in_channels, out_channels=task.out_channels)
-    return _check_module(net, "generator", recipe.generator.name, plugins)
+    """The recipe's ``[generator]`` for ``task``'s channels; its first output is checked
+    (:func:`i2i.nn.protocols.check_first_output`)."""
+    net = _check_module(build(plugins, "generators", recipe.generator, "generator",
+                              in_channels=task.in_channels, out_channels=task.out_channels),
+                        "generator", recipe.generator.name, plugins)
+    plugin = plugins["generators"].get(recipe.generator.name).plugin
+    expect_output(net, f"generator {recipe.generator.name!r} (plugin {plugin!r})", task.out_channels)
+    return net
 
 
 def build_discriminator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.Module | None:
@@ -111,9 +117,65 @@ def build_discriminator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.
 
 
 def build_losses(plugins: Plugins, recipe: Recipe) -> list[LossTerm]:
-    """The loss terms with a non-zero weight (weight 0 switches a term off)."""
-    return [LossTerm(spec.label, spec.weight, build(plugins, "losses", spec, f"losses.{spec.label}"))
-            for spec in recipe.losses if spec.weight != 0]
+    """The loss terms with a non-zero weight (weight 0 switches a term off). A loss whose
+    ``role`` is none of :data:`LOSS_ROLES` (it would go unused) fails naming its plugin; each
+    loss's first value of each kind is checked to be a one-element tensor (:class:`CheckedLoss`)."""
+    terms = []
+    for spec in recipe.losses:
+        if spec.weight == 0:
+            continue
+        loss = build(plugins, "losses", spec, f"losses.{spec.label}")
+        plugin = plugins["losses"].get(spec.name).plugin
+        who = f"losses.{spec.label}: loss {spec.name!r} (plugin {plugin!r})"
+        role = getattr(loss, "role", "reconstruction")
+        if role not in LOSS_ROLES:
+            raise UsageError(f"{who}: role {role!r} is none of {', '.join(map(repr, LOSS_ROLES))}, so i2i would never "
+                             "call it; subclass i2i.plugin_api.ReconstructionLoss (or AdversarialLoss, "
+                             "FeatureMatchingLoss)")
+        terms.append(LossTerm(spec.label, spec.weight, CheckedLoss(loss, who)))
+    adversarial = [t.label for t in terms if t.role == "adversarial"]
+    if len(adversarial) > 1:
+        raise UsageError(f"losses: {len(adversarial)} adversarial losses ({', '.join(adversarial)}); a run trains "
+                         "against one discriminator objective: keep one, or set the others' weight = 0")
+    return terms
+
+
+#: The roles the engine calls a loss in (``i2i.losses``).
+LOSS_ROLES = ("adversarial", "reconstruction", "feature_matching")
+
+
+class CheckedLoss:
+    """A built loss whose first value from each method the engine calls (``__call__``,
+    ``discriminator_loss``, ``generator_loss``) must be a one-element tensor: a float, a
+    tuple or None fails naming the loss and its plugin (instead of a traceback deep in the
+    backward pass). Every other attribute is the loss's own."""
+
+    def __init__(self, loss: Any, who: str):
+        self.loss, self.who, self._checked = loss, who, set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "loss":
+            raise AttributeError(name)
+        return getattr(self.loss, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self._first("__call__", self.loss(*args, **kwargs))
+
+    def discriminator_loss(self, *args: Any) -> torch.Tensor:
+        return self._first("discriminator_loss", self.loss.discriminator_loss(*args))
+
+    def generator_loss(self, *args: Any) -> torch.Tensor:
+        return self._first("generator_loss", self.loss.generator_loss(*args))
+
+    def _first(self, method: str, value: Any) -> torch.Tensor:
+        if method not in self._checked:
+            if not isinstance(value, torch.Tensor) or value.numel() != 1:
+                got = f"a tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else \
+                    f"{type(value).__name__} {value!r}"[:80]
+                raise I2IError(f"{self.who}: {method} returned {got}, not a one-element tensor (a loss must be a "
+                               "torch scalar that gradients flow back through)")
+            self._checked.add(method)
+        return value
 
 
 def build_loggers(plugins: Plugins, recipe: Recipe, run_dir: Path) -> list[tuple[str, Logger]]:

@@ -31,8 +31,9 @@ def checked(dataset: Dataset, task: TaskSpec, recipe: Recipe, frame: str, plugin
     a channel mismatch names the task option to set when the task has it."""
     d = recipe.data
     settable = tuple(plugins["tasks"].get(recipe.task.name).parameters())
+    origin = f"source {recipe.source.name!r} (plugin {plugins['sources'].get(recipe.source.name).plugin!r})"
     return CheckedDataset(dataset, task.expected_channels(), d.preprocess, d.load_size, d.crop_size, d.on_error,
-                          settable=settable, frame=frame)
+                          settable=settable, frame=frame, origin=origin)
 
 
 def source_splits(plugins: Plugins, recipe: Recipe) -> dict[str, Dataset]:

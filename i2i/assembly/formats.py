@@ -15,8 +15,10 @@ from typing import Any
 import torch
 
 from i2i.assembly.components import build
+from i2i.atomic import atomic_path
 from i2i.data.formats import Decoded, Format, Stack
 from i2i.errors import I2IError, UsageError, one_of
+from i2i.messages import warn
 from i2i.plugins import get_plugins
 from i2i.recipe import ComponentSpec
 
@@ -28,7 +30,13 @@ class FormatTable:
         self.plugins = plugins
         self.by_suffix: dict[str, Format] = {}
         for component in plugins["formats"]:
-            fmt = self._build(component.name, {})
+            try:
+                fmt = self._build(component.name, {})
+            except Exception as exc:  # one broken third-party format must not break every predict
+                said = str(exc) if isinstance(exc, I2IError) else \
+                    f"format {component.name!r} (plugin {component.plugin!r}): {type(exc).__name__}: {exc}"
+                warn(f"{said}; it is left out")
+                continue
             for suffix in fmt.suffixes:
                 other = self.by_suffix.get(suffix)
                 if other is not None:
@@ -97,11 +105,17 @@ class FormatTable:
     def write(self, path: str | Path, image: torch.Tensor, like: Decoded | Stack,
               options: Mapping[str, Any] | None = None) -> Path:
         """Write ``image`` (C, H, W, data units; (D, C, H, W) for a :class:`Stack`) with the
-        writer of ``path``'s format (built with ``options``)."""
+        writer of ``path``'s format (built with ``options``), into a private temporary moved
+        over ``path`` when complete (:func:`i2i.atomic.atomic_path`): a failed write (a full
+        disk) leaves no partial file, and a link planted at ``path`` is replaced, not followed."""
         path = Path(path)
         self.check_writable(path, like)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.output_format(path, options).write(path, image.detach().float().cpu(), like)
+        fmt = self.output_format(path, options)
+        with atomic_path(path) as temporary:
+            fmt.write(temporary, image.detach().float().cpu(), like)
+            if not temporary.is_file():
+                raise I2IError(f"format {fmt.name!r} (plugin {self._plugin(fmt.name)!r}) wrote no file at {temporary}: "
+                               "a format's write(path, image, like) writes exactly the path it is given")
         return path
 
     def check_writable(self, path: str | Path, like: Decoded | Stack) -> None:

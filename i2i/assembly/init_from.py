@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from i2i.errors import UsageError
+from i2i.finite import nonfinite_weights
 from i2i.messages import say
 from i2i.nn.weights import load_state_file
 from i2i.recipe import Recipe
@@ -183,6 +184,12 @@ def load_network(net: nn.Module, path: Path, role: str, layout: str | None,
     if problems:
         raise InitFromError("\n".join([f"{KEY}: {path} does not fit this recipe's {role} ({len(problems)} "
                                        "problem(s)):", *_shown(problems), *_recipe_hint(path, role, layout, options or {})]))
+    bad = nonfinite_weights({role: given}).get(role)
+    if bad:
+        named = [k for k, t in given.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        raise InitFromError(f"{KEY}: {path}: {bad} {role} weight value(s) are NaN or infinite (in "
+                            f"{', '.join(named[:3])}{' and more' if len(named) > 3 else ''}); training from them "
+                            "would give NaN from the first step: start from an earlier checkpoint")
     net.load_state_dict(given)
 
 

@@ -10,13 +10,16 @@ shown as the component's description.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import textwrap
+import typing
 from typing import Any
 
 from i2i.plugins import PluginInfo, Plugins
-from i2i.registry import Component, Registry
+from i2i.recipe.schema import CORE_SECTIONS
+from i2i.registry import Component, Registry, literals
 from i2i.typecheck import describe
 
 OPTION_SECTIONS = ("Args", "Arguments", "Options", "Parameters")
@@ -82,7 +85,7 @@ def component_lines(component: Component, registry: Registry, plugins: Plugins) 
     lines = [f"{registry.singular} {component.name}  (plugin {_plugin_label(info, component.plugin)}; {where})"]
     description, option_docs = split_docstring(docstring(factory) or component.description)
     if description:
-        lines += ["", *_wrapped(description.replace("``", ""), "  ")]
+        lines += ["", *_wrapped(literals(description), "  ")]
     options = {k: p for k, p in component.parameters().items() if k not in registry.provided}
     lines += ["", f"options ({_chosen_by(component, registry)}):"]
     if registry.kind == "losses":
@@ -95,10 +98,29 @@ def component_lines(component: Component, registry: Registry, plugins: Plugins) 
                    else "not set" if param.default is None else f"default {toml_value(param.default)}")
         lines.append(f"  {name}: {describe(param.annotation)}; {default}")
         if name in option_docs:
-            lines += _wrapped(option_docs[name].replace("``", ""), "      ")
+            lines += _wrapped(literals(option_docs[name]), "      ")
     provided = [k for k in component.parameters() if k in registry.provided]
     if provided:
         lines.append(f"set by i2i: {', '.join(provided)}")
+    return lines
+
+
+def section_lines(section: str) -> list[str]:
+    """A core recipe section (``[train]``, ``[data]``...): every key with its type, default,
+    bounds and meaning, from :mod:`i2i.recipe.schema`, the one place they are defined."""
+    cls = CORE_SECTIONS[section]
+    hints = typing.get_type_hints(cls)
+    lines = [f"recipe section [{section}]  (core keys; i2i.recipe.schema.{cls.__name__})"]
+    if cls.__doc__:
+        lines += ["", *_wrapped(literals(inspect.cleandoc(cls.__doc__)), "  ")]
+    lines += ["", "keys:"]
+    for field in dataclasses.fields(cls):
+        default = "not set" if field.default is None else f"default {toml_value(field.default)}"
+        bounds = [f"{word} {field.metadata[k]:g}" for k, word in (("ge", ">="), ("gt", ">"), ("le", "<="))
+                  if field.metadata.get(k) is not None]
+        kind = describe(hints[field.name]) + (f" ({', '.join(bounds)})" if bounds else "")
+        lines.append(f"  {section}.{field.name}: {kind}; {default}")
+        lines += _wrapped(literals(field.metadata.get("doc", "")), "      ")
     return lines
 
 
@@ -110,7 +132,7 @@ def plugin_lines(info: PluginInfo, plugins: Plugins, components: bool = False) -
     module = plugins.manager.get_plugin(info.name)
     owned = [(kind, name) for kind, names in info.components.items() for name in sorted(names)]
     if not owned and module is not None and inspect.getdoc(module):
-        lines += ["", *_wrapped(inspect.cleandoc(module.__doc__).replace("``", ""), "  ")]
+        lines += ["", *_wrapped(literals(inspect.cleandoc(module.__doc__)), "  ")]
     for kind, name in owned:
         if components:
             lines += ["", *component_lines(plugins[kind].get(name), plugins[kind], plugins)]

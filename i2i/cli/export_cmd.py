@@ -37,10 +37,12 @@ def export(checkpoint: str, fmt: str, out_file: str, no_ema: bool, device: str, 
     from i2i.inference.export import TOLERANCE, export_generator
     from i2i.devices import pick_device
     from i2i.inference.model import load_model, refuse_nonfinite_weights
+    from i2i.resources import resource_errors
 
     model = load_model(checkpoint, pick_device(device), ema=not no_ema, plugins=loaded_plugins())
     refuse_nonfinite_weights(model)
-    result = export_generator(model, fmt, out_file, io=io, input_dtype=input_dtype)
+    with resource_errors("the export's check input (it is small; close other programs)"):
+        result = export_generator(model, fmt, out_file, io=io, input_dtype=input_dtype)
     click.echo(f"wrote {result.path} ({fmt}, {io} units, from {model.weights}); checked on input "
                f"{result.checked_shape}: max abs difference to PyTorch {result.max_abs_diff:.2e} "
                f"(relative limit {TOLERANCE:g})")

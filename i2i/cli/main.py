@@ -74,6 +74,6 @@ def main() -> None:
     """Console-script entry point."""
     try:
         cli.main(prog_name="i2i")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C: 130; SIGTERM caught to release locks: 143
         click.secho("interrupted", fg="yellow", err=True)
-        sys.exit(130)
+        sys.exit(getattr(exc, "exit_code", 130))

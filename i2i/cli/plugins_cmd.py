@@ -6,6 +6,8 @@ import json
 
 import click
 
+from i2i.cli.console import print_table
+
 
 @click.command("list-plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of plugin objects.")
@@ -30,7 +32,6 @@ def list_plugins(as_json: bool, verbose: bool) -> None:
         for line in plugins.warnings:
             click.secho(f"warning: {line}", fg="yellow", err=True)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="i2i plugins")
@@ -48,6 +49,6 @@ def list_plugins(as_json: bool, verbose: bool) -> None:
         label = [info.name, f"{info.version or '-'}{' built in' if info.builtin else ''}"]
         for i, (component, description) in enumerate(rows or [("", "")]):
             table.add_row(label[i] if i < len(label) else "", component, description, end_section=i == len(rows) - 1)
-    Console().print(table)
+    print_table(table)
     for line in plugins.warnings:
         click.secho(f"warning: {line}", fg="yellow", err=True)

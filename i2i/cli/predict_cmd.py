@@ -33,6 +33,11 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
               help="Run the model at the inputs' own pixel size even where it differs from the pixel sizes it was "
                    "trained at (default: resample such inputs, e.g. 0.5 mm CT for a model trained at 2 mm, for the "
                    "model and its output back).")
+@click.option("--from-clean", "from_clean", is_flag=True,
+              help="INPUTs are clean images (full-dose, fully sampled scans; whole photos): make the model's input "
+                   "from each with its task's physics (sparse-view or low-dose CT, inpainting holes...), seeded "
+                   "per image as i2i eval does, then predict. Without it, a task that makes its own input takes the "
+                   "files as that input, and says so in one line.")
 @click.option("--ext", metavar="EXT", help="Write outputs with this suffix (e.g. png) instead of the input's.")
 @click.option("--format-option", "format_options", multiple=True, metavar="KEY=VALUE",
               help="An option of the output format (TOML value), e.g. --format-option quality=90 for JPEG and "
@@ -49,7 +54,7 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
 @series_option
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, overlap: int, batch_size: int,
-            device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool,
+            device: str, precision: str, no_ema: bool, train_mode: bool, convert_channels: bool, from_clean: bool,
             ext: str | None, native: bool, format_options: tuple[str, ...], pairs: bool, grid: bool,
             frame: str | None, series: tuple[str, ...], quiet: bool) -> None:
     """Translate INPUT files (files, folders or glob patterns) with the generator of CHECKPOINT
@@ -63,7 +68,10 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     SOP/Series UIDs, source metadata kept; multi-frame stays multi-frame); NIfTI volumes are
     predicted slice by slice along their last axis and written with the same affine.
     EMA weights are used when the checkpoint has them. --train-mode normalises each image
-    (or tile) on its own.
+    (or tile) on its own. Images of another pixel size than the model's are resampled for
+    it and back (a count is said). A model whose task makes its own input (sparse-view or
+    low-dose CT) takes the files as that input and says so; --from-clean makes it from
+    clean images first. Outputs are written whole or not at all.
     """
     from i2i.resources import resource_errors
     from i2i.errors import UsageError
@@ -75,9 +83,12 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
 
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
+    if from_clean and pairs:
+        raise UsageError("--from-clean with --pairs: --pairs already makes each input from its target as eval does; "
+                         "drop --from-clean")
     options = PredictOptions(tile=tile, overlap=overlap, batch_size=batch_size, precision=precision,
                              train_mode=train_mode, convert_channels=convert_channels, ext=ext, native=native,
-                             format_options=_key_values(format_options))
+                             from_clean=from_clean, format_options=_key_values(format_options))
     knobs = f"--batch-size (now {batch_size}) or --tile (now {tile}; large images are predicted in tiles of that size)"
     echo = None if quiet else (lambda path: click.echo(f"  wrote {path}", err=True))
     if pairs:
@@ -101,7 +112,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
                    err=True)
     with resource_errors(knobs):
         written = predict_files(model, items, Path(out_dir), options, on_written=echo,
-                                say=lambda line: click.echo(line, err=True))
+                                say=(lambda line: None) if quiet else None)
     if not quiet:
         click.echo(f"done: {len(written)} file(s) in {out_dir}", err=True)
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from i2i.cli.console import print_table
 from i2i.cli.options import loaded_plugins
 
 
@@ -21,7 +22,6 @@ def recipes(as_json: bool) -> None:
         click.echo(json.dumps([{"name": r.name, "plugin": r.plugin, "path": str(r.path),
                                 "description": r.description} for r in shipped], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="i2i recipes", caption="i2i run NAME  |  i2i recipe show NAME  |  i2i recipe copy NAME [DEST]")
@@ -29,4 +29,4 @@ def recipes(as_json: bool) -> None:
         table.add_column(column, no_wrap=not wrap, overflow="fold")
     for r in shipped:
         table.add_row(r.name, r.plugin, r.description)
-    Console().print(table)
+    print_table(table)

@@ -11,7 +11,8 @@ import click
 @click.argument("name")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), help="Where to create it (default: ./i2i-NAME).")
 def new_plugin(name: str, folder: str | None) -> None:
-    """Create a pip-installable plugin package NAME with one generator and a test."""
+    """Create a pip-installable plugin package NAME: a generator, a reconstruction loss and a
+    metric (one component of each kind, to edit or drop) and their tests."""
     from i2i.scaffold import scaffold_plugin
 
     target = Path(folder or f"i2i-{name.replace('_', '-')}")
@@ -19,4 +20,4 @@ def new_plugin(name: str, folder: str | None) -> None:
     for path in written:
         click.echo(f"  wrote {path}")
     click.echo(f"\nnext: pip install -e {target}  then  i2i list-plugins  "
-               f"(its generator is {name}_generator)")
+               f"(its components: generator {name}_generator, loss {name}_charbonnier, metric {name}_max_error)")

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from i2i.cli.console import print_table
 from i2i.cli.options import loaded_plugins, set_option
 
 
@@ -28,7 +29,6 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"summary of {path}")
@@ -38,4 +38,4 @@ def summary(path: str, sets: tuple[str, ...], as_json: bool) -> None:
         name, details = component_details(c)
         options = ", ".join(f"{k}={v!r}" for k, v in c["options"].items())
         table.add_row(c["role"], name, f"{c['parameters']:,}" if "parameters" in c else "", "; ".join(details), options)
-    Console().print(table)
+    print_table(table)

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from i2i.data.imageio import DataError
 from i2i.data.resize import frame_size, resize
+from i2i.errors import I2IError
 from i2i.finite import describe_nonfinite
 
 IMAGE_KEYS = ("input", "target")
@@ -27,16 +28,29 @@ IMAGE_KEYS = ("input", "target")
 CHANNEL_KEYS = {"input": "in_channels", "target": "out_channels"}
 
 
+class SourceContractError(I2IError):
+    """A source gave something else than samples of decoded tensors."""
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a dict of " + ", ".join(f"{k}: {type(v).__name__}" for k, v in list(value.items())[:4])
+    return f"{type(value).__name__} {value!r}"[:60]
+
+
 class CheckedDataset(Dataset):
     """``dataset[i]`` checked and resized; ``skipped`` lists files replaced so far in this process.
 
     ``settable`` names the task options among ``in_channels``/``out_channels`` that the
-    recipe may set (a channel mismatch then says which to set)."""
+    recipe may set (a channel mismatch then says which to set); ``origin`` names the source
+    and its plugin in the error a sample that is no dict of tensors gets (not skippable: it
+    is the source's defect, not a file's)."""
 
     def __init__(self, dataset: Dataset, channels: Mapping[str, int], preprocess: str = "none",
                  load_size: int = 286, crop_size: int = 256, on_error: str = "raise", *,
-                 settable: tuple[str, ...] = (), frame: str = "train"):
+                 settable: tuple[str, ...] = (), frame: str = "train", origin: str = "the data source"):
         self.dataset = dataset
+        self.origin = origin
         self.settable = tuple(settable)
         self.frame = frame
         self.channels = dict(channels)
@@ -71,7 +85,13 @@ class CheckedDataset(Dataset):
 
     def load(self, index: int) -> dict[str, Any]:
         """Decode, check and resize sample ``index`` (errors raise :class:`DataError`)."""
-        sample = dict(self.dataset[index])
+        sample = self.dataset[index]
+        if not isinstance(sample, Mapping) or not any(isinstance(sample.get(k), torch.Tensor) for k in IMAGE_KEYS) \
+                or any(k in sample and not isinstance(sample[k], torch.Tensor) for k in IMAGE_KEYS):
+            raise SourceContractError(f"{self.origin}: sample {index} is {_described(sample)}; a source's dataset "
+                                      "gives dicts of decoded (C, H, W) tensors: {'target': ...} (and 'input' for "
+                                      "pairs)")
+        sample = dict(sample)
         path = sample.get("path", f"sample {index}")
         images = {k: sample[k] for k in IMAGE_KEYS if isinstance(sample.get(k), torch.Tensor)}
         for key, image in images.items():

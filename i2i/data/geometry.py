@@ -1,5 +1,6 @@
 """The reference preprocessing's random part and the geometric augmentation, on the
-training device, in batch, with one draw shared by input and target.
+training device, in batch, with one draw shared by input and target (drawn on that device:
+no copy of CPU draws to a GPU, which would make the host wait).
 
 All image tensors of a batch (input, target, masks) are concatenated along channels and
 transformed once. Values keep their type: crops, flips and 90-degree rotations only move
@@ -73,7 +74,7 @@ class PairGeometry(nn.Module):
 
 
 def _coin(n: int, device: torch.device) -> torch.Tensor:
-    return (torch.rand(n) < 0.5).view(n, 1, 1, 1).to(device)
+    return (torch.rand(n, device=device) < 0.5).view(n, 1, 1, 1)
 
 
 def random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -88,8 +89,8 @@ def random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 def random_window(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """A random ``height`` x ``width`` window per sample (exact indexing)."""
     n, c, h, w = x.shape
-    top = torch.randint(0, h - height + 1, (n,)).to(x.device)
-    left = torch.randint(0, w - width + 1, (n,)).to(x.device)
+    top = torch.randint(0, h - height + 1, (n,), device=x.device)
+    left = torch.randint(0, w - width + 1, (n,), device=x.device)
     rows = (top[:, None] + torch.arange(height, device=x.device))[:, None, :, None]
     cols = (left[:, None] + torch.arange(width, device=x.device))[:, None, None, :]
     return x[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
@@ -108,8 +109,8 @@ def random_rot90(x: torch.Tensor) -> torch.Tensor:
     so that the batch keeps one shape)."""
     n = x.shape[0]
     square = x.shape[-1] == x.shape[-2]
-    k = torch.randint(0, 4, (n,)) if square else torch.randint(0, 2, (n,)) * 2
-    k = k.view(n, 1, 1, 1).to(x.device)
+    k = torch.randint(0, 4, (n,), device=x.device) if square else torch.randint(0, 2, (n,), device=x.device) * 2
+    k = k.view(n, 1, 1, 1)
     out = x
     for turns in (1, 2, 3) if square else (2,):
         out = torch.where(k == turns, torch.rot90(x, turns, dims=(-2, -1)), out)

@@ -9,10 +9,21 @@ size, the worker count or which of those passes looks at it.
 A task asks for draws per image and gets them stacked: ``random.uniform(0.02, 0.1)`` is an
 ``(N,)`` tensor, ``random.normal((3, 64, 64))`` an ``(N, 3, 64, 64)`` one, each image's
 values drawn from its own generator in the order the calls are made.
+
+Devices: training draws are made on the batch's device, from that device's global stream (a
+CUDA batch's noise is drawn on the GPU, not on the CPU and copied; the stream is in the
+checkpoint as well). Per-image draws (``uniform``, ``normal``, ``randint``) are made on the
+CPU from the image's generator and moved to the batch's device, so an image gets the same
+numbers on the CPU and on a GPU. ``generator(i)`` is a generator on the batch's device (what
+``torch`` functions drawing on that device need): on the CPU the image's own generator; on a
+GPU one seeded with the image's seed, the same at any batch size but not the CPU's numbers
+(CUDA's Philox stream is not the CPU's Mersenne Twister), so what a task draws through it
+(the low-dose CT noise) differs between CPU and GPU evaluations of the same image.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,7 +51,9 @@ class PairRandom:
             raise ValueError(f"expected {n} seeds, got {len(seeds)}")
         self.n = n
         self.device = torch.device(device)
-        self._generators = None if seeds is None else [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self._seeds = None if seeds is None else [int(s) for s in seeds]
+        self._generators = None if seeds is None else [torch.Generator().manual_seed(s) for s in self._seeds]
+        self._on_device: dict[int, torch.Generator] = {}
 
     @classmethod
     def for_batch(cls, batch: Mapping[str, Any], train: bool, n: int | None = None,
@@ -56,30 +69,45 @@ class PairRandom:
         seeds = batch.get(SEEDS_KEY)
         return cls(n, device, list(seeds) if seeds is not None else [image_seed(0, i) for i in range(n)])
 
+    def on_host(self) -> PairRandom:
+        """The same draws (the same generators, continued) made on the CPU and left there: for
+        values the host reads, such as a degradation's parameters that a library checks or an
+        index it groups by (read on a GPU, a device value would make the host wait for it)."""
+        host = copy.copy(self)
+        host.device = torch.device("cpu")
+        return host
+
     @property
     def per_image(self) -> bool:
         """Whether each image has its own generator (evaluation)."""
         return self._generators is not None
 
     def generator(self, i: int) -> torch.Generator | None:
-        """Image ``i``'s generator (``None`` in training: the global stream), for functions that take one."""
-        return None if self._generators is None else self._generators[i]
+        """Image ``i``'s generator on the batch's device (``None`` in training: the global
+        stream), for functions that take one (see the module doc)."""
+        if self._generators is None:
+            return None
+        if self.device.type == "cpu":
+            return self._generators[i]
+        if i not in self._on_device:
+            self._on_device[i] = torch.Generator(device=self.device).manual_seed(self._seeds[i])
+        return self._on_device[i]
 
     def _draw(self, make, shape: tuple[int, ...]) -> torch.Tensor:
-        if self._generators is None:
-            values = make((self.n, *shape), None)
-        else:
-            values = torch.stack([make(shape, g) for g in self._generators]) if self.n else make((0, *shape), None)
-        return values.to(self.device)
+        if self._generators is None:  # training: on the device, from its global stream
+            return make((self.n, *shape), None, self.device)
+        if not self.n:
+            return make((0, *shape), None, self.device)
+        return torch.stack([make(shape, g, "cpu") for g in self._generators]).to(self.device)
 
     def uniform(self, low: float, high: float, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """U(low, high) per image: ``(N, *shape)`` float32."""
-        return low + (high - low) * self._draw(lambda s, g: torch.rand(s, generator=g), tuple(shape))
+        return low + (high - low) * self._draw(lambda s, g, d: torch.rand(s, generator=g, device=d), tuple(shape))
 
     def randint(self, low: int, high: int, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Integers in ``low..high - 1`` per image: ``(N, *shape)`` int64."""
-        return self._draw(lambda s, g: torch.randint(int(low), int(high), s, generator=g), tuple(shape))
+        return self._draw(lambda s, g, d: torch.randint(int(low), int(high), s, generator=g, device=d), tuple(shape))
 
     def normal(self, shape: tuple[int, ...] = ()) -> torch.Tensor:
         """Standard normal values per image: ``(N, *shape)`` float32."""
-        return self._draw(lambda s, g: torch.randn(s, generator=g), tuple(shape))
+        return self._draw(lambda s, g, d: torch.randn(s, generator=g, device=d), tuple(shape))

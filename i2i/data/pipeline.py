@@ -26,6 +26,11 @@ from i2i.tasks import IMAGE_ROLES
 from i2i.taskspec import TaskSpec
 
 
+#: Batch keys kept on the host: read there (each image's pair seed), never copied to the device
+#: only to be read back one value at a time.
+HOST_KEYS = ("index",)
+
+
 class BatchPipeline:
     """``pipeline(raw_batch, train) -> (x, y)``."""
 
@@ -54,8 +59,8 @@ class BatchPipeline:
                    recipe.data.patches_per_image)
 
     def __call__(self, raw: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v
-                 for k, v in raw.items()}
+        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) and k not in HOST_KEYS
+                 else v for k, v in raw.items()}
         if not train and "index" in batch:
             batch[SEEDS_KEY] = [image_seed(self.seed, int(i)) for i in batch["index"]]
         batch = self.geometry(batch, train=train, frame=self.frame)

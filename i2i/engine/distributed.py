@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from i2i.errors import UsageError
+
 #: Seconds a collective may wait for the other ranks before the run fails (``I2I_DIST_TIMEOUT``).
 TIMEOUT_SECONDS = 1800
 
@@ -63,11 +65,27 @@ def init_distributed(device: torch.device) -> tuple[DistInfo, torch.device]:
         return DistInfo(), device
     rank, world, local = int(os.environ["RANK"]), env_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
+        check_local_rank(local, torch.cuda.device_count())
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timeout())
     return DistInfo(rank, world, local), device
+
+
+def check_local_rank(local: int, devices: int) -> None:
+    """A usage error unless ``LOCAL_RANK`` (this process's GPU on its node) names one of the
+    ``devices`` CUDA devices this process sees."""
+    if 0 <= local < devices:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    seen = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
+    if devices < 1:
+        raise UsageError(f"LOCAL_RANK={local}: this process sees no CUDA device{seen}; run on CPU "
+                         "(--device cpu) or make a GPU visible")
+    raise UsageError(f"LOCAL_RANK={local}: this process sees {devices} CUDA device(s){seen}, ordinals 0.."
+                     f"{devices - 1}, so it has no GPU of its own; start at most {devices} process(es) per node "
+                     f"(torchrun --nproc_per_node={devices}, or i2i run --nproc {devices}), or make more GPUs visible")
 
 
 def shutdown() -> None:

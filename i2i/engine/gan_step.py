@@ -22,7 +22,7 @@ from torch import nn
 from i2i.assembly.components import LossTerm
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision
-from i2i.losses import AdversarialLoss, Scales, as_scales, logits
+from i2i.losses import AdversarialLoss, Scales, as_scales, gradient_scaling, logits
 from i2i.nn.sizing import forward_any_size, unwrap
 
 
@@ -35,7 +35,11 @@ def set_requires_grad(net: nn.Module | None, flag: bool) -> None:
 class DiscriminatorObjective(nn.Module):
     """D's weighted adversarial loss (plus its penalty, e.g. WGAN-GP) for a real and a generated
     pair, and D's health: its mean judgement of realness on real and on generated pairs and
-    its accuracy (see :func:`discriminator_health`)."""
+    its accuracy (see :func:`discriminator_health`).
+
+    With ``train.compile``, ``discriminator`` is compiled; the penalty runs D uncompiled (the
+    same module and parameters): a gradient penalty backpropagates through D's input gradient,
+    a double backward that torch.compile's aot_autograd does not support."""
 
     def __init__(self, discriminator: nn.Module, adversarial: LossTerm):
         super().__init__()
@@ -47,7 +51,7 @@ class DiscriminatorObjective(nn.Module):
         fake = as_scales(self.discriminator(fake_pair))
         real = as_scales(self.discriminator(real_pair))
         loss = self.adversarial.loss.discriminator_loss(real, fake) * self.adversarial.weight
-        penalty = self.adversarial.loss.penalty(self.discriminator, real_pair, fake_pair)
+        penalty = self.adversarial.loss.penalty(unwrap(self.discriminator), real_pair, fake_pair)
         return loss, penalty, discriminator_health(self.adversarial.loss, real, fake)
 
 
@@ -148,7 +152,7 @@ class GANStep:
         fake_pair = torch.cat([x, fake], 1)
         if self.pool is not None:
             fake_pair = self.pool.query(fake_pair)
-        with self.precision.autocast():
+        with self.precision.autocast(), gradient_scaling(self.scaler_d):  # a penalty's gradient, scaled in fp16
             loss, penalty, health = self.objective(real_pair, fake_pair)
         total = loss if penalty is None else loss + penalty
         self._backward(total * scale, self.scaler_d)

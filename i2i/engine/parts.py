@@ -22,6 +22,7 @@ from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
 from i2i.errors import UsageError
 from i2i.metrics import MetricTable
+from i2i.nn.protocols import fp32_output_layer
 from i2i.nn.sizing import unwrap
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
@@ -30,10 +31,16 @@ from i2i.schedules import Schedule
 from i2i.taskspec import TaskSpec
 
 
-def uses_channels_last(recipe: Recipe, device: torch.device) -> bool:
-    """``train.channels_last``: on, off, or (auto) on for CUDA devices."""
+def uses_channels_last(recipe: Recipe, device: torch.device, networks: tuple[nn.Module | None, ...] = ()) -> bool:
+    """``train.channels_last``: on, off, or (auto) on for CUDA devices unless one of
+    ``networks`` has instance-norm layers: PyTorch's instance norm returns a contiguous (NCHW)
+    tensor whatever its input, so channels-last would convert the layout back and forth at
+    every norm layer."""
     mode = recipe.train.channels_last
-    return mode == "on" or (mode == "auto" and device.type == "cuda")
+    if mode != "auto":
+        return mode == "on"
+    return device.type == "cuda" and not any(isinstance(m, nn.modules.instancenorm._InstanceNorm)
+                                             for net in networks if net is not None for m in net.modules())
 
 
 @dataclass
@@ -54,6 +61,8 @@ class TrainingParts:
     precision: Precision
     table: MetricTable
     init_source: InitSource | None
+    #: Whether networks and batches are channels-last (:func:`uses_channels_last`).
+    channels_last: bool = False
 
     @classmethod
     def build(cls, recipe: Recipe, plugins: Plugins, task: TaskSpec, device: torch.device, dist: DistInfo,
@@ -62,22 +71,23 @@ class TrainingParts:
         discriminator); ``resuming``: the weights come from a checkpoint later, so
         ``train.init_from`` is only recorded, not read."""
         train = recipe.train
-        channels_last = uses_channels_last(recipe, device)
-        generator = _placed(C.build_generator(plugins, recipe, task), recipe, dist, device, channels_last)
-        built = C.build_discriminator(plugins, recipe, task)
+        generator, built = C.build_generator(plugins, recipe, task), C.build_discriminator(plugins, recipe, task)
+        channels_last = uses_channels_last(recipe, device, (generator, built))
+        generator = _placed(generator, recipe, dist, device, channels_last)
         discriminator = _placed(built, recipe, dist, device, channels_last) if built is not None else None
         init_source = start_from(recipe, generator, discriminator, load=not resuming, announce=dist.is_main)
         terms = C.build_losses(plugins, recipe)
+        precision = Precision(resolve_precision(train.precision, device), device)
+        fp32_output_layer(generator, task, precision.name)  # before the EMA copies the generator
         ema = EMA(generator, train.ema_decay) if train.ema_decay else None
         opt_g = C.build_optimizer(plugins, recipe, "g", generator)
         opt_d = C.build_optimizer(plugins, recipe, "d", discriminator) if discriminator is not None else None
-        precision = Precision(resolve_precision(train.precision, device), device)
         table = MetricTable.registered(plugins["metrics"], task)
         pool = ImagePool(train.pool_size) if train.pool_size else None
         step = _gan_step(recipe, generator, discriminator, terms, opt_g, opt_d, precision, pool, task, dist, device)
         schedule = C.build_schedule(plugins, recipe.schedule, total_steps, table.higher_is_better)
         return cls(task, generator, discriminator, ema, terms, opt_g, opt_d, step, pool, schedule, precision, table,
-                   init_source)
+                   init_source, channels_last)
 
     # -- checkpoints ------------------------------------------------------------------------
 

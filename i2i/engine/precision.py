@@ -9,14 +9,30 @@ import torch
 
 from i2i.devices import DTYPES, autocast
 from i2i.errors import UsageError
+from i2i.messages import warn
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively: CUDA GPUs of compute capability 8.0 and up
+    (A100, H100, RTX 30xx...) and ROCm GPUs. ``torch.cuda.is_bf16_supported()`` also says yes
+    where bf16 is emulated (T4, V100: sm75/sm70), slower than fp32, and asks the current
+    device rather than ``device``."""
+    if device.type != "cuda":
+        return False
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.cuda.get_device_capability(device)[0] >= 8
 
 
 def resolve_precision(requested: str, device: torch.device) -> str:
-    """``auto`` -> bf16 on CUDA devices that support it, fp32 otherwise. fp16 needs CUDA."""
+    """``auto`` -> bf16 on CUDA devices that compute it natively (:func:`native_bf16`), fp32
+    otherwise. fp16 needs CUDA."""
     if requested == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return "bf16"
-        return "fp32"
+        return "bf16" if native_bf16(device) else "fp32"
+    if requested == "bf16" and device.type == "cuda" and not native_bf16(device):
+        major, minor = torch.cuda.get_device_capability(device)
+        warn(f"train.precision: 'bf16' on {torch.cuda.get_device_name(device)} (compute capability {major}.{minor}) "
+             "is emulated, slower than fp32; use 'fp16' (with its grad scaler) or 'fp32' on this GPU")
     if requested == "fp16" and device.type != "cuda":
         raise UsageError("train.precision: 'fp16' needs a CUDA device (its grad scaler guards fp16 gradients); "
                          "on CPU use 'bf16' or 'fp32'")

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from i2i import atomic
 from i2i.evaluation.measure import Prepare
-from i2i.grids import save_grid
+from i2i.grids import grid_png
 from i2i.nn.sizing import forward_any_size
 from i2i.taskspec import TaskSpec
 
@@ -29,7 +30,7 @@ def write_samples(net: nn.Module, batches: Sequence[dict[str, Any]], prepare: Pr
             rows.append(task.display(x, forward_any_size(net, x), y))
         net.train(was_training)
     if len({r[0].shape for r in rows}) == 1:
-        return save_grid(path, *(torch.cat(parts) for parts in zip(*rows)))
+        return atomic.write_bytes(path, grid_png(*(torch.cat(parts) for parts in zip(*rows))))
     for i, row in enumerate(rows):
-        save_grid(path.with_name(f"{path.stem}_{i}.png"), *row)
+        atomic.write_bytes(path.with_name(f"{path.stem}_{i}.png"), grid_png(*row))
     return path

@@ -1,10 +1,38 @@
 """Stopping a run cleanly on SIGINT/SIGTERM: the first signal asks the loop to stop after the
-current step (it then writes a checkpoint); a second Ctrl-C stops at once."""
+current step (it then writes a checkpoint); a second Ctrl-C stops at once. After training (the
+final evaluation and report), SIGTERM unwinds like Ctrl-C (:func:`terminate_unwinds`), so the
+run's lock is released instead of left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM inside :func:`terminate_unwinds`: cleanup runs, and the process exits 143."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+@contextlib.contextmanager
+def terminate_unwinds() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block (in the main thread; elsewhere a
+    no-op), instead of ending the process before ``finally`` blocks run."""
+    def on_term(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopRequest:

@@ -24,11 +24,12 @@ from i2i.assembly import components as C
 from i2i.devices import configure_device
 from i2i.engine import distributed as dist
 from i2i.engine.checkpointer import Checkpointer, NonFiniteLossError, WeightsHeader
+from i2i.engine.determinism import deterministic_algorithms
 from i2i.engine.events import Events
 from i2i.engine.gan_health import GanHealth
 from i2i.engine.loss_log import LossLog, log_row
 from i2i.engine.lr import apply_lr, resume_note
-from i2i.engine.parts import TrainingParts, uses_channels_last
+from i2i.engine.parts import TrainingParts
 from i2i.engine.progress import ProgressDisplay
 from i2i.engine.rng import restore_rngs, seed_everything
 from i2i.engine.run_state import RunState
@@ -69,10 +70,11 @@ class Trainer:
         configure_device(self.device)
         seed_everything(recipe.run.seed)
         task = C.build_task(plugins, recipe)
-        self.data = TrainingData(recipe, plugins, task, self.device, self.dist, uses_channels_last(recipe, self.device))
+        self.data = TrainingData(recipe, plugins, task, self.device, self.dist)
         self.total_steps = train.steps or (train.epochs or 1) * self.data.steps_per_epoch
         self.parts = TrainingParts.build(recipe, plugins, task, self.device, self.dist, self.total_steps,
                                          resuming=resume_from is not None)
+        self.data.pipeline.channels_last = self.parts.channels_last  # batches laid out like the networks
         if resume_from is None and self.dist.is_main:  # fine-tuning at another pixel size: one line
             say_geometry_change(self.parts.init_source, self.data.geometry, plugins["sources"].get(recipe.source.name))
         seed_everything(recipe.run.seed + self.rank)
@@ -135,7 +137,8 @@ class Trainer:
         self.stop.install()
         try:
             self.events.emit("on_train_start", trainer=self)
-            with ProgressDisplay(self.total_steps, self.step, self.recipe.stem, self.show_progress) as display:
+            with ProgressDisplay(self.total_steps, self.step, self.recipe.stem, self.show_progress) as display, \
+                    deterministic_algorithms(self.recipe.run.deterministic, announce=self.dist.is_main):
                 status = self._loop(display)
         finally:
             self.stop.restore()

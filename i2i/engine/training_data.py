@@ -33,8 +33,7 @@ class TrainingData:
     training batches from optimisation step ``step`` on, epoch after epoch, the same order an
     uninterrupted run has; ``prepare(raw, train)`` turns one into the network's ``(x, y)``."""
 
-    def __init__(self, recipe: Recipe, plugins: Plugins, task: TaskSpec, device: torch.device, dist: DistInfo,
-                 channels_last: bool):
+    def __init__(self, recipe: Recipe, plugins: Plugins, task: TaskSpec, device: torch.device, dist: DistInfo):
         train = recipe.train
         self.recipe, self.dist = recipe, dist
         self.splits: dict[str, CheckedDataset] = datapath.training_splits(plugins, recipe, task)
@@ -49,12 +48,13 @@ class TrainingData:
                 f"{recipe.data_root or recipe.source.name})")
         #: The training samples' pixel sizes (recorded in checkpoints), or None when unknown.
         self.geometry = survey(self.train_set)
-        workers = recipe.data.num_workers
+        workers = loader_workers(recipe.data.num_workers, device)
         self.loader = DataLoader(self.train_set, batch_sampler=self.sampler, num_workers=workers,
                                  collate_fn=collate_samples, pin_memory=device.type == "cuda",
                                  persistent_workers=workers > 0,
                                  generator=torch.Generator().manual_seed(recipe.run.seed))
-        self.pipeline = datapath.pipeline(recipe, task, device, channels_last=channels_last)
+        #: The batch pipeline (its ``channels_last`` follows the networks': set by the trainer).
+        self.pipeline = datapath.pipeline(recipe, task, device)
         #: Files replaced by the next good sample so far (``data.on_error = "skip"``).
         self.skipped_files = 0
         self._trace = trace_file(dist.rank)
@@ -103,6 +103,24 @@ class TrainingData:
             return [sample_size(train_set, i, d.preprocess, d.load_size, d.crop_size) for i in range(len(train_set))]
         except AttributeError:  # a held-out subset of a source that cannot tell sizes from headers
             return None
+
+
+#: The most worker processes ``data.num_workers = "auto"`` starts per training process.
+MAX_AUTO_WORKERS = 8
+
+
+def loader_workers(requested: int | str, device: torch.device) -> int:
+    """``data.num_workers``: a count, or ``auto``: 0 on the CPU (the CPUs train; workers would
+    compete with them), on CUDA the CPUs this process may use (``os.sched_getaffinity``) shared
+    by the processes of its node (``LOCAL_WORLD_SIZE``, torchrun's), less one for the training
+    loop, at most :data:`MAX_AUTO_WORKERS`."""
+    if requested != "auto":
+        return int(requested)
+    if device.type != "cuda":
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_process = cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(0, min(MAX_AUTO_WORKERS, per_process - 1))
 
 
 def trace_file(rank: int) -> Path | None:

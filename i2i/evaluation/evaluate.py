@@ -29,7 +29,9 @@ from i2i.evaluation.measure import modes, score_batches
 from i2i.evaluation.options import EvalOptions, EvalResult
 from i2i.evaluation.summary import eval_summary, write_result
 from i2i.inference.model import LoadedModel, load_model
+from i2i.inference.pixel_size import resampling_note
 from i2i.metrics import MetricTable
+from i2i.nn.protocols import fp32_output_layer
 from i2i.plugins import Plugins, get_plugins
 
 #: Split preference when none is named: held-out test data, then validation data, then
@@ -95,6 +97,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
     comparable = task.has_baseline
     distribution, lpips = _perceptual(options, comparable, device)
     check_precision(options.precision, device)
+    fp32_output_layer(model.generator, task, options.precision)
 
     def autocast():
         return precision_autocast(options.precision, device)
@@ -111,10 +114,10 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
             shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
-            if lpips is not None:
-                results["model"]["lpips"] = lpips(shown[1], shown[2])
+            if lpips is not None:  # read on the host once per batch
+                results["model"]["lpips"] = lpips(shown[1], shown[2]).cpu()
                 if shown_input is not None:
-                    results["input"]["lpips"] = lpips(shown_input, shown[2])
+                    results["input"]["lpips"] = lpips(shown_input, shown[2]).cpu()
             if distribution is not None:
                 distribution.update(shown[2], {"model": shown[1], **({"input": shown_input} if shown_input is not None
                                                                      else {})})
@@ -127,19 +130,12 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
             if progress is not None:
                 progress(len(rows), len(dataset))
     if resampled:
-        notes.append(resampling_note(model, resampled, len(rows)))
+        notes.append(resampling_note(model.pixel_range, resampled, len(rows), ", where it is scored",
+                                     "--native scores without resampling"))
     summary = eval_summary(model, split, rows, notes, options, table)
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
-
-
-def resampling_note(model: LoadedModel, resampled: int, images: int) -> str:
-    """The one line saying that images were resampled to the model's training pixel size."""
-    r = model.pixel_range
-    return (f"{resampled} of {images} image(s) have pixels outside the {r.low:.3g}-{r.high:.3g} mm the model was "
-            "trained at: each was resampled to the nearest trained size for the model and its output back to the "
-            "image's own grid, where it is scored (--native scores without resampling)")
 
 
 def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
@@ -157,16 +153,20 @@ def _perceptual(options: EvalOptions, comparable: bool, device: torch.device):
 
 
 def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | None = None,
-                 plugins: Plugins | None = None) -> tuple[EvalResult, Path, Path] | None:
-    """The end of ``i2i run``: evaluate the run's newest checkpoint (EMA weights when there are
-    some) on its held-out split, test else val, into ``RUN/eval.json`` and ``RUN/eval.csv``.
-    Returns ``None`` without measuring anything when the data have no held-out split
-    (metrics on training images would flatter the model)."""
+                 plugins: Plugins | None = None, checkpoint: Path | None = None,
+                 chosen: str | None = None) -> tuple[EvalResult, Path, Path] | None:
+    """The end of ``i2i run``: evaluate the run's ``checkpoint`` (default its newest; EMA
+    weights when there are some) on its held-out split, test else val, into ``RUN/eval.json``
+    and ``RUN/eval.csv``; ``chosen`` (why this checkpoint) is recorded as
+    ``eval.json``'s ``checkpoint_choice``. Returns ``None`` without measuring anything when the
+    data have no held-out split (metrics on training images would flatter the model)."""
     plugins = plugins or get_plugins()
-    model = load_model(run_dir, device, plugins=plugins)
+    model = load_model(checkpoint or run_dir, device, plugins=plugins)
     try:
         result = evaluate(model, EvalOptions(max_images=max_images, held_out_only=True), plugins)
     except NoHeldOutSplit:
         return None
+    if chosen:
+        result.summary["checkpoint_choice"] = chosen
     json_path, csv_path = write_result(result, Path(run_dir) / "eval.json")
     return result, json_path, csv_path

@@ -11,6 +11,7 @@ normalisation sees each image on its own) -> the per-image metrics of the task's
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -80,10 +81,25 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             outputs[name] = forward_at_trained_pixel_size(run, x, spacing, pixel_range)
         if baseline:
             outputs["input"] = task.baseline_output(x).float()
-        metrics = {name: table.score(ScoredImages(task, x, out, y)) for name, out in outputs.items()}
+        metrics = on_host({name: table.score(ScoredImages(task, x, out, y)) for name, out in outputs.items()})
         resampled = 0 if spacing is None else sum(
             target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
         yield ScoredBatch(raw, x, y, outputs, metrics, resampled)
+
+
+def on_host(metrics: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+    """Per-image metric values ``{who: {metric: (N,)}}`` on the CPU, copied from a device in one
+    transfer (one host synchronisation per batch instead of one per value read); CPU values
+    are returned as they are."""
+    flat = [(who, name, values) for who, table in metrics.items() for name, values in table.items()]
+    if all(values.device.type == "cpu" for _, _, values in flat):
+        return metrics
+    dtype = functools.reduce(torch.promote_types, (values.dtype for _, _, values in flat))
+    rows = torch.stack([values.to(dtype) for _, _, values in flat]).cpu()
+    out: dict[str, dict[str, torch.Tensor]] = {who: {} for who in metrics}
+    for (who, name, _), row in zip(flat, rows):
+        out[who][name] = row
+    return out
 
 
 def metric_sums(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, tuple[float, int]]:

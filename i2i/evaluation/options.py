@@ -20,6 +20,7 @@ class EvalOptions:
     frame: str | None = None  # full or crop; None: the recipe's train.eval_frame
     native: bool = False  # score at the images' own pixel size, even outside the trained one
     whole_data: bool = False  # --data given: a root without split folders is scored whole
+    data_from: str | None = None  # --split-from: the run whose data and held-out splits are scored
     inception: Path | None = None
     lpips: Path | None = None
     lpips_net: str = "alex"

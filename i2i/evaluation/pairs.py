@@ -9,8 +9,10 @@ the evaluation frame, pairs made per image (:mod:`i2i.data.pair_random`), the ge
 units under the sample's own name (the pair file's name; ``volume_SLICE`` for slices of a
 volume), in the pair file's format and bit depth unless ``ext`` is given; formats that
 cannot hold data units (volumes, DICOM slices) default to ``.npy``. With ``grid``, an
-``input | output | target`` PNG per sample goes to ``grids/``. The outputs are what
-``i2i eval`` scores, so metrics computed from them reproduce ``eval.json``.
+``input | output | target`` PNG per sample goes to ``grids/``. Images of another pixel size
+than the model was trained at are resampled for it and back, as eval does (``native`` turns
+it off). The outputs are what ``i2i eval`` scores, so metrics computed from them reproduce
+``eval.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from i2i import atomic
 from i2i.assembly import datapath
 from i2i.assembly.formats import FormatTable, format_table
 from i2i.data.formats import Decoded
@@ -28,14 +31,13 @@ from i2i.data.imageio import IMAGE_EXTENSIONS
 from i2i.data.loader import same_size_batches
 from i2i.evaluation.evaluate import EvalOptions, eval_dataset
 from i2i.evaluation.measure import modes, score_batches
-from i2i.grids import save_grid
+from i2i.grids import grid_png
 from i2i.inference.model import LoadedModel
+from i2i.inference.pixel_size import resampling_note
 from i2i.inference.predict import PredictOptions, Predictor
+from i2i.messages import note
 from i2i.metrics import MetricTable
 from i2i.plugins import Plugins, get_plugins
-
-#: Suffixes of pair files whose format takes a predicted image; others default to ``.npy``.
-
 
 def output_name(sample_path: str, root: Path, ext: str | None, table: FormatTable) -> Path:
     """The output's path relative to the output folder for a sample ``path`` (``FILE`` or
@@ -63,7 +65,9 @@ def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path
     """Predict every pair under each of ``roots`` into ``out_dir``; returns the written outputs."""
     plugins = plugins or model.plugins or get_plugins()
     Predictor(model, options)  # checks the options as plain prediction does
+    pixel_range = None if options.native else model.pixel_range
     written: list[Path] = []
+    resampled = images = 0
     for root in map(Path, roots):
         rooted = dataclasses.replace(model, recipe=model.recipe.with_data_root(root))
         _, dataset, _ = eval_dataset(rooted, EvalOptions(whole_data=True, frame=frame), plugins)
@@ -72,9 +76,13 @@ def predict_pairs(model: LoadedModel, roots: Sequence[str | Path], out_dir: Path
         with modes(generators, options.train_mode):
             for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, model.task,
                                         generators, MetricTable.registered(plugins["metrics"], model.task),
-                                        baseline=False, per_image=options.train_mode):
+                                        baseline=False, per_image=options.train_mode, pixel_range=pixel_range):
+                resampled, images = resampled + scored.resampled, images + scored.x.shape[0]
                 written += _write(model, format_table(plugins), scored, root, out_dir, options, grid,
                                   on_written)
+    if resampled:
+        note(resampling_note(model.pixel_range, resampled, images, ", as eval does",
+                             "--native predicts at the images' own pixel size"))
     return written
 
 
@@ -94,8 +102,8 @@ def _write(model: LoadedModel, table: FormatTable, scored, root: Path, out_dir: 
                                decoded[i] if isinstance(decoded, torch.Tensor) else image)
         paths.append(table.write(target, image, like, options.format_options))
         if shown is not None:
-            save_grid(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
-                      *(part[i:i + 1] for part in shown))
+            atomic.write_bytes(out_dir / "grids" / target.relative_to(out_dir).with_suffix(".png"),
+                               grid_png(*(part[i:i + 1] for part in shown)))
         if on_written is not None:
             on_written(paths[-1])
     return paths

@@ -4,16 +4,22 @@ protocol they were measured with) and the per-image ``eval.csv``."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from i2i import atomic
 from i2i.assembly import datapath
 from i2i.metrics import PSNR_CAP, MetricTable
 from i2i.version import __version__
+
+#: The folder of a run directory holding its evaluations on other data (``i2i eval --data``).
+EVALS = "evals"
 
 if TYPE_CHECKING:
     from i2i.evaluation.options import EvalOptions, EvalResult
@@ -47,6 +53,7 @@ def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], not
         "task": model.recipe.task.name,
         "generator": model.recipe.generator.name,
         "data": model.recipe.data_root or model.recipe.source.name,
+        "data_from": options.data_from,
         "split": split,
         "images": len(rows),
         "mode": "train" if options.train_mode else "eval",
@@ -55,6 +62,7 @@ def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], not
         "baseline": "input" in metrics,
         "metrics": metrics,
         "higher_is_better": {name: table.higher_is_better(name) for name in names},
+        "definitions": {name: table.get(name).doc for name in names if table.get(name).doc},
         "warnings": notes,
         "notes": [
             f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",
@@ -104,26 +112,47 @@ def pixel_size_protocol(model: LoadedModel, options: EvalOptions) -> str:
             "scored at their own resolution")
 
 
-def default_output(model: LoadedModel) -> Path:
-    """``RUN/eval.json`` for a checkpoint inside a run directory, else ``./eval.json``."""
-    return (model.run_dir or Path(".")) / "eval.json"
+def default_output(model: LoadedModel, other_data: str | None = None, summary: dict[str, Any] | None = None) -> Path:
+    """Where ``i2i eval`` writes without ``--out``. The run's own data: ``RUN/eval.json``. Other
+    data (``other_data``: the ``--data`` folder's or the ``--split-from`` run's name):
+    ``RUN/evals/NAME/eval.json``, with ``-2``, ``-3``... when that folder holds the result of
+    other data (``summary["data"]``), so the run's own evaluation and other results are never
+    overwritten. A checkpoint outside a run directory writes under ``./`` instead of ``RUN/``."""
+    base = model.run_dir or Path(".")
+    if other_data is None:
+        return base / "eval.json"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", other_data).strip("._") or "data"
+    candidate, n = base / EVALS / name / "eval.json", 1
+    while candidate.exists() and not _same_data(candidate, summary or {}):
+        n += 1
+        candidate = base / EVALS / f"{name}-{n}" / "eval.json"
+    return candidate
+
+
+def _same_data(path: Path, summary: dict[str, Any]) -> bool:
+    """Whether ``eval.json`` at ``path`` scored the data ``summary`` scored (a re-evaluation)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(old, dict) and all(old.get(k) == summary.get(k) for k in ("data", "data_from", "split"))
 
 
 def write_result(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
-    """Write ``path`` (JSON summary) and the per-image CSV beside it (same name, ``.csv``)."""
+    """Write ``path`` (JSON summary) and the per-image CSV beside it (same name, ``.csv``),
+    each atomically (:mod:`i2i.atomic`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = path.with_suffix(".csv")
     result.summary["per_image_csv"] = table.name
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_finite(result.summary), indent=2) + "\n")
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(_finite(result.summary), indent=2) + "\n")
     columns = list(result.rows[0]) if result.rows else ["index", "path"]
-    with table.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in result.rows:
-            writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for row in result.rows:
+        writer.writerow({k: (f"{v:.10g}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic.write_text(table, text.getvalue())
     return path, table
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from i2i.atomic import atomic_path
+from i2i.devices import full_fp32
 from i2i.errors import I2IError, UsageError
 from i2i.inference.graph import (
     INPUT_DTYPES,
@@ -123,26 +125,23 @@ def export_generator(model: LoadedModel, fmt: str, out: str | Path, io: str = "d
     model.generator.eval()
     graph = graph_of(model, io, input_dtype)
     trace_input, check_input = example_inputs(model, graph)
-    with torch.no_grad():
-        reference = (graph(check_input) if fmt != "safetensors"
-                     else forward_any_size(model.generator, example_inputs(model, graph_of(model, "network", None))[1]))
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # same suffix: the safetensors check reloads it
-    try:
-        exported = {"onnx": _onnx, "torchscript": _torchscript, "safetensors": _safetensors}[fmt]
-        with warnings.catch_warnings():  # torch.jit / the TorchScript-based ONNX exporter announce their future
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            output = exported(model, graph, trace_input, check_input, tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    diff = float((output.double().cpu() - reference.double().cpu()).abs().max())
-    limit = 1.0 if reference.dtype in TOP else TOLERANCE * max(1.0, float(reference.double().abs().max()))
-    if not diff <= limit:
-        tmp.unlink(missing_ok=True)
-        raise I2IError(f"{path}: the exported {fmt} model differs from PyTorch by {diff:.3g} "
-                       f"(max abs, allowed {limit:.3g}); nothing written")
-    tmp.replace(path)
+    # the reference and the check in full float32: on a GPU, TF32 convolutions alone would differ
+    # from the CPU's ONNX Runtime by more than TOLERANCE
+    with full_fp32():
+        with torch.no_grad():
+            reference = (graph(check_input) if fmt != "safetensors" else
+                         forward_any_size(model.generator, example_inputs(model, graph_of(model, "network", None))[1]))
+        with atomic_path(path) as tmp:  # the same name and suffix: the safetensors check reloads it
+            exported = {"onnx": _onnx, "torchscript": _torchscript, "safetensors": _safetensors}[fmt]
+            with warnings.catch_warnings():  # torch.jit / the TorchScript-based ONNX exporter announce their future
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                warnings.filterwarnings("ignore", category=DeprecationWarning)
+                output = exported(model, graph, trace_input, check_input, tmp)
+            diff = float((output.double().cpu() - reference.double().cpu()).abs().max())
+            limit = 1.0 if reference.dtype in TOP else TOLERANCE * max(1.0, float(reference.double().abs().max()))
+            if not diff <= limit:
+                raise I2IError(f"{path}: the exported {fmt} model differs from PyTorch by {diff:.3g} "
+                               f"(max abs, allowed {limit:.3g}); nothing written")
     return ExportResult(path, fmt, diff, tuple(check_input.shape))
 
 

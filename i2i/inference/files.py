@@ -18,9 +18,12 @@ from i2i.data.formats import Decoded, Stack, output_session
 from i2i.data.imageio import DataError
 from i2i.errors import UsageError
 from i2i.inference.model import LoadedModel
+from i2i.inference.pixel_size import resampling_note
 from i2i.inference.predict import PredictOptions, Predictor, refuse_nonfinite
+from i2i.inference.task_input import input_line
 from i2i.medical.dicom_choice import SeriesChoice, choose_files
 from i2i.medical.dicom_read import is_dicom, modality_problem, read_header
+from i2i.messages import note
 
 
 @dataclass(frozen=True)
@@ -131,11 +134,14 @@ def output_path(out_dir: Path, item: InputFile, ext: str | None, table: FormatTa
 def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path,
                   options: PredictOptions = PredictOptions(), on_written=None, say=None) -> list[Path]:
     """Predict ``inputs`` into ``out_dir``; returns the written paths. ``on_written(path)``
-    is called after each file (for progress); ``say(line)`` gets the one line saying that
-    inputs are resampled to the model's pixel size, when they are. A file read as a
-    :class:`~Stack` (a volume) is predicted slice by slice, its slices batched like
-    separate images, and written once with all its outputs. All writes share one
-    :func:`~output_session`."""
+    is called after each file (for progress); ``say(line)`` (default :func:`i2i.messages.note`)
+    gets one line saying what the inputs are taken to be when the task makes its own input
+    (:func:`~i2i.inference.task_input.input_line`), and at the end one line counting the
+    images resampled to the model's pixel size. A file read as a :class:`~Stack` (a volume)
+    is predicted slice by slice, its slices batched like separate images, and written once
+    with all its outputs. All writes share one :func:`~output_session`; each output is
+    written whole or not at all (:mod:`i2i.atomic`)."""
+    say = say or note
     predictor = Predictor(model, options)
     table = format_table(model.plugins)
     targets = {item.path: output_path(out_dir, item, options.ext, table) for item in inputs}
@@ -144,6 +150,9 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
     for item in inputs:
         if targets[item.path].resolve() == item.path.resolve():
             raise UsageError(f"{item.path}: the output would overwrite the input; choose another --out")
+    line = None if options.from_clean else input_line(model)
+    if line is not None:
+        say(line)
     units: deque[tuple[Decoded | Stack, list[torch.Tensor]]] = deque()
 
     def images() -> Iterator[Decoded]:
@@ -160,8 +169,6 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
     written = []
     with output_session():
         for _, image in predictor.stream(images()):
-            if say is not None and len(predictor.resampled) == 1 and not written and not units[0][1]:
-                say(resampling_line(model, predictor.resampled[0]))
             unit, outputs = units[0]  # outputs come in input order
             outputs.append(image)
             if isinstance(unit, Stack):
@@ -175,13 +182,16 @@ def predict_files(model: LoadedModel, inputs: Sequence[InputFile], out_dir: Path
             written.append(path)
             if on_written is not None:
                 on_written(path)
+    if predictor.resampled:
+        say(resampling_line(model, predictor.resampled, predictor.seen))
     return written
 
 
-def resampling_line(model: LoadedModel, first: tuple[Path, tuple[int, int], tuple[int, int]]) -> str:
-    """One line: inputs of another pixel size than the model's are resampled for it and back."""
-    trained = model.pixel_range
-    path, size, resampled = first
-    return (f"the model was trained at {trained.low:.3g}-{trained.high:.3g} mm pixels: inputs outside that range are "
-            f"resampled for it and back (e.g. {path.name}: {size[0]}x{size[1]} -> {resampled[0]}x{resampled[1]}); "
-            "--native predicts at the inputs' own pixel size")
+def resampling_line(model: LoadedModel, resampled: Sequence[tuple[Path, tuple[int, int], tuple[int, int]]],
+                    images: int) -> str:
+    """One line: how many of ``images`` were of another pixel size than the model's and were
+    resampled for it and back (``resampled``: path, size, resampled size of each)."""
+    path, size, new = resampled[0]
+    return resampling_note(model.pixel_range, len(resampled), images,
+                           f" (e.g. {path.name}: {size[0]}x{size[1]} -> {new[0]}x{new[1]})",
+                           "--native predicts at the inputs' own pixel size")

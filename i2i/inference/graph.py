@@ -12,9 +12,9 @@ outside the field of view.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from i2i.nn.sizing import reflect_indices
 from i2i.taskspec import TaskSpec
 
 #: Input dtypes a data-unit graph takes, by name; the output of an image task has the same.
@@ -26,7 +26,10 @@ TOP = {torch.uint8: 255, torch.int32: 65535}
 class AnySizeGenerator(nn.Module):
     """``generator`` for any H x W: reflect-pad to ``multiple``, run, crop back. Unlike
     :func:`i2i.nn.sizing.forward_any_size` it always pads (possibly by zero), so a traced
-    graph keeps the pad amounts as functions of the input shape."""
+    graph keeps the pad amounts as functions of the input shape; the padding gathers
+    mirrored rows and columns (:func:`i2i.nn.sizing.reflect_indices`, as ``forward_any_size``
+    pads), so a pad wider than the image (a 1 x 1 or 3-pixel-high image) is mirrored
+    repeatedly where ONNX's reflect ``Pad`` refuses it."""
 
     def __init__(self, generator: nn.Module, multiple: int):
         super().__init__()
@@ -38,8 +41,11 @@ class AnySizeGenerator(nn.Module):
         ph = (self.multiple - h % self.multiple) % self.multiple
         pw = (self.multiple - w % self.multiple) % self.multiple
         top, left = ph // 2, pw // 2
-        y = self.generator(F.pad(x, (left, pw - left, top, ph - top), mode="reflect"))
+        padded = x.index_select(-2, reflect_indices(h, top, ph - top, x.device))
+        padded = padded.index_select(-1, reflect_indices(w, left, pw - left, x.device))
+        y = self.generator(padded)
         return y[:, :, top:top + h, left:left + w]
+
 
 
 class TaskGraph(nn.Module):

@@ -7,6 +7,7 @@ generator are rebuilt from it and the weights loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from i2i.errors import UsageError
 from i2i.finite import nonfinite_weights
 from i2i.inference.pixel_size import PixelRange
 from i2i.plugins import Plugins, get_plugins
-from i2i.recipe import Recipe, resolve
+from i2i.recipe import Recipe, load_recipe, resolve
 from i2i.runs.checkpoint import (
     CheckpointError,
     load_weights,
@@ -124,6 +125,18 @@ def load_model(checkpoint: str | Path, device: torch.device | str = "cpu", ema: 
     step = read_metadata(weights).get("step")
     return LoadedModel(recipe, task, generator, weights, int(step) if step and step.isdigit() else None,
                        torch.device(device), plugins)
+
+
+def with_data_from(model: LoadedModel, run_dir: Path, plugins: Plugins | None = None) -> LoadedModel:
+    """``model`` reading the data and held-out splits of the run in ``run_dir`` (its
+    ``recipe.toml``: source, ``[data]``, seed), e.g. the shipped model on a fine-tuned run's
+    test split (``i2i eval --split-from``)."""
+    recipe_file = Path(run_dir) / "recipe.toml"
+    if not recipe_file.is_file():
+        raise UsageError(f"--split-from {run_dir}: not a run directory (no recipe.toml in it); give the run whose "
+                         "held-out split to score")
+    other = load_recipe(recipe_file, (), plugins or model.plugins)
+    return dataclasses.replace(model, recipe=model.recipe.with_data_from(other))
 
 
 def refuse_nonfinite_weights(model: LoadedModel) -> None:

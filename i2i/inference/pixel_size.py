@@ -106,6 +106,15 @@ def say_geometry_change(init_source: Any, geometry: dict | None, source: Any) ->
          f"it{fix}")
 
 
+def resampling_note(trained: PixelRange, resampled: int, images: int, detail: str, native: str) -> str:
+    """The one line that says ``resampled`` of ``images`` images were resampled to the model's
+    ``trained`` pixel sizes and back (``detail`` follows the grid, ``native`` says what
+    ``--native`` does): ``i2i eval``, ``predict --pairs`` and ``predict`` say it alike."""
+    return (f"{resampled} of {images} image(s) have pixels outside the {trained.low:.3g}-{trained.high:.3g} mm the "
+            f"model was trained at: each was resampled to the nearest trained size for the model and its output back "
+            f"to the image's own grid{detail}; {native}")
+
+
 def resample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``image`` (N, C, H, W) resampled to ``size``: antialiased bilinear when shrinking,
     bicubic when enlarging (values of smooth regions kept, edges not ringing across air)."""

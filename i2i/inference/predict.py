@@ -14,7 +14,10 @@ for the whole image. Tiles of consecutive images that have one shape share batch
 ``batch_size``, so many small files are batched too, and a large one needs memory for
 ``batch_size`` tiles, not for the whole image. A volume (a reader's
 :class:`~i2i.data.formats.Stack`: NIfTI, multi-frame DICOM) is predicted as its 2-D
-slices and written once, as one file like its input.
+slices and written once, as one file like its input. With ``from_clean`` an input is a
+clean image: the model's input is made from it whole, at its own pixel size, by the task's
+physics as eval makes it (:mod:`i2i.inference.task_input`), then resampled (in the network
+range, as eval does) and tiled like any other.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from i2i.errors import UsageError
 from i2i.finite import describe_nonfinite
 from i2i.inference.model import LoadedModel
 from i2i.inference.pixel_size import ResamplingError, resample, target_size
+from i2i.inference.task_input import InputMaker
 from i2i.inference.tiling import Blender, Box, TilePlan
+from i2i.nn.protocols import fp32_output_layer
 from i2i.nn.sizing import forward_any_size
 
 #: Smallest ``--tile`` (pixels per side): smaller tiles lose the context the network needs.
@@ -45,8 +50,10 @@ class PredictOptions:
     """How to predict. ``tile <= 0`` never tiles; ``train_mode`` runs the generator as the
     reference's test script does by default (dropout on, batch-norm batch statistics), one
     image (or tile) per forward pass so each is normalised on its own. ``native`` runs at
-    the inputs' own pixel size even outside the model's trained one. ``format_options`` are
-    options of the output format (``--format-option quality=90``)."""
+    the inputs' own pixel size even outside the model's trained one. ``from_clean`` takes
+    the inputs as clean images and makes the model's input from each with the task's physics
+    (:class:`~i2i.inference.task_input.InputMaker`; image ``i`` of a run seeded as eval seeds
+    image ``i``). ``format_options`` are options of the output format (``--format-option quality=90``)."""
 
     tile: int = 1024
     overlap: int = 256
@@ -56,6 +63,7 @@ class PredictOptions:
     convert_channels: bool = False
     ext: str | None = None
     native: bool = False
+    from_clean: bool = False
     format_options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -69,7 +77,7 @@ def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     if channels == 1 and c in (2, 3, 4):
         if c == 2:
             return image[:1]
-        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(3, 1, 1)
+        weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=image.device).view(3, 1, 1)
         luma = (image[:3].double() * weights).sum(0, keepdim=True)
         return luma.round().to(image.dtype) if not image.dtype.is_floating_point else luma.to(image.dtype)
     if channels == 3 and c in (1, 2):
@@ -106,6 +114,7 @@ class Predictor:
                              "of the untiled image; use a larger --tile, a smaller --overlap, or --tile 0 to "
                              "never tile")
         check_precision(options.precision, model.device)
+        fp32_output_layer(model.generator, model.task, options.precision)
         self.model = model
         self.options = options
         self.tile = options.tile
@@ -113,6 +122,9 @@ class Predictor:
         self.pixel_range = None if options.native else model.pixel_range
         #: ``(path, size, resampled size)`` of each image resampled to the model's pixel size.
         self.resampled: list[tuple[Path, tuple[int, int], tuple[int, int]]] = []
+        self.maker = InputMaker(model) if options.from_clean else None
+        #: Images taken so far; with ``from_clean``, the next one's index (its seed, as eval's image of that index).
+        self.seen = 0
         model.generator.train(options.train_mode)
 
     def checked_image(self, decoded: Decoded) -> torch.Tensor:
@@ -154,27 +166,24 @@ class Predictor:
     def autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.options.precision, self.model.device)
 
-    def predict(self, image: torch.Tensor) -> torch.Tensor:
-        """One decoded (C, H, W) image -> the output (C_out, H, W) in data units."""
-        decoded = Decoded(Path("<tensor>"), image)
-        return next(iter(self.stream([decoded])))[1]
+    def predict(self, image: torch.Tensor, pixel_size_mm: Sequence[float] | None = None) -> torch.Tensor:
+        """One decoded (C, H, W) image, on any device -> the output (C_out, H, W) in data units, on
+        the image's device; with ``pixel_size_mm`` (row, col), resampled to the model's pixel size
+        and back as files are."""
+        decoded = Decoded(Path("<tensor>"), image, {"spacing": tuple(pixel_size_mm)} if pixel_size_mm else {})
+        return next(iter(self.stream([decoded])))[1].to(image.device)
 
     def stream(self, images: Iterable[Decoded]) -> Iterator[tuple[Decoded, torch.Tensor]]:
         """``(decoded, output)`` for each image, in order; images are decoded lazily by the
         caller's iterable, and tiles of consecutive images share batches."""
-        task = self.model.task
-        per_tile = task.pixelwise_io
         pending: list[tuple[_Job, Box, torch.Tensor]] = []
         for decoded in images:
-            image = self.checked_image(decoded)
-            size, convert = self.trained_size(decoded, image), task.input_from_image
-            original = tuple(image.shape[-2:])
-            if size is not None:  # another pixel size than the model's: resampled to it (data units)
-                image = resample(task.to_data_units(image.unsqueeze(0), "input"), size)[0]
-                convert = lambda data: task.encode_input(data.unsqueeze(0))  # noqa: E731
-                self.resampled.append((decoded.path, original, size))
-            whole = None if per_tile else convert(image)
-            job = _Job(decoded, self.plan(image.shape[-2], image.shape[-1]), original if size is not None else None)
+            image, convert, original = self._prepared(decoded)
+            job = _Job(decoded, self.plan(image.shape[-2], image.shape[-1]), original)
+            if convert is None:  # already the network input
+                whole = image
+            else:  # per-pixel conversions run per tile (the memory of a tile, not of the image)
+                whole = None if self.model.task.pixelwise_io else convert(image)
             for box in job.plan.boxes():
                 tile = convert(job.plan.crop(image, box)) if whole is None else job.plan.crop(whole, box)
                 if pending and (len(pending) == self.options.batch_size or pending[0][2].shape != tile.shape):
@@ -183,6 +192,31 @@ class Predictor:
                 pending.append((job, box, tile))
             del image, whole
         yield from self._run(pending)
+
+    def _prepared(self, decoded: Decoded):
+        """``(image, convert, original size)`` of a decoded input: ``convert`` maps (crops of)
+        ``image`` to the network input, or is None when ``image`` already is the network input
+        (a made input); ``original`` is the size to resample the output back to, when the image
+        was resampled to the model's pixel size."""
+        task = self.model.task
+        if self.maker is not None:  # a clean image: the model's input made from it, as eval makes it
+            refuse_nonfinite(decoded.path, [decoded.image])
+            x = self.maker.network_input(decoded.image, decoded.meta.get("spacing"), self.seen, str(decoded.path))
+            self.seen += 1
+            size = self.trained_size(decoded, x[0])
+            if size is None:
+                return x, None, None
+            self.resampled.append((decoded.path, tuple(x.shape[-2:]), size))
+            return resample(x, size), None, tuple(x.shape[-2:])
+        image = self.checked_image(decoded)
+        self.seen += 1
+        size = self.trained_size(decoded, image)
+        if size is None:
+            return image, task.input_from_image, None
+        original = tuple(image.shape[-2:])
+        self.resampled.append((decoded.path, original, size))  # another pixel size than the model's: resampled
+        data = resample(task.to_data_units(image.unsqueeze(0), "input"), size)[0]  # in data units
+        return data, lambda part: task.encode_input(part.unsqueeze(0)), original
 
     @torch.no_grad()
     def _run(self, pending: list[tuple[_Job, Box, torch.Tensor]]) -> list[tuple[Decoded, torch.Tensor]]:

@@ -34,11 +34,13 @@ def tile_starts(size: int, tile: int, overlap: int, align: int = 1) -> list[int]
         count += 1
 
 
-def reflect_indices(start: int, length: int, offset: int, size: int) -> torch.Tensor:
-    """Indices into a side of ``size`` for padded positions ``start .. start+length-1``,
-    where the image begins at padded position ``offset``: outside the image they mirror
-    it without repeating the edge (``reflect`` padding, as :func:`i2i.nn.sizing.pad_to_multiple`)."""
-    j = torch.arange(start - offset, start - offset + length)
+def reflect_indices(start: int, length: int, offset: int, size: int,
+                    device: torch.device | str | None = None) -> torch.Tensor:
+    """Indices (on ``device``) into a side of ``size`` for padded positions ``start ..
+    start+length-1``, where the image begins at padded position ``offset``: outside the image
+    they mirror it without repeating the edge (``reflect`` padding, as
+    :func:`i2i.nn.sizing.pad_to_multiple`)."""
+    j = torch.arange(start - offset, start - offset + length, device=device)
     if size == 1:
         return torch.zeros_like(j)
     period = 2 * (size - 1)
@@ -141,10 +143,10 @@ class TilePlan:
         if 0 <= r0 and r0 + box.height <= self.height:
             out = image[..., r0:r0 + box.height, :]
         else:
-            out = image.index_select(-2, reflect_indices(box.top, box.height, self.top, self.height))
+            out = image.index_select(-2, reflect_indices(box.top, box.height, self.top, self.height, image.device))
         if 0 <= c0 and c0 + box.width <= self.width:
             return out[..., c0:c0 + box.width]
-        return out.index_select(-1, reflect_indices(box.left, box.width, self.left, self.width))
+        return out.index_select(-1, reflect_indices(box.left, box.width, self.left, self.width, image.device))
 
     def weight(self, box: Box, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The (height, width) blending window of ``box``, already divided by the sum of

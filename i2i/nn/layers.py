@@ -1,9 +1,12 @@
-"""Small layer choices shared by the generators: output activation and upsampling."""
+"""Small layer choices shared by the generators: output activation, upsampling, and the
+output layer run in float32 under autocast."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
+import torch
 from torch import nn
 
 Activation = Literal["tanh", "none", "sigmoid"]
@@ -23,3 +26,15 @@ def resize_conv(in_channels: int, out_channels: int, bias: bool) -> nn.Sequentia
     convolution that avoids checkerboard artifacts (Odena et al., Distill 2016)."""
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                          nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=bias))
+
+
+def in_fp32(layers: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """``layers`` applied in turn to ``x`` in float32 with autocast off: a generator's output
+    layer when its outputs are physical units (``fp32_output``; see
+    :class:`i2i.nn.protocols.GeneratorSpec`). Without autocast (fp32 runs) this is the plain
+    sequence of calls."""
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x = x.float()
+        for layer in layers:
+            x = layer(x)
+    return x

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
+from i2i.nn.protocols import check_first_output
 
 PadMode = Literal["reflect", "replicate", "zeros", "none"]
 
@@ -46,17 +47,21 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, mode: PadMode = "reflect") -
 
 
 def _reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
-    """Reflect padding of any size: in steps of at most side - 1 (torch's limit)."""
+    """Reflect padding of any size, each side on its own (:func:`reflect_indices`)."""
     top, bottom, left, right = pads
-    while top or bottom or left or right:
-        h, w = x.shape[-2:]
-        if h == 1 or w == 1:  # nothing to mirror
-            return F.pad(x, (left, right, top, bottom), mode="replicate")
-        t, b = min(top, h - 1), min(bottom, h - 1)
-        l, r = min(left, w - 1), min(right, w - 1)
-        x = F.pad(x, (l, r, t, b), mode="reflect")
-        top, bottom, left, right = top - t, bottom - b, left - l, right - r
-    return x
+    x = x.index_select(-2, reflect_indices(x.shape[-2], top, bottom, x.device))
+    return x.index_select(-1, reflect_indices(x.shape[-1], left, right, x.device))
+
+
+def reflect_indices(n, before, after, device: torch.device) -> torch.Tensor:
+    """Indices into a side of ``n`` pixels padded with ``before`` and ``after`` mirrored pixels
+    (no edge repeat, as ``F.pad(mode="reflect")``; mirrored again where a pad exceeds the side;
+    a 1-pixel side repeats). Torch operations only, so a traced graph (``i2i export``)
+    computes them from the input's shape: the one reflect padding of predict and exports."""
+    positions = torch.arange(n + before + after, device=device) - before
+    period = (positions.new_zeros(()) + 2 * (n - 1)).clamp(min=1)  # a traced side stays traced
+    folded = torch.remainder(positions, period)
+    return torch.minimum(folded, period - folded)
 
 
 def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect", *,
@@ -67,10 +72,9 @@ def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect",
     if one_at_a_time and x.shape[0] > 1:
         return torch.cat([forward_any_size(net, x[i:i + 1], mode) for i in range(x.shape[0])])
     multiple = int(getattr(unwrap(net), "size_divisor", 1) or 1)
-    if multiple <= 1:
-        return net(x)
-    padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode)
+    padded, (top, bottom, left, right) = pad_to_multiple(x, multiple, mode) if multiple > 1 else (x, (0, 0, 0, 0))
     y = net(padded)
+    check_first_output(unwrap(net), padded, y)
     if (top, bottom, left, right) == (0, 0, 0, 0):
         return y
     return y[..., top:y.shape[-2] - bottom, left:y.shape[-1] - right]

@@ -109,6 +109,8 @@ def drop_flat_schedule_keys(tables: dict[str, Any], accepts: Callable[[str, str]
 #: section or a built-in component gets a line here).
 ADDED_AT_DEFAULT: dict[tuple[str, str], object] = {
     ("train", "mode"): "gan",
+    ("train", "final_eval_checkpoint"): "best",
+    ("run", "deterministic"): False,
     ("data", "slab_position"): 0.5,
     ("data", "slab_count"): 1,
     ("data", "slab_gap"): 2,

@@ -35,7 +35,8 @@ def thaw(value: Any) -> Any:
 #: Keys that may change between a run and its resumption (``--resume --set train.steps=...``).
 RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_threads",
-                  "train.final_eval", "train.final_eval_images", "source.root", "data.num_workers")
+                  "train.final_eval", "train.final_eval_images", "train.final_eval_checkpoint", "source.root",
+                  "data.num_workers")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,16 @@ class Recipe:
 
         options = freeze({**thaw(self.source.options), "root": str(root)})
         return dataclasses.replace(self, source=ComponentSpec(self.source.name, options))
+
+    def with_data_from(self, other: Recipe) -> Recipe:
+        """This recipe reading ``other``'s data with ``other``'s hold-outs: its source, its
+        ``[data]`` section and its seed (which cuts the splits and seeds each image's pair), so
+        the same held-out images, with the same inputs where the tasks agree (``i2i eval
+        --split-from``)."""
+        import dataclasses
+
+        return dataclasses.replace(self, source=other.source, data=other.data,
+                                   run=dataclasses.replace(self.run, seed=other.run.seed))
 
     def as_dict(self) -> dict[str, Any]:
         """The resolved recipe as TOML-ready tables (``None`` values left out)."""

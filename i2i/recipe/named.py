@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from i2i import atomic
 from i2i.errors import UsageError, did_you_mean, one_of
 from i2i.plugins import Plugins, get_plugins
+from i2i.resources import disk_full
 from i2i.shipped_recipes import ShippedRecipe
 
 
@@ -54,10 +56,11 @@ def copy_recipe(name: str, dest: str | Path | None = None, plugins: Plugins | No
     if target.is_dir():
         target = target / f"{found.name}.toml"
     try:
-        with target.open("xb") as out:
-            out.write(found.path.read_bytes())
+        atomic.write_bytes(target, found.path.read_bytes(), exclusive=True)
     except FileExistsError:
         raise UsageError(f"{target}: already exists; not overwritten (give another DEST, or remove it)") from None
     except OSError as exc:
-        raise UsageError(f"{target}: cannot write the copy: {exc}") from None
+        full = " (no space left on the device: free space there)" if disk_full(exc) else ""
+        raise UsageError(f"{target}: cannot write the copy: {exc.strerror or exc}{full}; nothing was written") \
+            from None
     return target

@@ -26,6 +26,10 @@ class RunSection:
     out: str = key("runs/{recipe}", "run directory; {recipe} is the recipe file's stem. An existing run is "
                    "never overwritten: the default gets a -2, -3... suffix, an explicit one is refused")
     device: Literal["auto", "cpu", "cuda"] = key("auto", "training device; auto picks cuda when available")
+    deterministic: bool = key(False, "deterministic algorithms (torch.use_deterministic_algorithms, cuDNN "
+                              "deterministic, no cuDNN autotuning, CUBLAS_WORKSPACE_CONFIG) so a CUDA resume is "
+                              "bit-exact where PyTorch allows; the operations that prevent it are named at the end "
+                              "of training. Slower on GPUs; CPU runs resume bit-exactly either way")
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,10 @@ class TrainSection:
                                   "\"val_psnr\" (higher is better for psnr/ssim, lower for the others)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = key(
         "auto", "autocast precision; auto: bf16 on GPUs that support it, fp32 on CPU; fp16 adds a grad scaler")
-    channels_last: Literal["auto", "on", "off"] = key("auto", "channels-last memory format; auto: on for CUDA, "
-                                                      "off on CPU (measured slower there)")
+    channels_last: Literal["auto", "on", "off"] = key(
+        "auto", "channels-last memory format; auto: on for CUDA unless a network has instance norm (PyTorch's "
+        "instance norm returns NCHW, so the layout would be converted at every norm layer), off on CPU (measured "
+        "slower there)")
     compile: bool = key(False, "torch.compile the generator and discriminator")
     accumulate: int = key(1, "micro-batches per optimiser step (gradient accumulation)", ge=1)
     clip_grad_norm: float | None = key(None, "clip each network's gradient norm to this value", gt=0)
@@ -71,6 +77,10 @@ class TrainSection:
                            "report.html; skipped when the data have no held-out split")
     final_eval_images: int | None = key(None, "images of the held-out split the final evaluation uses "
                                         "(default: all)", ge=1)
+    final_eval_checkpoint: Literal["best", "last"] = key(
+        "best", "the checkpoint the final evaluation scores: best = the one train.best_metric picked on the "
+        "validation split (checkpoints/best.json; the last when there is none), last = the newest; the final "
+        "evaluation names it and says when it is not the best")
     init_from: str | None = key(None, "fine-tuning: start the generator and discriminator from these weights: an "
                                 "i2i run directory, checkpoint folder or .safetensors file, or a reference "
                                 "pytorch-CycleGAN-and-pix2pix latest_net_G.pth (read with weights_only); the "
@@ -97,8 +107,10 @@ class DataSection:
     patches_per_image: int = key(1, "training patches cut from each image (with data.patch_size): a step trains on "
                                  "train.batch_size x patches_per_image patches, decoding and simulating each image "
                                  "once", ge=1)
-    num_workers: int = key(0, "DataLoader worker processes that decode files (0: decode in the main process)",
-                           ge=0)
+    num_workers: int | Literal["auto"] = key(
+        "auto", "DataLoader worker processes that decode training files (0: decode in the main process); auto: 0 "
+        "on CPU, on CUDA the CPUs this process may use, shared by the processes of its node, less one for the "
+        "training loop, at most 8. Numbers do not depend on it", ge=0)
     on_error: Literal["raise", "skip"] = key(
         "raise", "a file that cannot be used (unreadable, truncated, wrong channels, pair sizes differ): "
         "raise names it and stops; skip uses the next good sample and counts it in metrics.jsonl")

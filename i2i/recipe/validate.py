@@ -22,6 +22,7 @@ from i2i.recipe.components import ComponentChecks, nonfinite
 from i2i.recipe.layers import merge, parse_sets, read_toml
 from i2i.recipe.layout import Upgrade, drop_flat_schedule_keys, upgrade_layer
 from i2i.recipe.model import ComponentSpec, LossSpec, Recipe, freeze
+from i2i.recipe.pytorch_limits import sync_batchnorm_problem
 from i2i.recipe.schema import (
     ALL_SECTIONS,
     COMPONENT_SECTIONS,
@@ -191,6 +192,11 @@ class _Checker(ComponentChecks):
             except re.error as exc:
                 self.add("data.group_pattern", f"{data.group_pattern!r} is not a valid regular expression: {exc}")
         train = core["train"]
+        if train.sync_batchnorm and adversarial:
+            spec = next(loss for loss in losses if loss.label == adversarial[0])
+            problem = sync_batchnorm_problem(self.plugins, components["task"], components["discriminator"], spec)
+            if problem:
+                self.add("train.sync_batchnorm", problem)
         if train.steps is None and train.epochs is None:
             self.add("train.steps", "set train.steps (optimisation steps) or train.epochs")
         self.metric_checks(core, components["task"], components["schedule"])

@@ -16,11 +16,11 @@ import html
 import io
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
 
+from i2i import atomic
 from i2i.assembly.components import build_task
 from i2i.assembly.describe import component_details, describe_recipe
 from i2i.errors import UsageError
@@ -29,7 +29,7 @@ from i2i.plugins import get_plugins
 from i2i.recipe import load_recipe
 from i2i.report.curves import curve_groups, plot_png
 from i2i.runs.checkpoint import list_checkpoints
-from i2i.runs.rundir import MetricsLog
+from i2i.runs.rundir import MetricsLog, read_best
 from i2i.version import __version__
 
 #: Sample grids shown: evenly spread over the run, always including the last.
@@ -67,11 +67,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if not (run / "recipe.toml").exists():
         raise UsageError(f"{run_dir}: not a run directory (no recipe.toml in it)")
     path = Path(out) if out else run / "report.html"
-    page = render(run)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, render(run))
 
 
 def render(run: Path) -> str:
@@ -162,7 +158,10 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
         rows.append((name, m.get("mean"), m.get("std"), b.get("mean") if b else None, b.get("std") if b else None))
     head = (f"<h2>Final metrics</h2><p class=\"meta\">eval.json: {evaluation.get('images')} image(s) of split "
             f"<b>{_e(str(evaluation.get('split')))}</b>, step {evaluation.get('step')}, "
-            f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode</p>")
+            f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode"
+            + (f"; checkpoint {_e(str(evaluation['checkpoint_choice']))}"
+               if evaluation.get("checkpoint_choice") else "")
+            + "</p>")
     warnings = "".join(f"<p class=\"worse\">warning: {_e(w)}</p>" for w in evaluation.get("warnings", []))
     notes = "".join(f"<li>{_e(n)}</li>" for n in evaluation.get("notes", []))
     return head + warnings + _table(rows, better) + (f"<ul class=\"meta\">{notes}</ul>" if notes else "")
@@ -271,7 +270,7 @@ def _checkpoints_section(run: Path) -> str:
     found = list_checkpoints(folder) if folder.is_dir() else []
     if not found:
         return ""
-    best = _read_json(folder / "best.json") or {}
+    best = read_best(run) or {}
     items = "".join(f"<li>{_e(p.name)}" + (" (best)" if best.get("folder") == p.name else "") + "</li>"
                     for _, p in found)
     extra = f"<p class=\"meta\">best by {_e(str(best.get('metric')))}: {_e(str(best.get('value')))}</p>" \

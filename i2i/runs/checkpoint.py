@@ -3,7 +3,8 @@
 ``checkpoints/step_00001000/`` holds ``generator.safetensors``, ``discriminator.safetensors``
 (and ``generator_ema.safetensors`` when EMA is on), ``trainer.safetensors`` + ``trainer.json``
 (optimizers, schedulers, scaler, step, RNG states). The folder is written under a
-temporary name (``.tmp-step_00001000-PID``), every file is fsynced, then it is renamed into
+private temporary name (``.tmp-step_00001000-PID-XXXXXXXX``, made by ``mkdtemp``), every file
+is written through :mod:`i2i.atomic` and fsynced, then the folder is renamed into
 place: a kill at any moment leaves either the complete folder or none. A failed write
 (a full disk) removes its temporary folder; temporary folders of dead writers are removed
 by the next write. Files get the usual permissions (``0666`` less the umask). A resume
@@ -17,23 +18,30 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
+from i2i import atomic
 from i2i.errors import I2IError, UsageError
 from i2i.resources import disk_full
+from i2i.runs.lock import process_alive
 from i2i.runs.tensor_tree import join_tensors, split_tensors
 from i2i.version import __version__
 
 STEP_DIR = re.compile(r"^step_(\d{8,})$")
-TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)$")
+TMP_DIR = re.compile(r"^\.tmp-step_\d{8,}-(\d+)(?:-\w+)?$")
 #: Weights files every checkpoint has (besides ``trainer.json``).
 REQUIRED_FILES = ("generator.safetensors", "trainer.safetensors")
+#: Fields of the trainer state a resume reads: a ``trainer.json`` without them is damaged.
+TRAINER_FIELDS = ("step", "recipe_digest", "opt_g", "schedule", "rng", "rank_rngs")
+#: Prefix a checkpoint folder found damaged on resume is renamed with (kept, out of the way).
+DAMAGED_PREFIX = "damaged-"
 WEIGHTS_FORMAT = "i2i.weights.v1"
 
 
@@ -73,9 +81,15 @@ def checkpoint_problem(folder: Path, required: tuple[str, ...] = REQUIRED_FILES)
     if not (folder / "trainer.json").is_file():
         return "trainer.json is missing (no trainer state)"
     try:
-        json.loads((folder / "trainer.json").read_text())["state"]
+        state = json.loads((folder / "trainer.json").read_text())["state"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"trainer.json is unreadable ({type(exc).__name__}: {exc})"
+    missing = [name for name in TRAINER_FIELDS if name not in state] if isinstance(state, dict) else TRAINER_FIELDS
+    if missing:
+        return f"trainer.json lacks the trainer state's {', '.join(missing)}"
+    match = STEP_DIR.match(folder.name)
+    if match and state["step"] != int(match.group(1)):
+        return f"trainer.json is of step {state['step']!r}, not of step {int(match.group(1))}"
     for name in required:
         if not (folder / name).is_file():
             return f"{name} is missing"
@@ -102,12 +116,15 @@ def newest_intact_checkpoint(folder: Path, required: tuple[str, ...] = REQUIRED_
     return None, skipped
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def set_aside(folder: Path) -> Path:
+    """Rename a damaged checkpoint folder to ``damaged-step_...`` beside it (kept for a look,
+    never resumed from, rotated or evaluated); returns the new path."""
+    target, n = folder.with_name(DAMAGED_PREFIX + folder.name), 1
+    while target.exists():
+        n += 1
+        target = folder.with_name(f"{DAMAGED_PREFIX}{folder.name}-{n}")
+    os.replace(folder, target)
+    return target
 
 
 @dataclass
@@ -123,8 +140,8 @@ class CheckpointWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.remove_partial()
         final = self.folder / step_dir_name(step)
-        tmp = self.folder / f".tmp-{final.name}-{os.getpid()}"
-        tmp.mkdir()
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-{os.getpid()}-", dir=self.folder))
+        os.chmod(tmp, 0o777 & ~atomic.current_umask())
         try:
             self._write_files(tmp, weights, weight_metadata, trainer_state)
         except BaseException as exc:
@@ -132,10 +149,12 @@ class CheckpointWriter:
             if disk_full(exc):
                 raise DiskFullError(self._disk_full_message(final, weights, trainer_state)) from None
             raise
-        if final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
+        if final.is_symlink():  # a planted link is removed, never followed
+            final.unlink()
+        elif final.exists():  # re-writing the same step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)
-        _fsync(self.folder)
+        atomic.fsync(self.folder)
         self.rotate(protect or set())
         return final
 
@@ -147,11 +166,9 @@ class CheckpointWriter:
             save_safetensors(tensors, tmp / f"{role}.safetensors", weight_metadata.get(role, {}))
         tree, tensors = split_tensors(trainer_state)
         save_safetensors(tensors, tmp / "trainer.safetensors", {"format": "i2i.trainer.v1"})
-        (tmp / "trainer.json").write_text(json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
-                                                      "state": tree}))
-        for child in tmp.iterdir():
-            _fsync(child)
-        _fsync(tmp)
+        atomic.write_text(tmp / "trainer.json", json.dumps({"format": "i2i.trainer.v1", "i2i_version": __version__,
+                                                             "state": tree}), durable=True)
+        atomic.fsync(tmp)
 
     def _disk_full_message(self, final: Path, weights: dict[str, dict[str, torch.Tensor]],
                            trainer_state: dict[str, Any]) -> str:
@@ -170,7 +187,7 @@ class CheckpointWriter:
         for child in self.folder.glob(".tmp-step_*"):
             match = TMP_DIR.match(child.name)
             pid = int(match.group(1)) if match else None
-            if pid is None or pid == os.getpid() or not _process_alive(pid):
+            if pid is None or pid == os.getpid() or not process_alive(pid):
                 shutil.rmtree(child, ignore_errors=True)
 
     def rotate(self, protect: set[Path]) -> None:
@@ -182,26 +199,10 @@ class CheckpointWriter:
 
 
 def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """``safetensors.torch.save_file`` with the permissions of any new file (safetensors
-    itself creates files readable by their owner only)."""
-    save_file(tensors, str(path), metadata=metadata)
-    os.chmod(path, 0o666 & ~_umask())
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A safetensors file written atomically (:mod:`i2i.atomic`) with the permissions of any
+    new file; serialised in memory, so a full disk is an ``OSError`` (ENOSPC) like any
+    other write and leaves no partial file."""
+    atomic.write_bytes(path, safetensors_bytes(tensors, metadata=metadata), durable=True)
 
 
 def read_trainer_state(folder: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +45,15 @@ class LockHolder:
         if self.pid <= 0:
             return "another process"
         return f"process {self.pid} on {self.host} ({self.command}, started {self.started})"
+
+    def stale_description(self) -> str:
+        """The holder of a lock nobody holds any more: it ended without removing the file
+        (killed, or its machine stopped); its process id may since belong to another program."""
+        if self.pid <= 0:
+            return "a process that ended without releasing it"
+        reused = self.host == socket.gethostname() and process_alive(self.pid)
+        return (f"{self.describe()}, which ended without releasing it (killed or crashed"
+                + ("; its process id now belongs to another program" if reused else "") + ")")
 
     @classmethod
     def parse(cls, text: str) -> LockHolder | None:
@@ -80,13 +90,11 @@ class RunLock:
         self._created = not self.folder.exists()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise UsageError(f"{self.folder}: cannot create the run directory there ({exc.strerror}); "
                              "choose another --out") from None
-        os.close(fd)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_lock_file(self.path)
             try:
                 _lock_soon(fd)
             except OSError as exc:
@@ -133,8 +141,11 @@ def holder_of(folder: str | Path) -> LockHolder | None:
     """The live process holding ``folder``'s lock, or None when nobody holds it."""
     path = Path(folder) / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -145,6 +156,27 @@ def holder_of(folder: str | Path) -> LockHolder | None:
         return None
     finally:
         os.close(fd)
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file opened for writing, created when missing; refused, naming it, when it is
+    a link, a folder, a FIFO or any other non-regular file, or a hard link to another file
+    (writing into it would change a file that is not the lock)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        kind = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(exc.errno)
+        if kind is None:
+            raise UsageError(f"{path}: cannot create the run's lock file ({exc.strerror}); choose another --out") \
+                from None
+        raise UsageError(f"{path}: is {kind}, not i2i's lock file; remove it (a run never leaves one) and try "
+                         "again") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(fd)
+        kind = "not a regular file" if not stat.S_ISREG(info.st_mode) else "a hard link to another file"
+        raise UsageError(f"{path}: is {kind}, not i2i's lock file; remove it (a run never leaves one) and try again")
+    return fd
 
 
 def _lock_soon(fd: int, tries: int = 5) -> None:
@@ -158,6 +190,17 @@ def _lock_soon(fd: int, tries: int = 5) -> None:
             if exc.errno not in (errno.EAGAIN, errno.EACCES) or attempt == tries - 1:
                 raise
             time.sleep(0.02)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _read(fd: int) -> str:

@@ -25,14 +25,16 @@ from typing import Any
 from i2i import messages
 from i2i.devices import pick_device
 from i2i.engine import distributed as dist
+from i2i.engine.signals import Terminated, terminate_unwinds
 from i2i.engine.trainer import Trainer
 from i2i.errors import UsageError
 from i2i.plugins import Plugins, get_plugins
 from i2i.recipe import Recipe, load_recipe
 from i2i.resources import resource_errors, training_memory_knobs
-from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint
+from i2i.runs.checkpoint import REQUIRED_FILES, newest_intact_checkpoint, set_aside
 from i2i.runs.lock import RunLock
 from i2i.runs.rundir import (
+    check_layout,
     choose_run_dir,
     create_run_dir,
     is_restartable,
@@ -129,7 +131,13 @@ def _train_locked(resolved: Recipe, run_dir: Path, plugins: Plugins, device, inf
                 if status == "interrupted":
                     say(f"continue with: i2i run --resume {run_dir}")
                 elif finish:
-                    result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+                    try:
+                        with terminate_unwinds():
+                            result.evaluation, result.report = finish_run(resolved, run_dir, device, quiet, say)
+                    except Terminated:
+                        say(f"terminated during the final evaluation: the run's checkpoints are complete; evaluate it "
+                            f"with `i2i eval {run_dir}` and `i2i report {run_dir}`")
+                        raise
             ended = status
     except KeyboardInterrupt:
         ended = "interrupted"
@@ -155,8 +163,7 @@ def take_lock(lock, say: Say) -> None:
     lock is taken over."""
     lock.acquire()
     if lock.stale is not None:
-        say(f"{lock.folder}: taking over the lock left by {lock.stale.describe()}, which ended without "
-            "releasing it (killed?)")
+        say(f"{lock.folder}: taking over the lock left by {lock.stale.stale_description()}")
 
 
 def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: bool, say: Say) -> Path | None:
@@ -164,11 +171,12 @@ def starting_point(run_dir: Path, resolved: Recipe, resuming: bool, is_main: boo
     ones are skipped and why). A run that stopped before its first checkpoint (resumed or
     run again into its folder) restarts from step 0, saying so; returns None then."""
     checkpoint = None
+    check_layout(run_dir)
     if resuming:
         required = REQUIRED_FILES + (("discriminator.safetensors",) if resolved.discriminator else ())
         checkpoint, skipped = newest_intact_checkpoint(run_dir / "checkpoints", required)
-        for path, why in skipped if is_main else ():
-            say(f"skipping checkpoint {path.name}: {why}")
+        for path, why in skipped if is_main else ():  # out of the way of rotation and the final evaluation
+            say(f"skipping checkpoint {path.name}: {why}; moved to {set_aside(path).name}")
         if checkpoint is None and is_main:
             had = "no intact checkpoint" if skipped else "no checkpoint: it stopped before its first one"
             say(f"{run_dir}: {had}; starting the run again from step 0")

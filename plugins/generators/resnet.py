@@ -22,7 +22,7 @@ from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
 from i2i.nn.checks import MAX_DOWNSAMPLINGS, check_dropout, check_int
-from i2i.nn.layers import Activation, Upsample, output_activation, resize_conv
+from i2i.nn.layers import Activation, Upsample, in_fp32, output_activation, resize_conv
 
 Padding = Literal["reflect", "replicate", "zeros"]
 
@@ -95,12 +95,21 @@ class ResnetGenerator(nn.Module):
             else:
                 up = resize_conv(ch, ch // 2, bias)
             layers += [up, norm_layer(norm, ch // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, kernel_size=7, padding=0),
-                   *output_activation(activation)]
-        self.model = nn.Sequential(*layers)
+        head = [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, kernel_size=7, padding=0),
+                *output_activation(activation)]
+        self.model = nn.Sequential(*layers, *head)
+        self.head_layers = len(head)
+        #: Whether the output layer (the 7x7 convolution and activation) runs in float32
+        #: under autocast (set by i2i when the task's outputs are physical units such as HU).
+        self.fp32_output = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        if not self.fp32_output:
+            return self.model(x)
+        layers = list(self.model)
+        for layer in layers[:-self.head_layers]:
+            x = layer(x)
+        return in_fp32(layers[-self.head_layers:], x)
 
 
 def resnet(in_channels: int, out_channels: int, blocks: int = 9, ngf: int = 64, downsamplings: int = 2,

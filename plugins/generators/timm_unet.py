@@ -22,7 +22,7 @@ from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
 from i2i.nn.checks import check_dropout, check_int
-from i2i.nn.layers import Activation, output_activation
+from i2i.nn.layers import Activation, in_fp32, output_activation
 from i2i_plugins.generators.timm_weights import load_encoder_weights
 
 
@@ -94,6 +94,9 @@ class TimmUNet(nn.Module):
             width = out
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Sequential(nn.Conv2d(width, out_channels, 3, padding=1), *output_activation(activation))
+        #: Whether the head runs in float32 under autocast (set by i2i when the task's outputs
+        #: are physical units such as HU).
+        self.fp32_output = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.encoder(x)
@@ -106,7 +109,7 @@ class TimmUNet(nn.Module):
             else:
                 skip_map = x if skip == -1 else features[skip]
                 y = block(y, skip_map, tuple(skip_map.shape[-2:]))
-        return self.head(y)
+        return in_fp32(self.head, y) if self.fp32_output else self.head(y)
 
 
 def create_encoder(backbone: str, in_channels: int) -> nn.Module:

@@ -12,7 +12,7 @@ from torch import nn
 
 from i2i.nn import InitName, NormName, conv_bias, init_weights, norm_layer
 from i2i.nn.checks import MAX_DOWNSAMPLINGS, check_dropout, check_int
-from i2i.nn.layers import Activation, Upsample, output_activation, resize_conv
+from i2i.nn.layers import Activation, Upsample, in_fp32, output_activation, resize_conv
 
 
 def _up(in_ch: int, out_ch: int, bias: bool, mode: Upsample) -> nn.Module:
@@ -23,6 +23,10 @@ def _up(in_ch: int, out_ch: int, bias: bool, mode: Upsample) -> nn.Module:
 
 class UnetSkipConnectionBlock(nn.Module):
     """One U-Net level: down, the inner levels, up, and the skip concatenation."""
+
+    #: The outermost level only: run the output layer (the last up-convolution and the
+    #: activation) in float32 with autocast off (:attr:`UNetGenerator.fp32_output`).
+    fp32_output = False
 
     def __init__(self, outer_nc: int, inner_nc: int, input_nc: int | None = None,
                  submodule: nn.Module | None = None, outermost: bool = False, innermost: bool = False,
@@ -51,7 +55,12 @@ class UnetSkipConnectionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:
-            return self.model(x)
+            if not self.fp32_output:
+                return self.model(x)
+            layers = list(self.model)  # down, inner levels, relu | up, activation
+            for layer in layers[:3]:
+                x = layer(x)
+            return in_fp32(layers[3:], x)
         return torch.cat([x, self.model(x)], 1)
 
 
@@ -89,6 +98,16 @@ class UNetGenerator(nn.Module):
                                             dropout=dropout if level >= 4 else 0.0, **common)
         self.model = UnetSkipConnectionBlock(out_channels, ngf, input_nc=in_channels, submodule=block,
                                              outermost=True, activation=activation, **common)
+
+    @property
+    def fp32_output(self) -> bool:
+        """Whether the output layer runs in float32 under autocast (set by i2i when the task's
+        outputs are physical units such as HU, where bf16 rounds to 1-16 HU steps)."""
+        return self.model.fp32_output
+
+    @fp32_output.setter
+    def fp32_output(self, on: bool) -> None:
+        self.model.fp32_output = bool(on)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.model(x)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from i2i.losses import AdversarialLoss, as_scales, logits
+from i2i.losses import AdversarialLoss, as_scales, input_gradients, logits
 
 
 class VanillaGAN(AdversarialLoss):
@@ -85,6 +85,6 @@ class WGANGP(AdversarialLoss):
         alpha = torch.rand(shape, device=real_pair.device, dtype=real_pair.dtype)
         mixed = (alpha * real_pair.detach() + (1 - alpha) * fake_pair.detach()).requires_grad_(True)
         outputs = logits(as_scales(discriminator(mixed)))
-        grads = torch.autograd.grad(outputs=[o.sum() for o in outputs], inputs=mixed, create_graph=True)[0]
+        grads = input_gradients(outputs, mixed)
         norms = grads.flatten(1).norm(2, dim=1)
         return self.gp_weight * ((norms - self.gp_constant) ** 2).mean()

@@ -52,6 +52,8 @@ class Perceptual(ReconstructionLoss):
         self.net = load_vgg_features(weights, arch)[: max(self.layers) + 1]
         self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        #: ``(mean, std)`` by device and dtype, copied once (a copy to a GPU per call makes the host wait).
+        self._normalisation: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The chosen VGG activations of a [-1, 1] image batch."""
@@ -59,10 +61,14 @@ class Perceptual(ReconstructionLoss):
             x = x.expand(-1, 3, -1, -1)
         elif x.shape[1] != 3:
             raise ValueError(f"the perceptual loss takes 1- or 3-channel images, got {x.shape[1]} channels")
-        mean, std = self.mean.to(x.device, x.dtype), self.std.to(x.device, x.dtype)
+        key = (x.device, x.dtype)
+        if key not in self._normalisation:
+            self.net.to(x.device)
+            self._normalisation[key] = (self.mean.to(x.device, x.dtype), self.std.to(x.device, x.dtype))
+        mean, std = self._normalisation[key]
         h = ((x + 1) / 2 - mean) / std
         out = []
-        for i, layer in enumerate(self.net.to(x.device)):
+        for i, layer in enumerate(self.net):
             h = layer(h)
             if i in self.layers:
                 out.append(h)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from i2i.data.pair_random import PairRandom
-from i2i.medical.fov import fov_mask
+from i2i.medical.fov import fov_mask, fov_mask_of
 from i2i.medical.metrics import ct_metric_records
 from i2i.metrics import Metric, ScoredImages
 from i2i.tasks import Task
@@ -89,7 +89,7 @@ class CTTask(Task):
         """A whole predicted slice in HU with air (-1000 HU) outside the field of view (the
         circle inscribed in the slice's square, as the projector sees it): nothing there was
         measured, as in the targets."""
-        return image.masked_fill(~fov_mask(*image.shape[-2:], device=image.device), -1000.0)
+        return image.masked_fill(~fov_mask_of(image), -1000.0)
 
     def clean(self, hu: torch.Tensor) -> torch.Tensor:
         """Air below -1000 HU and outside the field of view."""

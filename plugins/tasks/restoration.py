@@ -57,7 +57,9 @@ class RestorationTask(Task):
         return {"target": self.out_channels}
 
     def degrade(self, y: torch.Tensor, random: PairRandom) -> torch.Tensor:
-        """The degraded [0, 1] input for a [0, 1] batch ``y``, strengths drawn from ``random``."""
+        """The degraded [0, 1] input for a [0, 1] batch ``y``, strengths drawn from ``random``
+        (noise on the batch's device; blur sigmas, JPEG qualities and scale factors on the host,
+        where kornia checks them and the images are grouped by factor: no device value is read)."""
         n = y.shape[0]
         x = y.float().clamp(0, 1)
         for step in self.degradations:
@@ -67,27 +69,27 @@ class RestorationTask(Task):
             elif step == "blur":
                 from kornia.filters import gaussian_blur2d
 
-                sigma = random.uniform(*self.blur_sigma).clamp_min(1e-3)
+                sigma = random.on_host().uniform(*self.blur_sigma).clamp_min(1e-3)
                 size = 2 * int(3 * self.blur_sigma[1]) + 1
                 x = gaussian_blur2d(x, (size, size), torch.stack([sigma, sigma], 1))
             elif step == "jpeg":
                 from kornia.enhance import jpeg_codec_differentiable
 
-                quality = random.uniform(*self.jpeg_quality)
+                quality = random.on_host().uniform(*self.jpeg_quality)
                 rgb = x.clamp(0, 1).expand(-1, 3, -1, -1) if x.shape[1] == 1 else x.clamp(0, 1)
                 coded = jpeg_codec_differentiable(rgb, quality)
                 x = coded.mean(1, keepdim=True) if x.shape[1] == 1 else coded
             elif step == "downsample":
-                x = self.downsample(x, random.randint(self.scale[0], self.scale[1] + 1))
+                x = self.downsample(x, random.on_host().randint(self.scale[0], self.scale[1] + 1))
         return x.clamp(0, 1)
 
     @staticmethod
     def downsample(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-        """Area-downsample image ``i`` by ``factors[i]`` and bicubic-upsample it back."""
+        """Area-downsample image ``i`` by ``factors[i]`` (best on the host) and bicubic-upsample it back."""
         h, w = x.shape[-2:]
         out = x.clone()
         for factor in sorted(set(factors.tolist())):
-            pick = (factors == factor).nonzero().flatten().to(x.device)
+            pick = (factors == factor).nonzero().flatten().to(x.device, non_blocking=True)
             small = F.interpolate(x[pick], size=(max(1, h // factor), max(1, w // factor)), mode="area")
             out[pick] = F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False)
         return out
