@@ -1,5 +1,8 @@
 """Deterministic hold-out splits, by group when the data have groups (patients, scenes).
 
+Groups may also be held out by name (``data.test_groups``, ``data.val_groups``: names or
+globs), so a chosen volume, say a head, is the test set whatever the seed.
+
 Data of a single group (one CT volume, one patient) cannot be split by group: their
 held-out splits are contiguous slabs of samples in the dataset's order (a volume's slices
 in order along the slice axis; :func:`slab_split`): the first split asked for (test) from
@@ -9,6 +12,7 @@ look alike, so this is weaker than a split by patient, and a note says so.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import sys
 from collections.abc import Sequence
@@ -54,6 +58,24 @@ def slab_split(size: int, fraction: float, at_end: bool) -> tuple[list[int], lis
     n = min(size - 1, max(1, round(size * fraction)))
     held = list(range(size - n, size)) if at_end else list(range(n))
     return (list(range(size - n)) if at_end else list(range(n, size))), held
+
+
+def named_split(groups: Sequence[str] | None, patterns: Sequence[str], key: str) -> tuple[list[int], list[int]]:
+    """``(rest, held)``: the samples whose group matches one of ``patterns`` (names or
+    ``fnmatch`` globs) are held; a pattern that matches no group is a usage error naming ``key``."""
+    if groups is None:
+        raise UsageError(f"{key}: this source gives its samples no groups (volumes, patients); set "
+                         "data.group_pattern to name them from the file paths")
+    names = sorted(set(groups))
+    for pattern in patterns:
+        if not fnmatch.filter(names, pattern):
+            raise UsageError(f"{key}: {pattern!r} matches none of the groups left to hold out: {', '.join(names)}")
+    held = [i for i, group in enumerate(groups) if any(fnmatch.fnmatchcase(group, p) for p in patterns)]
+    if len(held) == len(groups):
+        raise UsageError(f"{key}: {list(patterns)} would hold out every group left ({', '.join(names)}); "
+                         "training needs at least one")
+    chosen = set(held)
+    return [i for i in range(len(groups)) if i not in chosen], held
 
 
 def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
@@ -140,17 +162,20 @@ class JoinedDataset(ConcatDataset):
 def _held_out(source, data, seed: int) -> dict[str, Dataset]:
     splits = {name: source.dataset(name) for name in source.splits()}
     train = splits["train"]
-    wanted = {name: fraction for name, fraction in (("test", data.test_fraction), ("val", data.val_fraction))
-              if fraction > 0 and name not in splits}
+    asked = (("test", data.test_fraction, tuple(data.test_groups)), ("val", data.val_fraction, tuple(data.val_groups)))
+    wanted = {name: (fraction, named) for name, fraction, named in asked
+              if (fraction > 0 or named) and name not in splits}
     if not wanted:
         return splits
     groups = sample_groups(train, data.group_pattern)
     keep = list(range(len(train)))
     slabs: list[str] = []
-    for offset, (name, fraction) in enumerate(wanted.items()):
+    for offset, (name, (fraction, named)) in enumerate(wanted.items()):
         share = fraction * len(train) / max(1, len(keep))
         sub_groups = [groups[i] for i in keep] if groups is not None else None
-        if sub_groups is not None and len(set(sub_groups)) == 1:
+        if named:
+            rest, held = named_split(sub_groups, named, f"data.{name}_groups")
+        elif sub_groups is not None and len(set(sub_groups)) == 1:
             rest, held = slab_split(len(keep), min(share, 0.9), at_end=not slabs)
             if held:
                 slabs.append(f"{name} = samples {keep[held[0]]}-{keep[held[-1]]} of group {sub_groups[0]!r}")
