@@ -19,8 +19,8 @@ from i2i_plugins.sources.phantom import Region
 
 class CTSliceDataset(Dataset):
     """Slice ``i`` as ``{"target": (1, S, S) float32 HU, "path": "<file>#<slice>",
-    "spacing": (row_mm, col_mm) float32}``, padded to a square with air (-1000 HU) when the
-    slice is not square. ``groups`` names each slice's volume, so held-out splits take
+    "spacing": (row_mm, col_mm) float32, "noiseless": False}`` (a scan carries its own
+    noise), padded to a square with air (-1000 HU) when the slice is not square. ``groups`` names each slice's volume, so held-out splits take
     whole volumes (patients); ``size_of`` and ``spacing_of`` come from the headers."""
 
     def __init__(self, entries: list[SliceRef], root: Path, axis: int | None, stored_values_as_hu: bool = False):
@@ -48,7 +48,7 @@ class CTSliceDataset(Dataset):
         entry = self.entries[index]
         return {"target": torch.from_numpy(square(np.asarray(self.read(index), dtype=np.float32)))[None],
                 "path": f"{entry.path}#{entry.index}",
-                "spacing": torch.tensor(entry.spacing, dtype=torch.float32)}
+                "spacing": torch.tensor(entry.spacing, dtype=torch.float32), "noiseless": torch.tensor(False)}
 
     def size_of(self, index: int) -> tuple[int, int]:
         side = max(self.entries[index].size)
