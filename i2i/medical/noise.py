@@ -6,12 +6,21 @@ Full dose is :data:`FULL_DOSE_I0` photons per detector bin and view at full angu
 (bins as wide as the slice's pixels). A real full-dose slice already carries the noise of
 those photons; post-log variances add (``1 / (d I) = 1 / I + 1 / I_add``), so bringing it to
 dose ``d`` inserts the noise of ``I_add = I d / (1 - d)`` photons (:func:`inserted_photons`);
-a noise-free phantom gets the whole ``I d``. The calibration of :data:`FULL_DOSE_I0`: with it,
-the simulated full-dose noise (ramp-filter FBP, at the slice's native pixel size) in uniform
-soft tissue of the shared real full-dose scans equals their own measured noise (the median
-local standard deviation over 7 x 7 windows in 0-100 HU tissue): ``benchmarks/ct_physics.py``
-prints both, and the quarter dose of a full-dose abdomen next to the noise of the real
-low-dose scan of the shared data (``abdomen_pelvis_acrin``).
+a noise-free phantom gets the whole ``I d``.
+
+Calibration of :data:`FULL_DOSE_I0`: it is the count at which the simulated noise (ramp-filter
+FBP at the slice's native pixel size and full sampling) equals the measured noise of real
+routine-dose scans: the median standard deviation of the uniform 8 x 8 blocks of soft tissue
+(:func:`i2i.medical.metrics.uniform_regions`) of three slices of each. On the shared data the
+matching count is 4.4e6 for the contrast abdomen (``pancreas``, 1.07 mm pixels, own noise 10.3
+HU) and 3.1e6 for the head (``head_cptac_gbm``, 0.47 mm, 7.8 HU); 3.5e6 lies between. As a
+check, the real low-dose PET/CT scan (``abdomen_pelvis_acrin``, 15.6 HU) matches 1.3e6, 0.29 of
+the abdomen's count: the quarter-dose class. (Scans with thick slices or smooth kernels read as
+higher counts: ``head_gantry_tilt``, 4-7 mm slices, 1.5e7.) The counts are far above the ~1e5
+photons per ray of a real detector channel because clinical kernels are smoother than the
+ramp filter and slices thicker than a pixel; the calibration folds both in, so the noise in HU
+is the clinical one, with the ramp filter's texture. ``benchmarks/ct_physics.py --calibrate``
+prints these measurements.
 
 Two ways to draw the inserted noise, both returning HU noise images ``(N, 1, S, S)``:
 
@@ -48,7 +57,7 @@ from i2i.medical.sampling import full_view_count
 
 #: Photons per detector bin and view of a full-dose scan (see the module docstring for how it
 #: was calibrated).
-FULL_DOSE_I0 = 2.0e5
+FULL_DOSE_I0 = 3.5e6
 #: Angular sectors of :func:`fast_noise` (180 / 12 = 15 degrees each).
 SECTORS = 12
 #: Noise fields per sector in the bank of :func:`fast_noise`.
