@@ -162,7 +162,8 @@ class JoinedDataset(ConcatDataset):
 def _held_out(source, data, seed: int) -> dict[str, Dataset]:
     splits = {name: source.dataset(name) for name in source.splits()}
     train = splits["train"]
-    asked = (("test", data.test_fraction, tuple(data.test_groups)), ("val", data.val_fraction, tuple(data.val_groups)))
+    asked = (("test", data.test_fraction, tuple(data.test_groups or ())),
+             ("val", data.val_fraction, tuple(data.val_groups or ())))
     wanted = {name: (fraction, named) for name, fraction, named in asked
               if (fraction > 0 or named) and name not in splits}
     if not wanted:
