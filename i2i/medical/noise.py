@@ -99,7 +99,7 @@ def fast_noise(hu: torch.Tensor, photons: torch.Tensor, electronic_noise_std: to
     """HU noise of ``photons`` ``(N,)`` per bin and view on slices ``hu`` ``(N, 1, S, S)`` at
     ``views`` angles, synthesised from a bank of sector noise fields (module docstring)."""
     n, size = hu.shape[0], hu.shape[-1]
-    bank = noise_bank(size, views, filter_name).to(device=hu.device)  # (G, K, S, S)
+    bank = noise_bank(size, views, filter_name, str(hu.device))  # (G, K, S, S)
     gen_device = generator.device if generator is not None else torch.device("cpu")
     weights = torch.randn(n, SECTORS, BANK_SIZE, generator=generator, device=gen_device).to(hu.device)
     weights = weights / weights.norm(dim=-1, keepdim=True)
@@ -134,10 +134,12 @@ def sector_variance(hu: torch.Tensor, photons: torch.Tensor, electronic_noise_st
 
 
 @lru_cache(maxsize=4)
-def noise_bank(size: int, views: int, filter_name: str | None = "ramp") -> torch.Tensor:
-    """``(SECTORS, BANK_SIZE, size, size)`` float32 on the CPU: ``FBP`` (per-pixel units) of unit
-    white noise on each sector's views, weighted as in a ``views``-view FBP; drawn once, seeded by
-    :data:`BANK_SEED`."""
+def noise_bank(size: int, views: int, filter_name: str | None = "ramp", device: str = "cpu") -> torch.Tensor:
+    """``(SECTORS, BANK_SIZE, size, size)`` float32 on ``device``: ``FBP`` (per-pixel units) of unit
+    white noise on each sector's views, weighted as in a ``views``-view FBP; drawn once on the CPU,
+    seeded by :data:`BANK_SEED` (the same bank on every device)."""
+    if device != "cpu":
+        return noise_bank(size, views, filter_name).to(device)
     generator = torch.Generator().manual_seed(BANK_SEED)
     angles = equal_angles(views)
     sector = _sectors(views, torch.device("cpu"))
