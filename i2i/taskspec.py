@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import torch
 
@@ -81,6 +81,12 @@ class PairMaking(Protocol):
         """A batch of samples in data units -> the network's ``(input, target)``. Random choices
         come from :class:`i2i.data.pair_random.PairRandom` (per image when evaluating)."""
 
+    #: Whether :meth:`make_input` is a pure function of the sample (the data path may cache it).
+    deterministic_input: bool
+
+    def make_input(self, batch: Mapping[str, Any], train: bool) -> torch.Tensor:
+        """The input (data units) of raw samples: the sample's own, or made from the target."""
+
     def augment_input(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
         """Photometric augmentation (kornia ops on [0, 1] images) of a network input."""
 
@@ -94,6 +100,9 @@ class Presentation(Protocol):
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """An output in data units -> [0, 1] for 8/16-bit image files (CT: a display window)."""
+
+    def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any] | None:
+        """What the model takes its input to be (``description``: one line), or ``None``."""
 
     def display(self, x: torch.Tensor, output: torch.Tensor,
                 target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -23,7 +23,8 @@ from i2i_plugins.sources.phantom import Region
 
 class CTSliceDataset(Dataset):
     """Slice ``i`` as ``{"target": (1, S, S) float32 HU, "path": "<file>#<slice>",
-    "spacing": (row_mm, col_mm) float32 (NaN when unknown)}``, resampled to
+    "spacing": (row_mm, col_mm) float32 (NaN when unknown), "noiseless": False}``
+    (a scan carries its own noise), resampled to
     ``pixel_size_mm`` when given (and its spacing known), padded to a square with air
     (-1000 HU) when the slice is not square. ``groups`` names each slice's patient, so
     held-out splits take whole patients; ``positions`` (mm along the stack) place the slabs of
@@ -64,7 +65,7 @@ class CTSliceDataset(Dataset):
         if size is not None:
             image = resample(image[None, None], size)[0, 0]
         return {"target": torch.from_numpy(square(image.numpy()))[None], "path": f"{entry.path}#{entry.index}",
-                "spacing": torch.tensor(self.spacing_of(index), dtype=torch.float32)}
+                "spacing": torch.tensor(self.spacing_of(index), dtype=torch.float32), "noiseless": torch.tensor(False)}
 
     def resampled_size(self, index: int) -> tuple[int, int] | None:
         """(H, W) of slice ``index`` at ``pixel_size_mm``, or None when it is not resampled."""

@@ -22,7 +22,8 @@ Region = Literal["head", "thorax", "abdomen", "pelvis"]
 
 class PhantomDataset(Dataset):
     """Phantom ``i`` of ``seed``: ``{"target": (1, size, size) float32 HU, "spacing":
-    (row_mm, col_mm) float32, "path": str}``, the same every time. Drawn phantoms are kept
+    (row_mm, col_mm) float32, "path": str, "noiseless": True}`` (no scanner noise: a low-dose
+    simulation inserts all of it), the same every time. Drawn phantoms are kept
     (up to :data:`CACHE_BYTES` per dataset), so epochs after the first cost no rasterising."""
 
     def __init__(self, count: int, size: int, seed: int, split: str, regions=None, fov_mm=None):
@@ -43,7 +44,7 @@ class PhantomDataset(Dataset):
             if self._cache is not None:
                 self._cache[index] = hu
         return {"target": hu.clone(), "spacing": torch.tensor(self.spacing_of(index), dtype=torch.float32),
-                "path": f"phantom-{self.split}-{self.seed}-{index:06d}"}
+                "path": f"phantom-{self.split}-{self.seed}-{index:06d}", "noiseless": torch.tensor(True)}
 
     def size_of(self, index: int) -> tuple[int, int]:
         return self.size, self.size
