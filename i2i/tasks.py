@@ -21,7 +21,7 @@ image (seeded by the run seed and the image's index) at evaluation time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -145,6 +145,20 @@ class Task:
         """Previews of the decoded input, output and target, 1 or 3 channels."""
         shown = (self.decode_input(x), self.decode_output(x, output), self.decode_output(x, target))
         return tuple(_displayable(self.preview(image)) for image in shown)
+
+    def regions(self, images: ScoredImages) -> list[str] | None:
+        """The kind of each image of a scored batch where the task knows one (CT: the body
+        region, ``head`` or ``trunk``, from ``images.samples`` or the recipe), else ``None``:
+        ``eval.csv``'s ``region`` column, the images a region's metrics apply to, and the
+        held-out images the report shows per region."""
+        return None
+
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]:
+        """How a reader looks at a held-out image of ``region`` (see :meth:`regions`), for the
+        report: ``(label, show)`` pairs, ``show`` mapping an image in data units to [0, 1] (CT:
+        a head in the brain and the bone window, ``"brain window (W 80 / L 40)"``). Empty (the
+        default): the final evaluation writes no held-out images."""
+        return ()
 
     def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any] | None:
         """What the model takes its input to be, for ``eval.json`` and ``i2i predict``: a dict with

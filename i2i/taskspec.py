@@ -104,6 +104,10 @@ class Presentation(Protocol):
     def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any] | None:
         """What the model takes its input to be (``description``: one line), or ``None``."""
 
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Any], ...]:
+        """How a reader looks at a held-out image of ``region``: ``(label, show)`` pairs, ``show``
+        mapping data units to [0, 1]; empty: the report shows no held-out images."""
+
     def display(self, x: torch.Tensor, output: torch.Tensor,
                 target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Network input, output and target -> three [0, 1] images of 1 or 3 channels for
@@ -123,6 +127,9 @@ class Measuring(Protocol):
 
     def baseline_output(self, x: torch.Tensor) -> torch.Tensor:
         """The network input as an output (network range), for the identity baseline."""
+
+    def regions(self, images: Any) -> list[str] | None:
+        """The kind of each image of a scored batch (CT: ``head`` or ``trunk``), or ``None``."""
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from i2i.cli.options import loaded_plugins, series_option, series_override
+from i2i.cli.options import loaded_plugins, pair_series_options, pairs_override, series_option, series_override
 
 
 @click.command("eval")
@@ -38,12 +38,13 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
               help="torchvision backbone weights for LPIPS (alexnet-*.pth for --lpips-net alex).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex", show_default=True)
 @series_option
+@pair_series_options
 @click.option("--quiet", is_flag=True, help="Print only the output paths.")
 def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None, out_file: str | None,
                  batch_size: int,
                  max_images: int | None, device: str, precision: str, native: bool, no_ema: bool, train_mode: bool,
                  inception: str | None, lpips: str | None, lpips_net: str, series: tuple[str, ...],
-                 quiet: bool) -> None:
+                 input_series: str | None, target_series: str | None, quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
 
@@ -51,6 +52,9 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     Pairs are built exactly as in training (same source, splits and task); each image is
     scored on its full frame at the training scale, inputs the task makes are drawn per
     image (the numbers do not depend on --batch-size), and eval.json records the protocol.
+    With --input-series and --target-series, --data holds real pairs (a low-dose and a
+    full-dose series of each patient, say), paired slice by slice by position: the inputs
+    are the scanner's, nothing is simulated.
     Metrics per image: mae (L1), psnr, ssim, ms_ssim and the task's own; with --inception
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
@@ -63,7 +67,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
 
     torch_device = pick_device(device)
     check_precision(precision, torch_device)
-    overrides = {**({"data": {"root": str(Path(data_root))}} if data_root else {}), **series_override(series)}
+    overrides = {**({"data": {"root": str(Path(data_root))}} if data_root else {}), **series_override(series),
+                 **pairs_override(input_series, target_series, data_root, series)}
     model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides or None, plugins=loaded_plugins())
     options = EvalOptions(split=split, batch_size=batch_size, max_images=max_images, train_mode=train_mode,
                           precision=precision, frame=frame, native=native, whole_data=data_root is not None, inception=Path(inception) if inception else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -33,7 +33,9 @@ Prepare = Callable[[dict[str, Any], bool], tuple[torch.Tensor, torch.Tensor]]
 @dataclass
 class ScoredBatch:
     """One evaluation batch: its decoded samples, network input and target, each generator's
-    output (``outputs["input"]`` is the baseline when measured) and per-image metrics."""
+    output (``outputs["input"]`` is the baseline when measured), per-image metrics (NaN where
+    a metric does not apply) and, per metric with an applicability rule, which images it does
+    not apply to (``not_applicable[who][metric]``, ``(N,)`` bool)."""
 
     raw: dict[str, Any]
     x: torch.Tensor
@@ -41,6 +43,7 @@ class ScoredBatch:
     outputs: dict[str, torch.Tensor]
     metrics: dict[str, dict[str, torch.Tensor]]
     resampled: int = 0
+    not_applicable: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -80,16 +83,19 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             outputs[name] = forward_at_trained_pixel_size(run, x, spacing, pixel_range)
         if baseline:
             outputs["input"] = task.baseline_output(x).float()
-        metrics = {name: table.score(ScoredImages(task, x, out, y)) for name, out in outputs.items()}
+        images = {name: ScoredImages(task, x, out, y, raw) for name, out in outputs.items()}
+        metrics = {name: table.score(scored) for name, scored in images.items()}
+        skipped = {name: table.not_applicable(scored) for name, scored in images.items()}
         resampled = 0 if spacing is None else sum(
             target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
-        yield ScoredBatch(raw, x, y, outputs, metrics, resampled)
+        yield ScoredBatch(raw, x, y, outputs, metrics, resampled, skipped)
 
 
 def metric_sums(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, tuple[float, int]]:
     """Per metric of ``scored`` batches, the sum of its finite values and their count:
     ``val_<metric>`` for the ``model``, ``val_<name>_<metric>`` for the others
-    (``val_ema_psnr``, ``val_input_psnr``). Non-finite values are left out."""
+    (``val_ema_psnr``, ``val_input_psnr``). Non-finite values (failures, and images a metric
+    does not apply to) are left out."""
     totals: dict[str, tuple[float, int]] = {}
     for batch in scored:
         for name, metrics in batch.metrics.items():

@@ -91,6 +91,13 @@ def get_window(window: WindowLike) -> Window:
         raise ValueError(f"an HU window is a name ({one_of(WINDOWS)}) or (center, width), got {window!r}") from exc
 
 
+def window_label(window: WindowLike) -> str:
+    """How a figure names a window: ``"brain window (W 80 / L 40)"``, ``"window W 300 / L 50"``."""
+    w = get_window(window)
+    values = f"W {w.width:g} / L {w.center:g}"
+    return f"{w.name.replace('_', '-')} window ({values})" if w.name != "custom" else f"window {values}"
+
+
 def window_to_unit(hu: torch.Tensor, center: float, width: float) -> torch.Tensor:
     """HU -> [0, 1] through the window ``(center, width)``: ``lo`` -> 0, ``hi`` -> 1, clipped."""
     if not width > 0:

@@ -10,7 +10,7 @@ from the source to the output: the network sees HU mapped linearly from ``hu_ran
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 import torch
@@ -18,13 +18,17 @@ from annotated_types import Gt
 
 from i2i.data.pair_random import PairRandom
 from i2i.medical.fov import fov_mask
+from i2i.medical.hu import apply_window, get_window, hu_to_network, network_to_hu, window_label
 from i2i.medical.metrics import ct_metric_records
+from i2i.medical.regions import VIEW_WINDOWS, batch_regions
 from i2i.medical.noise import FULL_DOSE_I0
 from i2i.medical.sampling import describe_views, parse_fraction, parse_views, views_for
+from i2i.medical.window_metrics import clinical_metric_records
 from i2i.metrics import Metric, ScoredImages
 from i2i.tasks import Task
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
+Region = Literal["auto", "head", "trunk"]
 
 
 class CTTask(Task):
@@ -34,7 +38,16 @@ class CTTask(Task):
     inscribed circle (what a parallel-beam scan of that slice can reconstruct). Metrics:
     ``psnr`` inside that circle and ``ssim``, ``ms_ssim`` over the slice, within
     ``metric_window`` (a name such as "full" = [-1000, 1000], "abdomen", or [lo, hi] in HU;
-    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU).
+    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU); and
+    the clinical windows (:mod:`i2i.medical.window_metrics`: ``brain_*`` on heads, ``soft_*``
+    on trunks, ``bone_psnr`` on every slice) by each slice's body ``region``
+    (:mod:`i2i.medical.regions`): ``"auto"`` takes it from the data (a phantom's drawing, a
+    DICOM series' BodyPartExamined and descriptions, else the body's size in mm), ``"head"`` or
+    ``"trunk"`` for every slice. The report's held-out slices are shown in the same windows.
+
+    A sample that holds an ``input`` (a real pair: ``ct_pairs``) is used as it is, cleaned like
+    the target; otherwise the input is simulated from the target (or kept from an earlier
+    simulation, :attr:`deterministic_input`).
     """
 
     recipe_defaults: ClassVar[dict[str, Any]] = {
@@ -50,15 +63,14 @@ class CTTask(Task):
     input_units = output_units = "hu"
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
-                 display_window: str | list[float] = "abdomen"):
-        from i2i.medical.hu import get_window
-
+                 display_window: str | list[float] = "abdomen", region: Region = "auto"):
         if not hu_range[0] < hu_range[1]:
             raise ValueError(f"hu_range must be [low, high] with low < high, got {list(hu_range)}")
         super().__init__(1, 1)
         self.hu_range = (float(hu_range[0]), float(hu_range[1]))
         self.metric_window = get_window(_window_arg(metric_window))
         self.display_window = get_window(_window_arg(display_window))
+        self.region = region
 
     def expected_channels(self) -> dict[str, int]:
         return {"input": 1, "target": 1}
@@ -104,13 +116,9 @@ class CTTask(Task):
     def normalise(self, hu: torch.Tensor) -> torch.Tensor:
         """HU -> network range: ``hu_range`` -> [-1, 1], linearly and without clipping, so bone
         and metal beyond ``hu_range`` keep their values end to end."""
-        from i2i.medical.hu import hu_to_network
-
         return hu_to_network(hu, *self.hu_range, clip=False)
 
     def to_hu(self, y: torch.Tensor) -> torch.Tensor:
-        from i2i.medical.hu import network_to_hu
-
         return network_to_hu(y.float(), *self.hu_range)
 
     # -- pairs ----------------------------------------------------------------------------
@@ -130,18 +138,35 @@ class CTTask(Task):
         return self.simulate(self.clean(hu), PairRandom.for_batch(batch, train), batch)
 
     def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(input, target)``: the input simulated from the target, or the batch's ``input`` when
-        the data path made it already (see :attr:`deterministic_input`)."""
+        """``(input, target)``: the batch's ``input`` when it has one (a real pair, or an input the
+        data path kept, see :attr:`deterministic_input`), cleaned like the target; else the input
+        simulated from the target."""
         made = batch.get("input")
-        x = made if isinstance(made, torch.Tensor) else self.make_input(batch, train)
+        x = self.clean(made) if isinstance(made, torch.Tensor) else self.make_input(batch, train)
         return self.encode_input(x), self.encode_target(self.clean(batch["target"]))
 
     # -- measuring and presentation -----------------------------------------------------------
 
     def task_metrics(self) -> tuple[Metric, ...]:
         """The CT metrics in HU (:func:`i2i.medical.metrics.ct_metric_records`) inside
-        ``metric_window`` and the field of view."""
-        return ct_metric_records(self.metric_window, self._slices_in_hu)
+        ``metric_window`` and the field of view, and those of the clinical windows by region
+        (:func:`i2i.medical.window_metrics.clinical_metric_records`)."""
+        return (*ct_metric_records(self.metric_window, self._slices_in_hu),
+                *clinical_metric_records(self._slices_in_hu, self.regions))
+
+    def regions(self, images: ScoredImages) -> list[str]:
+        """Each slice's body region: ``region`` unless "auto", else what its sample says or its
+        size in mm (:func:`i2i.medical.regions.batch_regions`)."""
+        key = ("ct_regions", self.region)
+        if key not in images.cache:
+            images.cache[key] = batch_regions(images.samples, self.to_hu(images.target), self.region)
+        return images.cache[key]
+
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]:
+        """A head in the brain and the bone window, a trunk in the soft-tissue window
+        (:data:`i2i.medical.regions.VIEW_WINDOWS`), any other slice in ``display_window``."""
+        windows = [get_window(name) for name in VIEW_WINDOWS.get(region, ())] or [self.display_window]
+        return tuple((window_label(w), lambda image, w=w: apply_window(image, w)) for w in windows)
 
     def _slices_in_hu(self, images: ScoredImages) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out_hu, ref_hu = self.to_hu(images.output), self.to_hu(images.target)
@@ -154,8 +179,6 @@ class CTTask(Task):
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """HU -> [0, 1] through ``display_window`` (PNG previews, sample grids)."""
-        from i2i.medical.hu import apply_window
-
         return apply_window(image, self.display_window)
 
 
@@ -178,8 +201,8 @@ class SparseViewTask(CTTask):
 
     def __init__(self, views: int | str | list[int] | list[str] = 60, filter: Filter = "ramp",
                  hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
-                 display_window: str | list[float] = "abdomen"):
-        super().__init__(hu_range, metric_window, display_window)
+                 display_window: str | list[float] = "abdomen", region: Region = "auto"):
+        super().__init__(hu_range, metric_window, display_window, region)
         self.views = parse_views(views, "task.views")
         self.filter = filter
 
@@ -235,8 +258,9 @@ class LowDoseTask(CTTask):
                  electronic_noise: float | list[float] = 0.0, views: int | str | None = None,
                  pixel_size_mm: float | None = None, simulation: Literal["fast", "poisson"] = "fast",
                  filter: Filter = "ramp", hu_range: tuple[float, float] = (-1024.0, 3071.0),
-                 metric_window: str | list[float] = "full", display_window: str | list[float] = "abdomen"):
-        super().__init__(hu_range, metric_window, display_window)
+                 metric_window: str | list[float] = "full", display_window: str | list[float] = "abdomen",
+                 region: Region = "auto"):
+        super().__init__(hu_range, metric_window, display_window, region)
         doses = [parse_fraction(d, "task.dose") for d in (dose if isinstance(dose, list) else [dose])]
         if len(doses) not in (1, 2) or doses[0] > doses[-1]:
             raise ValueError(f"task.dose: a fraction of full dose in (0, 1] or a range [lo, hi], got {dose}")
