@@ -84,10 +84,14 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     for note in [*summary["warnings"], *metric_gaps(summary)]:
         click.secho(f"warning: {note}", fg="yellow", err=True)
     metrics = summary["metrics"]
+    if summary.get("regions"):
+        click.echo("  regions: " + ", ".join(f"{n} {region}" for region, n in summary["regions"].items()))
     for name in sorted(metrics["model"]):
         line = f"  {name:>10}  model {_fmt(metrics['model'][name])}"
         if "input" in metrics and name in metrics["input"]:
             line += f"   input {_fmt(metrics['input'][name])}"
+        if metrics["model"][name].get("not_applicable"):
+            line += f"   (on {metrics['model'][name]['count']} of {summary['images']} images; not applicable to the rest)"
         click.echo(line)
     for who, values in summary.get("distribution", {}).items():
         click.echo(f"  {who}: " + json.dumps(values))

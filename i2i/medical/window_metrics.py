@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import torch
 
-from i2i.medical.hu import Window, get_window
+from i2i.medical.hu import Window, get_window, window_label
 from i2i.medical.metrics import InHU, band_mae, body_mask, psnr, window_ssim
-from i2i.medical.regions import HEAD, TRUNK, UNKNOWN
+from i2i.medical.regions import HEAD, TRUNK
 from i2i.metrics import Metric, ScoredImages
 
 
@@ -67,9 +67,9 @@ def clinical_metric_records(in_hu: InHU, regions: Regions) -> tuple[Metric, ...]
 
     records = []
     for w in CLINICAL_WINDOWS:
-        label = f"W {w.window.width:g} / L {w.window.center:g}"
-        docs = {"psnr": f"PSNR in dB in the {w.window.name} window ({label}) over the body; {w.reads}",
-                "ssim": f"SSIM in the {w.window.name} window ({label}) over the body; {w.reads}",
+        label = window_label(w.window)
+        docs = {"psnr": f"PSNR in dB in the {label} over the body; {w.reads}",
+                "ssim": f"SSIM in the {label} over the body; {w.reads}",
                 "mae_hu": f"mean absolute error in HU where the target is {w.window.lo:g}..{w.window.hi:g} HU inside "
                           f"the body; {w.reads}"}
         for part in ("psnr", "ssim", "mae_hu") if w.detail else ("psnr",):
@@ -112,7 +112,3 @@ def clinical_metrics(pred: torch.Tensor, target: torch.Tensor, regions: Sequence
             values[f"{w.prefix}_{part}"], applies[f"{w.prefix}_{part}"] = out, ok
     return values, applies
 
-
-def unknown_regions(regions: Sequence[str]) -> int:
-    """How many of ``regions`` are unknown (scored in neither the brain nor the soft-tissue window)."""
-    return sum(r == UNKNOWN for r in regions)
