@@ -159,9 +159,8 @@ class ScoredImages:
     """One batch to score: the network input ``x``, a network-range ``output`` and ``target``
     (``N, C, H, W``) of ``task``; the data-unit images (what ``i2i predict`` writes:
     ``task.finalize_output(task.decode_output(...))``, float64) are decoded once, on first use.
-    ``samples`` is the decoded batch they came from (``path``, ``spacing``, ``region``... one
-    entry per image), empty when unknown. ``cache`` lets metrics computed together (a task's)
-    share work."""
+    ``samples``: the decoded batch they came from (``path``, ``spacing``, ``region``...), or
+    empty. ``cache`` lets metrics computed together (a task's) share work."""
 
     def __init__(self, task: TaskSpec, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor,
                  samples: Mapping[str, Any] | None = None):
@@ -190,9 +189,8 @@ class Metric:
     the ``data_range`` it is computed on when fixed (``None``: the task's ``data_range``); and a
     one-line ``doc``. ``on_request`` metrics (FID, KID and LPIPS, which need weights files)
     are computed by ``i2i eval`` alone when asked, not on every image: their record says
-    which way they improve and needs no ``compute``. ``applies(images)`` -> ``(N,)`` bool says
-    which images the metric is meant for (a brain-window metric: heads); on the others its
-    value is "not applicable" (NaN, counted apart from failures); ``None``: every image."""
+    which way they improve and needs no ``compute``. ``applies(images)`` -> ``(N,)`` bool: the
+    images it is meant for (None: all); on the others it is "not applicable", not a failure."""
 
     name: str
     higher_is_better: bool
@@ -297,14 +295,5 @@ class MetricTable:
         return [prefix + name for prefix in prefixes for name in self.names()]
 
     def score(self, images: ScoredImages) -> dict[str, torch.Tensor]:
-        """Every per-image metric of ``images``, each a float64 ``(N,)`` tensor (NaN where the
-        metric does not apply: see :meth:`not_applicable`)."""
-        scores = {name: self.metrics[name].compute(images).double().reshape(-1) for name in self.names()}
-        for name, skip in self.not_applicable(images).items():
-            scores[name] = scores[name].masked_fill(skip.to(scores[name].device), float("nan"))
-        return scores
-
-    def not_applicable(self, images: ScoredImages) -> dict[str, torch.Tensor]:
-        """``(N,)`` bool per metric with an ``applies`` rule: True for the images it is not meant for."""
-        return {name: ~self.metrics[name].applies(images).bool().reshape(-1).cpu() for name in self.names()
-                if self.metrics[name].applies is not None}
+        """Every per-image metric of ``images``, each a float64 ``(N,)`` tensor."""
+        return {name: self.metrics[name].compute(images).double().reshape(-1) for name in self.names()}

@@ -85,10 +85,19 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             outputs["input"] = task.baseline_output(x).float()
         images = {name: ScoredImages(task, x, out, y, raw) for name, out in outputs.items()}
         metrics = {name: table.score(scored) for name, scored in images.items()}
-        skipped = {name: table.not_applicable(scored) for name, scored in images.items()}
+        skipped = {name: not_applicable(table, scored) for name, scored in images.items()}
+        for name, flags in skipped.items():  # not applicable: NaN, whatever compute gave
+            metrics[name].update({k: metrics[name][k].masked_fill(skip.to(metrics[name][k].device), float("nan"))
+                                  for k, skip in flags.items()})
         resampled = 0 if spacing is None else sum(
             target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
         yield ScoredBatch(raw, x, y, outputs, metrics, resampled, skipped)
+
+
+def not_applicable(table: MetricTable, images: ScoredImages) -> dict[str, torch.Tensor]:
+    """``(N,)`` bool per metric of ``table`` with an ``applies`` rule: the images it is not meant for."""
+    return {name: ~table.metrics[name].applies(images).bool().reshape(-1).cpu() for name in table.names()
+            if table.metrics[name].applies is not None}
 
 
 def metric_sums(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, tuple[float, int]]:

@@ -38,16 +38,9 @@ class CTTask(Task):
     inscribed circle (what a parallel-beam scan of that slice can reconstruct). Metrics:
     ``psnr`` inside that circle and ``ssim``, ``ms_ssim`` over the slice, within
     ``metric_window`` (a name such as "full" = [-1000, 1000], "abdomen", or [lo, hi] in HU;
-    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU); and
-    the clinical windows (:mod:`i2i.medical.window_metrics`: ``brain_*`` on heads, ``soft_*``
-    on trunks, ``bone_psnr`` on every slice) by each slice's body ``region``
-    (:mod:`i2i.medical.regions`): ``"auto"`` takes it from the data (a phantom's drawing, a
-    DICOM series' BodyPartExamined and descriptions, else the body's size in mm), ``"head"`` or
-    ``"trunk"`` for every slice. The report's held-out slices are shown in the same windows.
-
-    A sample that holds an ``input`` (a real pair: ``ct_pairs``) is used as it is, cleaned like
-    the target; otherwise the input is simulated from the target (or kept from an earlier
-    simulation, :attr:`deterministic_input`).
+    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU); and the
+    clinical windows by each slice's body ``region`` (:mod:`i2i.medical.window_metrics`), in which
+    the report shows held-out slices too. A sample's own ``input`` (real pairs) is used as it is.
     """
 
     recipe_defaults: ClassVar[dict[str, Any]] = {
@@ -157,10 +150,7 @@ class CTTask(Task):
     def regions(self, images: ScoredImages) -> list[str]:
         """Each slice's body region: ``region`` unless "auto", else what its sample says or its
         size in mm (:func:`i2i.medical.regions.batch_regions`)."""
-        key = ("ct_regions", self.region)
-        if key not in images.cache:
-            images.cache[key] = batch_regions(images.samples, self.to_hu(images.target), self.region)
-        return images.cache[key]
+        return batch_regions(images.samples, self.to_hu(images.target), self.region)
 
     def reading_views(self, region: str | None) -> tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]:
         """A head in the brain and the bone window, a trunk in the soft-tissue window
@@ -197,6 +187,8 @@ class SparseViewTask(CTTask):
             512 px), or a ``[lo, hi]`` range of counts or of fractions drawn per slice
             (augmentation; at evaluation each slice draws from its own seed).
         filter: the FBP filter.
+        region: the body region of every slice ("head", "trunk"), or "auto": each slice's own
+            (:mod:`i2i.medical.regions`); it picks the clinical windows it is scored and shown in.
     """
 
     def __init__(self, views: int | str | list[int] | list[str] = 60, filter: Filter = "ramp",
@@ -252,6 +244,7 @@ class LowDoseTask(CTTask):
             fields, milliseconds a slice) or ``poisson`` (Poisson counts on the slice's own
             projections and an FBP, exact; about 1.4 s a 512-pixel slice on 2 CPU cores).
         filter: the FBP filter.
+        region: as ``ct_sparse_view``'s.
     """
 
     def __init__(self, dose: float | str | list[float] = 0.25, full_dose_I0: Annotated[float, Gt(0)] = FULL_DOSE_I0,
