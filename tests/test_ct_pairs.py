@@ -19,7 +19,8 @@ def noisy(hu: np.ndarray, seed: int = 0, std: float = 20.0) -> np.ndarray:
 
 
 def pair_folder(root, *, input_z: float = 2.5, input_spacing: float = 0.5, input_size: int = 32, patients=("P1",)):
-    """Per patient: a full-dose series 3 (5 slices at 0..10 mm) and a quarter-dose series 4 (4 slices from ``input_z``)."""
+    """Per patient: a full-dose series 3 (5 slices at 0..10 mm) and a quarter-dose series 4 (4
+    slices from ``input_z``)."""
     for k, patient in enumerate(patients):
         hu = head_volume(5, 32)
         study = f"1.2.3.{k + 10}"

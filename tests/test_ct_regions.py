@@ -64,7 +64,7 @@ def test_dicom_tags_name_the_region_per_series(tmp_path):
     write_series(tmp_path / "b", hu, predictor=None, patient_id="B", series_uid="1.2.9.2", description="ABDOMEN")
     ds = get_plugins()["sources"].build("ct", {"root": str(tmp_path), "min_body_fraction": 0.0}).dataset("train")
     found = {ds[i]["path"].split("/")[-2]: ds[i]["region"] for i in range(len(ds))}
-    assert found == {"a": "head", "b": "trunk"}  # "AXIAL HEAD" and "ABDOMEN" descriptions; 16 mm slices alone: too small
+    assert found == {"a": "head", "b": "trunk"}  # "AXIAL HEAD", "ABDOMEN"; by size alone 16 mm slices are heads
 
 
 def test_real_head_without_region_tags_is_a_head_by_its_size():

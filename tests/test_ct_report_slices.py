@@ -25,8 +25,8 @@ TINY = ["--set", "generator.depth=3", "--set", "generator.ngf=4", "--set", "disc
         "--set", "train.val_every=2", "--set", "train.sample_every=2", "--set", "train.checkpoint_every=2",
         "--set", "train.log_every=1"]
 #: Real-data recipes on a synthetic DICOM folder: two heads and two trunks (by their tags), one of each held out.
-ON_SERIES = ["--set", "source.phantom_mix=0", "--set", "data.patch_size=16", "--set", 'data.test_groups=["headA", "trunkA"]',
-             "--set", 'data.val_groups=["headB"]']
+ON_SERIES = ["--set", "source.phantom_mix=0", "--set", "data.patch_size=16",
+             "--set", 'data.test_groups=["headA", "trunkA"]', "--set", 'data.val_groups=["headB"]']
 RECIPES = {"medical_ct": ["--set", "source.phantom_size=48", "--set", "source.phantom_train_count=4",
                           "--set", "source.phantom_val_count=2", "--set", "source.phantom_test_count=8"],
            "medical_ct_real": ON_SERIES, "medical_ldct": ON_SERIES}

@@ -91,7 +91,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
         if "input" in metrics and name in metrics["input"]:
             line += f"   input {_fmt(metrics['input'][name])}"
         if metrics["model"][name].get("not_applicable"):
-            line += f"   (on {metrics['model'][name]['count']} of {summary['images']} images; not applicable to the rest)"
+            count = metrics["model"][name]["count"]
+            line += f"   (on {count} of {summary['images']} images; not applicable to the rest)"
         click.echo(line)
     for who, values in summary.get("distribution", {}).items():
         click.echo(f"  {who}: " + json.dumps(values))

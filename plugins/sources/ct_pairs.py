@@ -72,7 +72,8 @@ class CTPairDataset(Dataset):
             given = onto_grid(given, *pair.regrid)
         tagged = pair.target.volume.region if pair.target.volume is not None else None
         return {"input": torch.from_numpy(square(given))[None], "target": torch.from_numpy(square(target))[None],
-                "path": f"{pair.target.path}#{pair.target.index}", "input_path": f"{pair.input.path}#{pair.input.index}",
+                "path": f"{pair.target.path}#{pair.target.index}",
+                "input_path": f"{pair.input.path}#{pair.input.index}",
                 "spacing": torch.tensor(pair.target.spacing, dtype=torch.float32), "noiseless": torch.tensor(False),
                 "region": tagged or region_of_slice(target, pair.target.spacing)}
 
