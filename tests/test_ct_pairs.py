@@ -140,7 +140,9 @@ def test_eval_pair_options_need_each_other_and_data(tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_on_series_that_do_not_overlap_says_so_without_a_traceback(tmp_path, tiny_ct_run):
-    root = pair_folder(tmp_path / "pairs", input_z=50.0)
+@pytest.mark.parametrize("bad, says", [({"input_z": 50.0}, "do not overlap in position"),
+                                       ({"input_spacing": 0.6}, "do not lie on one pixel grid")])
+def test_eval_on_bad_pairs_says_why_without_a_traceback(tmp_path, tiny_ct_run, bad, says):
+    root = pair_folder(tmp_path / "pairs", **bad)
     code, out = invoke_cli("eval", tiny_ct_run, "--data", root, "--input-series", "4", "--target-series", "3")
-    assert code == 1 and "do not overlap in position" in out and "Traceback" not in out
+    assert code == 1 and says in out and "Traceback" not in out

@@ -107,3 +107,16 @@ def test_eval_json_counts_not_applicable_apart_and_gaps_warn_only_about_failures
     gaps = metric_gaps(summary)
     assert gaps == ["soft_psnr of the model is n/a for 1 of 4 image(s): its values are NaN or infinite (check the "
                     "checkpoint's weights and the data)"]
+
+
+def test_the_report_says_on_how_many_images_and_hides_metrics_meant_for_none():
+    from i2i.report.page import _eval_table
+
+    evaluation = {"images": 4, "split": "test", "regions": {"head": 2, "trunk": 2},
+                  "metrics": {"model": {"brain_psnr": _stats([20.0, None, 22.0, None]),
+                                        "lung_psnr": _stats([None] * 4), "psnr": _stats([1.0, 2.0, 3.0, 4.0])}},
+                  "definitions": {"brain_psnr": "PSNR in dB in the brain window (W 80 / L 40)"}}
+    page = _eval_table(evaluation)
+    assert "brain_psnr <span class=\"meta\">on 2 of 4 images (not applicable to 2)</span>" in page
+    assert "lung_psnr" not in page and "4 image(s) (2 head, 2 trunk)" in page
+    assert "<li>brain_psnr: PSNR in dB in the brain window (W 80 / L 40)</li>" in page

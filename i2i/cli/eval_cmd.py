@@ -87,6 +87,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     if summary.get("regions"):
         click.echo("  regions: " + ", ".join(f"{n} {region}" for region, n in summary["regions"].items()))
     for name in sorted(metrics["model"]):
+        if metrics["model"][name].get("not_applicable") == summary["images"]:
+            continue  # meant for none of these images
         line = f"  {name:>10}  model {_fmt(metrics['model'][name])}"
         if "input" in metrics and name in metrics["input"]:
             line += f"   input {_fmt(metrics['input'][name])}"

@@ -164,6 +164,8 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
     for name in sorted(model):
         m, b = model[name], baseline.get(name)
         skipped = m.get("not_applicable")
+        if skipped and skipped == evaluation.get("images"):
+            continue  # meant for none of these images (a brain window on trunks only)
         note = f"on {m.get('count')} of {evaluation.get('images')} images (not applicable to {skipped})" \
             if skipped else ""
         rows.append((name, m.get("mean"), m.get("std"), b.get("mean") if b else None, b.get("std") if b else None,
