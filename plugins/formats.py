@@ -1,5 +1,8 @@
 """Built-in file formats of ``i2i predict``: the image formats (PNG, JPEG, TIFF, BMP, WebP,
-NPY) and the medical ones (DICOM, NIfTI), through the same hook as anybody's."""
+NPY) and the medical ones (DICOM, NIfTI), through the same hook as anybody's.
+
+The format modules are imported when the hook runs, not when the plugin loads: every command
+loads the plugins, and these modules bring in torch, pydicom and nibabel (seconds)."""
 
 from i2i import hookimpl
 

@@ -131,3 +131,15 @@ def test_ddp_stop_at_a_checkpoint_step_ends_every_rank(tiny_recipe, tmp_path):
     assert result.returncode == 130, result.stderr[-3000:]
     assert [s for s, _ in list_checkpoints(out / "checkpoints")][-1] == 4
     assert f"continue with: i2i run --resume {out}" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_run_saved_by_two_processes_resumes_with_one(tiny_recipe, tmp_path):
+    # issue 19: a resume with fewer devices than at save time failed (IndexError in the RNG restore)
+    out = tmp_path / "ddp"
+    assert ddp_run(tmp_path, tiny_recipe, out, "train.steps=4").returncode == 0
+    result = subprocess.run([sys.executable, "-m", "i2i", "run", "--resume", str(out), "--quiet",
+                             "--set", "train.steps=6"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "was saved by 2 process(es) and resumes with 1" in result.stderr
+    assert read_trainer_state(list_checkpoints(out / "checkpoints")[-1][1])["step"] == 6

@@ -51,3 +51,14 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def restore_rngs(state: dict[str, Any], rank: int, device: torch.device) -> None:
+    """Every generator as a checkpoint's trainer ``state`` left it, this ``rank``'s own CPU and
+    CUDA streams included; a rank the checkpoint did not have (a resume with more processes)
+    keeps its fresh seed."""
+    set_rng_state(state["rng"])
+    if rank < len(state["rank_rngs"]["cpu"]):
+        torch.set_rng_state(state["rank_rngs"]["cpu"][rank])
+        if device.type == "cuda" and rank < len(state["rank_rngs"].get("cuda", [])):
+            torch.cuda.set_rng_state(state["rank_rngs"]["cuda"][rank], device)

@@ -14,6 +14,7 @@ position) is in the checkpoint, so ``--resume`` continues exactly.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from i2i.engine.loss_log import LossLog, log_row
 from i2i.engine.lr import apply_lr, resume_note
 from i2i.engine.parts import TrainingParts, uses_channels_last
 from i2i.engine.progress import ProgressDisplay
-from i2i.engine.rng import seed_everything, set_rng_state
+from i2i.engine.rng import restore_rngs, seed_everything
 from i2i.engine.run_state import RunState
 from i2i.engine.samples import write_samples
 from i2i.engine.signals import StopRequest
@@ -42,6 +43,7 @@ from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 from i2i.resources import check_num_threads
 from i2i.runs.rundir import MetricsLog, write_best
+from i2i.taskspec import TaskSpec
 
 __all__ = ["NonFiniteLossError", "Trainer"]
 
@@ -102,7 +104,7 @@ class Trainer:
         return self.state.last_validation
 
     @property
-    def task(self):
+    def task(self) -> TaskSpec:
         return self.parts.task
 
     @property
@@ -143,22 +145,16 @@ class Trainer:
         return status
 
     def _loop(self, display: ProgressDisplay) -> str:
-        train, parts = self.recipe.train, self.parts
-        parts.generator.train()
-        if parts.discriminator is not None:
-            parts.discriminator.train()
+        train = self.recipe.train
+        self.parts.generator.train()
+        if self.parts.discriminator is not None:
+            self.parts.discriminator.train()
         losses = LossLog()
         last_time, last_step = time.perf_counter(), self.step
         data = self.data.batches(self.step)
         val_every = train.val_every or (train.checkpoint_every if self.validator is not None else None)
         while self.step < self.total_steps:
-            batches = [self.data.prepare(next(data), train=True) for _ in range(train.accumulate)]
-            factor = parts.schedule.factor(self.step)
-            lr_g = apply_lr(parts.opt_g, self.recipe.optim.lr_g, factor)
-            lr_d = apply_lr(parts.opt_d, self.recipe.optim.lr_d, factor) if parts.opt_d else None
-            losses.add(parts.gan_step(batches))
-            self.state.step += 1
-            self._update_ema()
+            lr_g, lr_d = self._optimisation_step(data, losses)
             end = self.step == self.total_steps
             due_log = self.step % train.log_every == 0 or end
             due_checkpoint = self.step % train.checkpoint_every == 0 or end
@@ -197,6 +193,18 @@ class Trainer:
                     self.save_checkpoint()
                 return "interrupted"
         return "completed"
+
+    def _optimisation_step(self, data: Iterator[dict[str, Any]], losses: LossLog) -> tuple[float, float | None]:
+        """Batches -> learning rates -> D and G steps -> EMA; returns the learning rates used."""
+        parts = self.parts
+        batches = [self.data.prepare(next(data), train=True) for _ in range(self.recipe.train.accumulate)]
+        factor = parts.schedule.factor(self.step)
+        lr_g = apply_lr(parts.opt_g, self.recipe.optim.lr_g, factor)
+        lr_d = apply_lr(parts.opt_d, self.recipe.optim.lr_d, factor) if parts.opt_d else None
+        losses.add(parts.gan_step(batches))
+        self.state.step += 1
+        self._update_ema()
+        return lr_g, lr_d
 
     # -- validation: applied in one place ------------------------------------------------------
 
@@ -277,20 +285,10 @@ class Trainer:
                                 self.total_steps, self.step)
         if note_line and self.dist.is_main:
             note(note_line)
-        self._restore_rngs(state, folder)
+        if int(state.get("world_size", 1)) != self.dist.world_size and self.dist.is_main:
+            note(f"{folder} was saved by {state.get('world_size', 1)} process(es) and resumes with "
+                 f"{self.dist.world_size}: the data are sharded anew and the random streams of ranks it did not "
+                 "have start fresh, so the run continues, but not bit for bit as an uninterrupted one")
+        restore_rngs(state, self.rank, self.device)
         if self.dist.is_main:
             self.metrics.truncate_after(self.step)
-
-    def _restore_rngs(self, state: dict[str, Any], folder: Path) -> None:
-        """Every generator as the checkpoint left it; a rank the checkpoint did not have (a
-        resume with more processes) keeps its fresh seed, and says so once."""
-        set_rng_state(state["rng"])
-        saved = int(state.get("world_size", 1))
-        if saved != self.dist.world_size and self.dist.is_main:
-            note(f"{folder} was saved by {saved} process(es) and resumes with {self.dist.world_size}: the data are "
-                 "sharded anew and the random streams of ranks it did not have start fresh, so the run continues "
-                 "but not bit for bit as an uninterrupted one")
-        if self.rank < len(state["rank_rngs"]["cpu"]):
-            torch.set_rng_state(state["rank_rngs"]["cpu"][self.rank])
-            if self.device.type == "cuda" and self.rank < len(state["rank_rngs"].get("cuda", [])):
-                torch.cuda.set_rng_state(state["rank_rngs"]["cuda"][self.rank], self.device)

@@ -22,6 +22,9 @@ order, no reorientation. The output is a float32 NIfTI with the input's affine a
 Unusable inputs (not DICOM, no pixel data, undecodable, a NIfTI that is not one 3-D volume)
 and outputs that cannot be made (a DICOM output of a non-DICOM input, a NIfTI output of a
 non-NIfTI input, more than one output channel) are usage errors naming the file.
+
+The DICOM and NIfTI readers are imported inside the functions that use them: the format
+table builds every format at start-up, and pydicom and nibabel take seconds to import.
 """
 
 from __future__ import annotations
