@@ -54,7 +54,7 @@ def test_the_low_dose_recipe_trains_on_scans_and_phantoms_with_named_held_out_vo
     from tests.conftest import train_in_process
 
     for name in ("head", "abdomen", "other"):
-        write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None)
+        write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None, patient_id=name)  # one patient each
     run = tmp_path / "run"
     trainer = train_in_process("recipes/medical_ldct.toml", run, f'source.root="{tmp_path / "scans"}"',
                                "source.phantom_mix=4", "source.phantom_size=64", "data.patch_size=32",
