@@ -16,9 +16,10 @@ PSNR and SSIM clip both images to the window first (:func:`i2i.medical.metrics.p
 is :func:`~i2i.medical.metrics.band_mae`, the one brain-window MAE, over the pixels whose
 target lies in the window's range. The brain window is scored on the brain (its band) alone,
 as ``benchmarks/ct_clinical.py`` scores it: in a head, skull and scalp clip to the window's
-ends in both images and would only dilute the error. The body is :func:`~i2i.medical.metrics.body_mask` of the target
-(above -500 HU, air inside it filled) within the pixels the task counts (the field of view).
-A slice without such pixels (no brain-range tissue) is not applicable either.
+ends in both images and would only dilute the error. The body is
+:func:`~i2i.medical.metrics.body_mask` of the target (above -500 HU, air inside it filled)
+within the pixels the task counts (the field of view). A slice without the pixels a metric
+counts (a head slice without brain-range tissue) is not applicable either.
 """
 
 from __future__ import annotations
