@@ -1,10 +1,12 @@
 """CT physics on the CPU: slices per second of the sparse-view and low-dose simulations at
-128, 256 and 512 pixels, and how strong the streaks of a view count are (PSNR of the FBP
-against the clean slice in [-1000, 1000] HU inside the field of view) on the built-in
-phantoms and on real scans, to choose view counts that give equal streak strength at
-another resolution.
+128, 256 and 512 pixels; the cost per slice of the clinical settings at 512 x 512 (1/8
+sampling, quarter dose) uncached and cached; how strong the streaks of a view count are (PSNR
+of the FBP against the clean slice in [-1000, 1000] HU inside the field of view) on phantoms
+and real scans; and, with ``--calibrate``, the noise calibration of the full dose
+(:mod:`i2i.medical.noise`) on the real scans, and the fast noise against the Poisson noise.
 
-    python -m benchmarks.ct_physics                  # speeds + streak strength (real data when present)
+    python -m benchmarks.ct_physics                  # speeds + clinical settings + streak strength
+    python -m benchmarks.ct_physics --calibrate      # + the dose calibration (real data)
     python -m benchmarks.ct_physics --quick          # smoke test: tiny sizes, seconds
 """
 
@@ -39,6 +41,85 @@ def fbp_psnr(hu: torch.Tensor, views: int) -> float:
     return float(M.psnr(fbp, clean, "full", mask=fov).mean())
 
 
+def clinical_settings(size: int, repeats: int) -> dict[str, float]:
+    """Seconds per slice at ``size`` px of 1/8 sampling and quarter dose: as the physics ran before
+    (no kept grids; Poisson counts and FBP), with the projector's kept grids, with the input kept
+    per sample (:class:`i2i.data.input_cache.InputCache`, a hit), and the fast quarter-dose noise."""
+    import i2i.medical.projector as projector
+    from i2i.data.input_cache import InputCache
+    from i2i.medical.noise import FULL_DOSE_I0, fast_noise, inserted_photons, poisson_noise
+    from i2i.medical.phantom import phantoms
+    from i2i.medical.physics import sparse_view
+    from i2i.medical.sampling import full_view_count, views_for
+    from fractions import Fraction
+
+    hu = phantoms(range(1), size, seed=3)
+    views, full = views_for(Fraction(1, 8), size), full_view_count(size)
+    args = (inserted_photons(torch.tensor([0.25]), FULL_DOSE_I0, torch.tensor([False])), torch.zeros(1), full,
+            torch.tensor([250.0 / size]))
+    budget = projector.GRID_CACHE_BYTES
+
+    def per_slice(fn) -> float:
+        return 1.0 / slices_per_second(lambda h: fn(), hu, repeats)
+
+    try:
+        projector.GRID_CACHE_BYTES = 0
+        projector._grid_cache.clear()
+        plain = per_slice(lambda: sparse_view(hu, views))
+        poisson = per_slice(lambda: poisson_noise(hu, *args))
+    finally:
+        projector.GRID_CACHE_BYTES = budget
+    grids = per_slice(lambda: sparse_view(hu, views))
+    cache = InputCache()
+    batch = {"target": hu, "path": ["slice"]}
+    cache.fill(batch, lambda b: sparse_view(b["target"], views))
+    kept = per_slice(lambda: cache.fill(batch, lambda b: sparse_view(b["target"], views)))
+    fast = per_slice(lambda: fast_noise(hu, *args))
+    return {f"1/8 sampling ({views} views)": {"as before": plain, "projector grids kept": grids,
+                                               "input kept per slice (InputCache hit)": kept},
+            f"quarter dose ({full} views)": {"as before: Poisson counts + FBP": poisson, "fast noise": fast}}
+
+
+def calibration(root: Path, names: list[str]) -> list[list[str]]:
+    """Per real volume: its own noise, the simulated full-dose noise at ``FULL_DOSE_I0`` (fast),
+    the count that would match, and the fast noise against the Poisson noise on one slice."""
+    import torch.nn.functional as F
+
+    from i2i.medical import metrics as M
+    from i2i.medical.noise import FULL_DOSE_I0, fast_noise, poisson_noise
+    from i2i.medical.physics import mask_outside_circle
+    from i2i.medical.sampling import full_view_count
+    from i2i.plugins import get_plugins
+
+    def block_std(image: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+        mean = F.avg_pool2d(image.double(), M.UNIFORM_BLOCK)
+        return (F.avg_pool2d(image.double() ** 2, M.UNIFORM_BLOCK) - mean ** 2).clamp_min(0).sqrt()[regions]
+
+    rows = []
+    for name in names:
+        if not (root / name).exists():
+            continue
+        dataset = get_plugins()["sources"].build("ct", {}, root=str(root / name)).dataset("train")
+        own, sim, check = [], [], []
+        for k, i in enumerate((len(dataset) // 3, len(dataset) // 2, 2 * len(dataset) // 3)):
+            sample = dataset[i]
+            hu = mask_outside_circle(sample["target"][None].clamp_min(-1000.0))
+            regions = M.uniform_regions(hu)
+            args = (torch.tensor([FULL_DOSE_I0]), torch.zeros(1), full_view_count(hu.shape[-1]),
+                    sample["spacing"].mean().reshape(1))
+            noise = fast_noise(hu, *args, generator=torch.Generator().manual_seed(i))
+            own.append(block_std(hu, regions).median())
+            sim.append(block_std(noise, regions).median())
+            if k == 0:
+                body = M.body_mask(hu)
+                exact = poisson_noise(hu, *args, generator=torch.Generator().manual_seed(i))
+                check.append(float(noise[body].std() / exact[body].std()))
+        own_hu, sim_hu = float(torch.stack(own).mean()), float(torch.stack(sim).mean())
+        rows.append([name, f"{dataset.spacing_of(0)[0]:.2f}", f"{own_hu:.1f}", f"{sim_hu:.1f}",
+                     f"{FULL_DOSE_I0 * (sim_hu / own_hu) ** 2:.2g}", f"{check[0]:.3f}"])
+    return rows
+
+
 def real_slices(root: Path, per_volume: int, size: int | None) -> dict[str, torch.Tensor]:
     """A few evenly spread slices of each real volume under ``root`` (HU, square), by volume."""
     from i2i.plugins import get_plugins
@@ -61,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ct"))
+    parser.add_argument("--calibrate", action="store_true", help="the full-dose noise calibration on real scans")
     args = parser.parse_args(argv)
     from i2i.medical.phantom import phantoms
     from i2i.medical.physics import low_dose, sparse_view
@@ -78,6 +160,21 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\nCT physics, slices/s on {torch.get_num_threads()} CPU thread(s) (batch of 4)")
     print(table(speed_rows, ["slice", *cases]))
 
+    clinical_size = 64 if args.quick else 512
+    settings = clinical_settings(clinical_size, repeats)
+    results["clinical"] = settings
+    print(f"\nClinical settings at {clinical_size} x {clinical_size}, milliseconds per slice (batch of 1)")
+    print(table([[group, way, f"{1000 * seconds:.1f}", f"{next(iter(ways.values())) / seconds:.1f}x"]
+                 for group, ways in settings.items() for way, seconds in ways.items()],
+                ["physics", "how", "ms / slice", "speed-up"]))
+    if args.calibrate and args.data.is_dir():
+        names = ["pancreas/dicom_series", "head_cptac_gbm/dicom_series", "totalsegmentator/dicom_series",
+                 "head_gantry_tilt/dicom_series", "abdomen_pelvis_acrin/dicom_series"]
+        rows = calibration(args.data, names)
+        results["calibration"] = rows
+        print("\nFull-dose noise calibration: median std (HU) of uniform 8 x 8 soft-tissue blocks, own vs simulated "
+              "at FULL_DOSE_I0 (fast noise), the count matching the own noise, fast / Poisson body noise std")
+        print(table(rows, ["volume", "pixel mm", "own noise", "simulated", "matching I0", "fast / Poisson"]))
     views = (4, 8) if args.quick else (8, 16, 24, 32, 48, 64, 96)
     sets = {f"phantoms ({s} px)": phantoms(range(16 if not args.quick else 2), s, seed=2) for s in sizes[:2]}
     if args.data.is_dir() and not args.quick:

@@ -178,10 +178,13 @@ class ScoredImages:
     """One batch to score: the network input ``x``, a network-range ``output`` and ``target``
     (``N, C, H, W``) of ``task``; the data-unit images (what ``i2i predict`` writes:
     ``task.finalize_output(task.decode_output(...))``, float64) are decoded once, on first use.
-    ``cache`` lets metrics computed together (a task's) share work."""
+    ``samples``: the decoded batch they came from (``path``, ``spacing``, ``region``...), or
+    empty. ``cache`` lets metrics computed together (a task's) share work."""
 
-    def __init__(self, task: TaskSpec, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor):
+    def __init__(self, task: TaskSpec, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor,
+                 samples: Mapping[str, Any] | None = None):
         self.task, self.x, self.output, self.target = task, x, output, target
+        self.samples: Mapping[str, Any] = samples or {}
         self.cache: dict[Any, Any] = {}
 
     @cached_property
@@ -205,7 +208,8 @@ class Metric:
     the ``data_range`` it is computed on when fixed (``None``: the task's ``data_range``); and a
     one-line ``doc``. ``on_request`` metrics (FID, KID and LPIPS, which need weights files)
     are computed by ``i2i eval`` alone when asked, not on every image: their record says
-    which way they improve and needs no ``compute``."""
+    which way they improve and needs no ``compute``. ``applies(images)`` -> ``(N,)`` bool: the
+    images it is meant for (None: all); on the others it is "not applicable", not a failure."""
 
     name: str
     higher_is_better: bool
@@ -213,6 +217,7 @@ class Metric:
     data_range: float | None = None
     doc: str = ""
     on_request: bool = False
+    applies: Callable[[ScoredImages], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():

@@ -21,7 +21,7 @@ image (seeded by the run seed and the image's index) at evaluation time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -63,6 +63,10 @@ class Task:
     output_units: str = "image"
     #: Whether ``encode_input`` / ``decode_output`` are per-pixel maps (tiling allowed).
     pixelwise_io: bool = True
+    #: Whether :meth:`make_input` gives a sample the same input every time (no random draw, e.g.
+    #: a sparse-view FBP at a fixed view count): the data path then computes it once per sample
+    #: and passes it back as the batch's ``input`` (:mod:`i2i.data.input_cache`).
+    deterministic_input: bool = False
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3):
         if in_channels < 1 or out_channels < 1:
@@ -124,6 +128,11 @@ class Task:
         self.check_channels(y, self.out_channels, "target", "task.out_channels", batch)
         return self.encode_input(x), self.encode_target(y)
 
+    def make_input(self, batch: Mapping[str, Any], train: bool) -> torch.Tensor:
+        """The input in data units of a batch of raw samples (before ``make_pair``): the
+        sample's own ``input`` here; tasks that make inputs from targets override it."""
+        return batch["input"]
+
     def augment_input(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
         """Kornia intensity augmentations of a [-1, 1] input, applied in [0, 1]."""
         return ops(((x + 1.0) / 2.0).clamp(0, 1)) * 2.0 - 1.0
@@ -143,6 +152,27 @@ class Task:
         """Previews of the decoded input, output and target, 1 or 3 channels."""
         shown = (self.decode_input(x), self.decode_output(x, output), self.decode_output(x, target))
         return tuple(_displayable(self.preview(image)) for image in shown)
+
+    def regions(self, images: ScoredImages) -> list[str] | None:
+        """The kind of each image of a scored batch where the task knows one (CT: the body
+        region, ``head`` or ``trunk``, from ``images.samples`` or the recipe), else ``None``:
+        ``eval.csv``'s ``region`` column, the images a region's metrics apply to, and the
+        held-out images the report shows per region."""
+        return None
+
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]:
+        """How a reader looks at a held-out image of ``region`` (see :meth:`regions`), for the
+        report: ``(label, show)`` pairs, ``show`` mapping an image in data units to [0, 1] (CT:
+        a head in the brain and the bone window, ``"brain window (W 80 / L 40)"``). Empty (the
+        default): the final evaluation writes no held-out images."""
+        return ()
+
+    def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any] | None:
+        """What the model takes its input to be, for ``eval.json`` and ``i2i predict``: a dict with
+        at least ``description`` (one line), given for slices of ``sizes`` pixels where it
+        depends on the size (CT: views at 1/8 sampling); ``None`` when the input is simply what
+        the files hold."""
+        return None
 
     # -- measuring -------------------------------------------------------------------------------
 

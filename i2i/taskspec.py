@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import torch
 
@@ -84,6 +84,12 @@ class PairMaking(Protocol):
         """A batch of samples in data units -> the network's ``(input, target)``. Random choices
         come from :class:`i2i.data.pair_random.PairRandom` (per image when evaluating)."""
 
+    #: Whether :meth:`make_input` is a pure function of the sample (the data path may cache it).
+    deterministic_input: bool
+
+    def make_input(self, batch: Mapping[str, Any], train: bool) -> torch.Tensor:
+        """The input (data units) of raw samples: the sample's own, or made from the target."""
+
     def augment_input(self, x: torch.Tensor, ops: Any) -> torch.Tensor:
         """Photometric augmentation (kornia ops on [0, 1] images) of a network input."""
 
@@ -97,6 +103,13 @@ class Presentation(Protocol):
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """An output in data units -> [0, 1] for 8/16-bit image files (CT: a display window)."""
+
+    def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any] | None:
+        """What the model takes its input to be (``description``: one line), or ``None``."""
+
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Any], ...]:
+        """How a reader looks at a held-out image of ``region``: ``(label, show)`` pairs, ``show``
+        mapping data units to [0, 1]; empty: the report shows no held-out images."""
 
     def display(self, x: torch.Tensor, output: torch.Tensor,
                 target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -117,6 +130,9 @@ class Measuring(Protocol):
 
     def baseline_output(self, x: torch.Tensor) -> torch.Tensor:
         """The network input as an output (network range), for the identity baseline."""
+
+    def regions(self, images: Any) -> list[str] | None:
+        """The kind of each image of a scored batch (CT: ``head`` or ``trunk``), or ``None``."""
 
 
 @runtime_checkable

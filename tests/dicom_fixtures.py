@@ -104,10 +104,10 @@ def head_volume(slices: int = 3, size: int = 64) -> np.ndarray:
 
 
 def write_series(folder: Path, hu: np.ndarray, *, names: list[str] | None = None, predictor: int | None = 1,
-                 **header) -> list[Path]:
+                 first_z: float = 0.0, step: float = 2.5, **header) -> list[Path]:
     """``hu`` ``(D, H, W)`` as a CT series in ``folder`` (stored = HU + 1024, intercept -1024),
     JPEG lossless with ``predictor`` (None: uncompressed), file names ``names`` (default
-    ``IM0001``..., no suffix). Returns the paths."""
+    ``IM0001``..., no suffix), slice ``k`` at ``first_z + step * k`` mm. Returns the paths."""
     from pydicom.uid import generate_uid
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def write_series(folder: Path, hu: np.ndarray, *, names: list[str] | None = None
     names = names or [f"IM{k + 1:04d}" for k in range(len(hu))]
     paths = []
     for k, (image, name) in enumerate(zip(hu, names)):
-        ds = ct_dataset(np.rint(image + 1024).astype(np.uint16), 2.5 * k, k + 1, series_uid, **header)
+        ds = ct_dataset(np.rint(image + 1024).astype(np.uint16), first_z + step * k, k + 1, series_uid, **header)
         if predictor is not None:
             compress_jpeg_lossless(ds, predictor)
         ds.save_as(folder / name, enforce_file_format=True)

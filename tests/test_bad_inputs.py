@@ -63,7 +63,8 @@ CASES = [
     (f"run {CT} --out {{tmp}}/threads --set train.num_threads=100000", 2,
      "train.num_threads: 100000 threads for"),
     # 12. i2i run recipes/medical_ct.toml --set 'task.views=[10, 2]'   (a raw TypeError text)
-    (f"recipe check {CT} --set task.views=[10,2]", 2, "views must be a count >= 2 or a range [lo, hi], got [10, 2]"),
+    (f"recipe check {CT} --set task.views=[10,2]", 2,
+     "task.views: a range is [lo, hi] of two counts or two fractions with lo <= hi, got [10, 2]"),
     # 12. i2i run recipes/medical_ct.toml --out ''   (silently the default)
     (f"run {CT} --out ''", 2, "--out: empty"),
     # 12. i2i run --resume RUN --out OTHER   (--out was ignored)

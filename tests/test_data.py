@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from i2i.data import DataError, read_image, write_image
+from i2i.errors import UsageError
 from i2i.data.dataset import CheckedDataset
 from i2i.data.sampler import EpochBatchSampler
 from i2i.data.splits import holdout_split, split_datasets
@@ -151,6 +152,26 @@ def test_group_split_never_leaks_a_patient(tmp_path):
     assert sum(len(ds) for ds in splits.values()) == 246 and len(patients["val"]) >= 2
     again = split_datasets(src, r.data, seed=0)
     assert again["val"].indices == splits["val"].indices  # deterministic
+
+
+def test_named_groups_are_held_out_whatever_the_seed(tmp_path):
+    root = data_path("mr_ct_brain")
+    base = (f'[data]\nsource = "paired_folders"\nroot = "{root}"\ninput_dir = "t1"\ntarget_dir = "ct"\n'
+            'group_pattern = "^(Patient_[0-9]+)/"\n[task]\nin_channels = 1\nout_channels = 1\n[train]\nsteps = 1\n')
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(base.replace(
+        'group_pattern', 'test_groups = ["Patient_01", "Patient_1[01]"]\nval_groups = ["Patient_05"]\ngroup_pattern'))
+    r = load_recipe(recipe)
+    src = get_plugins()["sources"].build("paired_folders", {**r.source.options, "root": str(root)})
+    for seed in (0, 7):
+        splits = split_datasets(src, r.data, seed=seed)
+        patients = {name: {p.split("/")[0] for p in ds.relative_paths} for name, ds in splits.items()}
+        assert patients["test"] == {"Patient_01", "Patient_10", "Patient_11"} and patients["val"] == {"Patient_05"}
+        assert not patients["train"] & (patients["test"] | patients["val"])
+    recipe.write_text(base.replace('group_pattern', 'test_groups = ["Patient_99"]\ngroup_pattern'))
+    with pytest.raises(UsageError, match=r"data.test_groups: 'Patient_99' matches none of the groups left to hold "
+                                         r"out: Patient_01, Patient_02"):
+        split_datasets(src, load_recipe(recipe).data, seed=0)
 
 
 def test_holdout_split_is_deterministic_and_disjoint():

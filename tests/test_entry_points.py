@@ -6,7 +6,6 @@ takes its inputs to be, ``--from-clean`` makes them as eval does, and resampling
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest

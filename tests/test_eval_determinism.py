@@ -25,7 +25,7 @@ TASKS = {
     "restoration": ('task.name="restoration"', 'task.degradations=["noise", "blur", "jpeg", "downsample"]', *IMAGES),
     "inpainting": ('task.name="inpainting"', 'task.mask="mixed"', *IMAGES),
     "colorization": ('task.name="colorization"', *IMAGES),
-    "ct_low_dose": ('task.name="ct_low_dose"', "task.I0=[2e4, 2e5]", "task.electronic_noise=[0.0, 5.0]",
+    "ct_low_dose": ('task.name="ct_low_dose"', "task.dose=[0.05, 0.5]", "task.electronic_noise=[0.0, 5.0]",
                     'source.name="ct"', "source.phantom_size=32", "source.phantom_train_count=4",
                     "source.phantom_val_count=7", "source.phantom_test_count=2", "data.val_fraction=0.0"),
 }

@@ -136,3 +136,15 @@ def test_perceptual_matches_vgg_features_by_hand(tmp_path):
     gray = torch.rand(1, 1, 32, 32)
     assert torch.allclose(l(gray, gray), torch.zeros(()), atol=1e-7)
     assert math.isfinite(l(gray, x[:, :1]).item())
+
+
+def test_clipped_l1_counts_errors_inside_its_window_only():
+    from i2i.plugins import get_plugins
+
+    loss = get_plugins()["losses"].build("clipped_l1", {"low": -0.5, "high": 0.0})
+    target = torch.tensor([[[[-0.25, 0.5, -0.9]]]])
+    output = torch.tensor([[[[-0.20, 0.9, -0.8]]]])
+    # inside: |0.05| scaled by 2 / 0.5; above and below the window: clipped alike, no error
+    assert float(loss(output, target)) == pytest.approx(0.05 * 4 / 3)
+    with pytest.raises(ValueError, match="high must be > low"):
+        get_plugins()["losses"].build("clipped_l1", {"low": 0.0, "high": 0.0})

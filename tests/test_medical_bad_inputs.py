@@ -6,7 +6,6 @@ output must hold). The red-team items of issue 21 are marked (21.N)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 

@@ -9,7 +9,8 @@ from i2i.medical.hu import WINDOWS, Window, apply_window, get_window, hu_to_netw
 
 
 def test_named_windows():
-    expected = {"abdomen": (50, 400), "lung": (-600, 1500), "brain": (40, 80), "bone": (400, 1800),
+    expected = {"abdomen": (50, 400), "lung": (-600, 1500), "brain": (40, 80), "bone": (500, 2000),
+                "soft_tissue": (40, 400),
                 "mediastinum": (50, 350), "liver": (60, 160)}
     for name, (center, width) in expected.items():
         assert (WINDOWS[name].center, WINDOWS[name].width) == (center, width)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from i2i.cli.options import loaded_plugins, series_option, series_override
+from i2i.cli.options import loaded_plugins, pair_series_options, pairs_override, series_option, series_override
 
 
 @click.command("eval")
@@ -44,12 +44,13 @@ from i2i.cli.options import loaded_plugins, series_option, series_override
               help="torchvision backbone weights for LPIPS (alexnet-*.pth for --lpips-net alex).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex", show_default=True)
 @series_option
+@pair_series_options
 @click.option("--quiet", is_flag=True, help="Print only the output paths.")
 def eval_command(checkpoint: str, data_root: str | None, split: str | None, frame: str | None,
                  split_from: str | None, out_file: str | None, batch_size: int,
                  max_images: int | None, device: str, precision: str, native: bool, no_ema: bool, train_mode: bool,
                  inception: str | None, lpips: str | None, lpips_net: str, series: tuple[str, ...],
-                 quiet: bool) -> None:
+                 input_series: str | None, target_series: str | None, quiet: bool) -> None:
     """Measure the generator of CHECKPOINT on held-out pairs, and the input itself as the
     identity baseline (where input and target share a space).
 
@@ -57,6 +58,9 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     Pairs are built exactly as in training (same source, splits and task); each image is
     scored on its full frame at the training scale, inputs the task makes are drawn per
     image (the numbers do not depend on --batch-size), and eval.json records the protocol.
+    With --input-series and --target-series, --data holds real pairs (a low-dose and a
+    full-dose series of each patient, say), paired slice by slice by position: the inputs
+    are the scanner's, nothing is simulated.
     Metrics per image: mae (L1), psnr, ssim, ms_ssim and the task's own; with --inception
     FID and KID, with --lpips LPIPS (local weights only: nothing is downloaded).
     Writes a JSON summary (mean, std, min, max per metric) and a per-image CSV.
@@ -72,7 +76,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
         raise UsageError("--data and --split-from both name the data to score; give one")
     torch_device = pick_device(device)
     check_precision(precision, torch_device)
-    overrides = {**({"data": {"root": str(Path(data_root))}} if data_root else {}), **series_override(series)}
+    overrides = {**({"data": {"root": str(Path(data_root))}} if data_root else {}), **series_override(series),
+                 **pairs_override(input_series, target_series, data_root, series)}
     model = load_model(checkpoint, torch_device, ema=not no_ema, overrides=overrides or None, plugins=loaded_plugins())
     if split_from:
         model = with_data_from(model, Path(split_from), loaded_plugins())
@@ -92,6 +97,8 @@ def eval_command(checkpoint: str, data_root: str | None, split: str | None, fram
     for note in [*summary["warnings"], *metric_gaps(summary)]:
         click.secho(f"warning: {note}", fg="yellow", err=True)
     click.echo(f"{summary['images']} image(s) of split {summary['split']!r}, {model.weights} (step {model.step})")
+    if summary.get("regions"):
+        click.echo("  regions: " + ", ".join(f"{n} {region}" for region, n in summary["regions"].items()))
     click.echo(metric_table(summary))
     for who, values in summary.get("distribution", {}).items():
         click.echo(f"  {who}: " + json.dumps(values))
@@ -104,13 +111,19 @@ def metric_table(summary: dict) -> str:
     """The metrics of an ``eval.json`` summary as lines: name, model and input mean ± std, and
     what the metric is (its record's one-line ``doc``, kept in ``definitions``)."""
     metrics, docs = summary["metrics"], summary.get("definitions", {})
-    width = max(len(name) for name in metrics["model"])
+    images = summary["images"]
+    names = [name for name in sorted(metrics["model"])  # a window meant for none of these images is left out
+             if metrics["model"][name].get("not_applicable") != images]
+    width = max(len(name) for name in names)
     lines = []
-    for name in sorted(metrics["model"]):
+    for name in names:
         line = f"  {name:>{width}}  model {_fmt(metrics['model'][name]):<18}"
         if "input" in metrics:
             line += f"  input {_fmt(metrics['input'][name]) if name in metrics['input'] else 'n/a':<18}"
-        lines.append(line + (f"  {docs[name]}" if docs.get(name) else ""))
+        line += f"  {docs[name]}" if docs.get(name) else ""
+        if metrics["model"][name].get("not_applicable"):
+            line += f" (on {metrics['model'][name]['count']} of {images} images; not applicable to the rest)"
+        lines.append(line)
     return "\n".join(lines)
 
 

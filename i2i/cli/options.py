@@ -44,3 +44,40 @@ def series_option(command):
 def series_override(series: tuple[str, ...]) -> dict:
     """``--series`` values as the recipe override they are (``source.series``), or nothing."""
     return {"source": {"series": list(series)}} if series else {}
+
+
+def pair_series_options(command):
+    """``--input-series`` / ``--target-series`` of ``i2i eval``: score real pairs of DICOM series."""
+    command = click.option(
+        "--target-series", "target_series", metavar="SERIES",
+        help="With --input-series: the target series of each patient (the full-dose or full reconstruction).")(command)
+    return click.option(
+        "--input-series", "input_series", metavar="SERIES",
+        help="Score real pairs: the input series of each patient in --data (a low-dose or sparse-view "
+             "reconstruction: a SeriesInstanceUID, a SeriesNumber or a glob on SeriesDescription), paired slice by "
+             "slice by position with --target-series (the ct_pairs source; nothing is simulated).")(command)
+
+
+def pairs_override(input_series: str | None, target_series: str | None, data_root: str | None,
+                   series: tuple[str, ...]) -> dict:
+    """``--input-series`` / ``--target-series`` as the recipe override they are (the
+    ``ct_pairs`` source), or nothing; a usage error when given without the other, without
+    ``--data`` or with ``--series``."""
+    if input_series is None and target_series is None:
+        return {}
+    if input_series is None or target_series is None:
+        given, missing = ("--input-series", "--target-series") if target_series is None else \
+            ("--target-series", "--input-series")
+        raise click.UsageError(f"{given} needs {missing}: real pairs take both series")
+    if data_root is None:
+        raise click.UsageError("--input-series and --target-series need --data: the folder holding both series")
+    if series:
+        raise click.UsageError("--series cannot be combined with --input-series / --target-series (they name the "
+                               "series to use)")
+    return {"source": {"name": "ct_pairs", "input_series": _selector(input_series),
+                       "target_series": _selector(target_series)}}
+
+
+def _selector(text: str) -> str | int:
+    """A SeriesNumber as a number, anything else as given."""
+    return int(text) if text.strip().isdigit() else text

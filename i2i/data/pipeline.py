@@ -6,6 +6,10 @@ from the target for unpaired tasks) -> random patches of the pair (training, wit
 ``data.patch_size``) -> photometric augmentation of the input (training, where the task
 allows it) -> channels-last layout when asked.
 
+A task with a ``deterministic_input`` (a sparse-view FBP at a fixed view count) has its
+inputs made once per sample and kept (:mod:`i2i.data.input_cache`) when the geometry does not
+crop: the kept input then goes through the geometry with its target.
+
 Evaluation batches (``train=False``) are cut to the pipeline's ``frame`` (``full``: as
 decoded; ``crop``: the centre crop) and carry each image's pair seed
 (:func:`i2i.data.pair_random.image_seed` of the run seed and the sample's ``index``), so
@@ -21,6 +25,7 @@ import torch
 
 from i2i.data.augment_ops import build
 from i2i.data.geometry import PairGeometry, random_patches
+from i2i.data.input_cache import InputCache
 from i2i.data.pair_random import SEEDS_KEY, image_seed
 from i2i.tasks import IMAGE_ROLES
 from i2i.taskspec import TaskSpec
@@ -44,6 +49,7 @@ class BatchPipeline:
         self.geometry = geometry.to(device)
         self.device = device
         self.channels_last = channels_last
+        self.inputs = InputCache() if task.deterministic_input and self.geometry.crop_size is None else None
         self.photometric = None
         if photometric:
             import kornia.augmentation as K
@@ -63,6 +69,9 @@ class BatchPipeline:
                  else v for k, v in raw.items()}
         if not train and "index" in batch:
             batch[SEEDS_KEY] = [image_seed(self.seed, int(i)) for i in batch["index"]]
+        if self.inputs is not None and "path" in batch and not isinstance(batch.get("input"), torch.Tensor):
+            batch = self.inputs.fill({**batch, "target": self.task.to_data_units(batch["target"], "target")},
+                                     lambda part: self.task.make_input(part, train))
         batch = self.geometry(batch, train=train, frame=self.frame)
         for role in IMAGE_ROLES:
             if isinstance(batch.get(role), torch.Tensor):

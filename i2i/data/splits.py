@@ -1,5 +1,8 @@
 """Deterministic hold-out splits, by group when the data have groups (patients, scenes).
 
+Groups may also be held out by name (``data.test_groups``, ``data.val_groups``: names or
+globs), so a chosen volume, say a head, is the test set whatever the seed.
+
 Data of a single group (one CT volume, one patient) cannot be split by group: their
 held-out splits are slabs of slices along the stack (:mod:`i2i.data.slabs`: by default test
 and val in the middle, a gap of unused slices on each side; ``data.slab_position``,
@@ -9,6 +12,7 @@ than a split by patient, and one line says so, with the slice range of each spli
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Sequence
 
@@ -45,6 +49,24 @@ def holdout_split(size: int, fraction: float, seed: int,
         held = set(order[:n_val])
         val = {i for i, name in enumerate(groups) if name in held}
     return [i for i in range(size) if i not in val], sorted(val)
+
+
+def named_split(groups: Sequence[str] | None, patterns: Sequence[str], key: str) -> tuple[list[int], list[int]]:
+    """``(rest, held)``: the samples whose group matches one of ``patterns`` (names or
+    ``fnmatch`` globs) are held; a pattern that matches no group is a usage error naming ``key``."""
+    if groups is None:
+        raise UsageError(f"{key}: this source gives its samples no groups (volumes, patients); set "
+                         "data.group_pattern to name them from the file paths")
+    names = sorted(set(groups))
+    for pattern in patterns:
+        if not fnmatch.filter(names, pattern):
+            raise UsageError(f"{key}: {pattern!r} matches none of the groups left to hold out: {', '.join(names)}")
+    held = [i for i, group in enumerate(groups) if any(fnmatch.fnmatchcase(group, p) for p in patterns)]
+    if len(held) == len(groups):
+        raise UsageError(f"{key}: {list(patterns)} would hold out every group left ({', '.join(names)}); "
+                         "training needs at least one")
+    chosen = set(held)
+    return [i for i in range(len(groups)) if i not in chosen], held
 
 
 def sample_groups(dataset: Dataset, pattern: str | None) -> list[str] | None:
@@ -131,19 +153,25 @@ class JoinedDataset(ConcatDataset):
 def _held_out(source, data, seed: int) -> dict[str, Dataset]:
     splits = {name: source.dataset(name) for name in source.splits()}
     train = splits["train"]
-    wanted = {name: fraction for name, fraction in (("test", data.test_fraction), ("val", data.val_fraction))
-              if fraction > 0 and name not in splits}
+    asked = (("test", data.test_fraction, tuple(data.test_groups or ())),
+             ("val", data.val_fraction, tuple(data.val_groups or ())))
+    wanted = {name: (fraction, named) for name, fraction, named in asked
+              if (fraction > 0 or named) and name not in splits}
     if not wanted:
         return splits
     groups = sample_groups(train, data.group_pattern)
     keep = list(range(len(train)))
-    for offset, (name, fraction) in enumerate(wanted.items()):
+    for offset, (name, (fraction, named)) in enumerate(wanted.items()):
         sub_groups = [groups[i] for i in keep] if groups is not None else None
-        if sub_groups is not None and len(set(sub_groups)) == 1:
-            keep = _slabs(train, keep, dict(list(wanted.items())[offset:]), data, sub_groups[0], splits)
+        if named:
+            rest, held = named_split(sub_groups, named, f"data.{name}_groups")
+        elif sub_groups is not None and len(set(sub_groups)) == 1:
+            left = {other: share for other, (share, _) in list(wanted.items())[offset:]}
+            keep = _slabs(train, keep, left, data, sub_groups[0], splits)
             break
-        share = fraction * len(train) / max(1, len(keep))
-        rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
+        else:
+            share = fraction * len(train) / max(1, len(keep))
+            rest, held = holdout_split(len(keep), min(share, 0.9), seed + offset, sub_groups)
         if not held or not rest:
             _cannot_hold_out(name, fraction, sub_groups, keep)
         splits[name] = SplitSubset(train, [keep[i] for i in held])

@@ -27,10 +27,11 @@ from i2i.devices import check_precision
 from i2i.errors import UsageError, one_of
 from i2i.evaluation.measure import modes, score_batches
 from i2i.evaluation.options import EvalOptions, EvalResult
+from i2i.evaluation.slices import write_slices
 from i2i.evaluation.summary import eval_summary, write_result
 from i2i.inference.model import LoadedModel, load_model
 from i2i.inference.pixel_size import resampling_note
-from i2i.metrics import MetricTable
+from i2i.metrics import MetricTable, ScoredImages
 from i2i.nn.protocols import fp32_output_layer
 from i2i.plugins import Plugins, get_plugins
 
@@ -103,7 +104,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         return precision_autocast(options.precision, device)
 
     rows: list[dict[str, Any]] = []
-    resampled = 0
+    resampled, given_inputs = 0, 0
     generators = {"model": model.generator}
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []), \
             modes(generators, options.train_mode):
@@ -111,6 +112,7 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         for scored in score_batches(same_size_batches(dataset, options.batch_size), pipeline, task, generators,
                                     table, per_image=options.train_mode, autocast=autocast, pixel_range=pixel_range):
             resampled += scored.resampled
+            given_inputs += scored.x.shape[0] if isinstance(scored.raw.get("input"), torch.Tensor) else 0
             x, y, outputs, results = scored.x, scored.y, scored.outputs, scored.metrics
             shown = task.display(x, outputs["model"], y)
             shown_input = task.display(x, outputs["input"], y)[1] if "input" in outputs else None
@@ -122,10 +124,14 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
                 distribution.update(shown[2], {"model": shown[1], **({"input": shown_input} if shown_input is not None
                                                                      else {})})
             paths = scored.raw.get("path") or [None] * x.shape[0]
+            regions = task.regions(ScoredImages(task, x, outputs["model"], y, scored.raw))
             for i in range(x.shape[0]):
-                row: dict[str, Any] = {"index": len(rows), "path": paths[i]}
+                row: dict[str, Any] = {"index": len(rows), "path": paths[i],
+                                       **({"region": regions[i]} if regions is not None else {})}
                 for who, metrics in results.items():
-                    row.update({f"{who}_{k}": float(v[i]) for k, v in metrics.items()})
+                    skipped = scored.not_applicable.get(who, {})
+                    row.update({f"{who}_{k}": None if k in skipped and bool(skipped[k][i]) else float(v[i])
+                                for k, v in metrics.items()})
                 rows.append(row)
             if progress is not None:
                 progress(len(rows), len(dataset))
@@ -133,6 +139,9 @@ def evaluate(model: LoadedModel, options: EvalOptions = EvalOptions(), plugins: 
         notes.append(resampling_note(model.pixel_range, resampled, len(rows), ", where it is scored",
                                      "--native scores without resampling"))
     summary = eval_summary(model, split, rows, notes, options, table)
+    if given_inputs == len(rows):
+        summary["protocol"]["pairs"] = ("each image's input as the data hold it (paired data, e.g. real CT pairs): "
+                                        "nothing made or simulated")
     if distribution is not None:
         summary["distribution"] = distribution.compute()
     return EvalResult(summary, rows)
@@ -157,16 +166,20 @@ def evaluate_run(run_dir: str | Path, device: torch.device, max_images: int | No
                  chosen: str | None = None) -> tuple[EvalResult, Path, Path] | None:
     """The end of ``i2i run``: evaluate the run's ``checkpoint`` (default its newest; EMA
     weights when there are some) on its held-out split, test else val, into ``RUN/eval.json``
-    and ``RUN/eval.csv``; ``chosen`` (why this checkpoint) is recorded as
-    ``eval.json``'s ``checkpoint_choice``. Returns ``None`` without measuring anything when the
+    and ``RUN/eval.csv``, and write a few representative held-out images as a reader views them
+    (:mod:`i2i.evaluation.slices`: ``RUN/eval_slices/``) for the report; ``chosen`` (why this
+    checkpoint) is recorded as ``eval.json``'s ``checkpoint_choice``. Returns ``None`` without measuring anything when the
     data have no held-out split (metrics on training images would flatter the model)."""
     plugins = plugins or get_plugins()
     model = load_model(checkpoint or run_dir, device, plugins=plugins)
+    options = EvalOptions(max_images=max_images, held_out_only=True)
     try:
-        result = evaluate(model, EvalOptions(max_images=max_images, held_out_only=True), plugins)
+        result = evaluate(model, options, plugins)
     except NoHeldOutSplit:
         return None
     if chosen:
         result.summary["checkpoint_choice"] = chosen
     json_path, csv_path = write_result(result, Path(run_dir) / "eval.json")
+    write_slices(model, result.rows, Path(run_dir), lambda: eval_dataset(model, options, plugins)[1],
+                 MetricTable.registered(plugins["metrics"], model.task))
     return result, json_path, csv_path

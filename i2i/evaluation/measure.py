@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,7 +34,9 @@ Prepare = Callable[[dict[str, Any], bool], tuple[torch.Tensor, torch.Tensor]]
 @dataclass
 class ScoredBatch:
     """One evaluation batch: its decoded samples, network input and target, each generator's
-    output (``outputs["input"]`` is the baseline when measured) and per-image metrics."""
+    output (``outputs["input"]`` is the baseline when measured), per-image metrics (NaN where
+    a metric does not apply) and, per metric with an applicability rule, which images it does
+    not apply to (``not_applicable[who][metric]``, ``(N,)`` bool)."""
 
     raw: dict[str, Any]
     x: torch.Tensor
@@ -42,6 +44,7 @@ class ScoredBatch:
     outputs: dict[str, torch.Tensor]
     metrics: dict[str, dict[str, torch.Tensor]]
     resampled: int = 0
+    not_applicable: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -81,10 +84,22 @@ def score_batches(batches: Iterable[dict[str, Any]], prepare: Prepare, task: Tas
             outputs[name] = forward_at_trained_pixel_size(run, x, spacing, pixel_range)
         if baseline:
             outputs["input"] = task.baseline_output(x).float()
-        metrics = on_host({name: table.score(ScoredImages(task, x, out, y)) for name, out in outputs.items()})
+        images = {name: ScoredImages(task, x, out, y, raw) for name, out in outputs.items()}
+        metrics = {name: table.score(scored) for name, scored in images.items()}
+        skipped = {name: not_applicable(table, scored) for name, scored in images.items()}
+        for name, flags in skipped.items():  # not applicable: NaN, whatever compute gave
+            metrics[name].update({k: metrics[name][k].masked_fill(skip.to(metrics[name][k].device), float("nan"))
+                                  for k, skip in flags.items()})
+        metrics = on_host(metrics)
         resampled = 0 if spacing is None else sum(
             target_size(x.shape[-2:], spacing[i].tolist(), pixel_range) is not None for i in range(x.shape[0]))
-        yield ScoredBatch(raw, x, y, outputs, metrics, resampled)
+        yield ScoredBatch(raw, x, y, outputs, metrics, resampled, skipped)
+
+
+def not_applicable(table: MetricTable, images: ScoredImages) -> dict[str, torch.Tensor]:
+    """``(N,)`` bool per metric of ``table`` with an ``applies`` rule: the images it is not meant for."""
+    return {name: ~table.metrics[name].applies(images).bool().reshape(-1).cpu() for name in table.names()
+            if table.metrics[name].applies is not None}
 
 
 def on_host(metrics: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
@@ -105,7 +120,8 @@ def on_host(metrics: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, 
 def metric_sums(scored: Iterable[ScoredBatch], prefix: str = "val_") -> dict[str, tuple[float, int]]:
     """Per metric of ``scored`` batches, the sum of its finite values and their count:
     ``val_<metric>`` for the ``model``, ``val_<name>_<metric>`` for the others
-    (``val_ema_psnr``, ``val_input_psnr``). Non-finite values are left out."""
+    (``val_ema_psnr``, ``val_input_psnr``). Non-finite values (failures, and images a metric
+    does not apply to) are left out."""
     totals: dict[str, tuple[float, int]] = {}
     for batch in scored:
         for name, metrics in batch.metrics.items():

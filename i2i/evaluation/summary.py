@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
     from i2i.inference.model import LoadedModel
 
 
-def _stats(values: list[float]) -> dict[str, float | None]:
-    finite = [v for v in values if math.isfinite(v)]
+def _stats(values: list[float | None]) -> dict[str, float | None]:
+    """Statistics over the finite values; ``count`` of them and, when some images are not
+    meant for the metric (their value ``None``), ``not_applicable``: how many."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    skipped = sum(v is None for v in values)
+    extra = {"not_applicable": skipped} if skipped else {}
     if not finite:
-        return {"mean": None, "std": None, "min": None, "max": None, "count": 0}
+        return {"mean": None, "std": None, "min": None, "max": None, "count": 0, **extra}
     t = torch.tensor(finite, dtype=torch.float64)
     return {"mean": float(t.mean()), "std": float(t.std(unbiased=False)), "min": float(t.min()),
-            "max": float(t.max()), "count": len(finite)}
+            "max": float(t.max()), "count": len(finite), **extra}
 
 
 def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], notes: list[str],
@@ -44,6 +49,7 @@ def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], not
         if who in ("model", "input") and name:
             metrics.setdefault(who, {})[name] = _stats([r[key] for r in rows])
     names = sorted({name for table in metrics.values() for name in table})
+    regions = Counter(r["region"] for r in rows if "region" in r)
     return {
         "format": "i2i.eval.v1",
         "i2i_version": __version__,
@@ -60,9 +66,10 @@ def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], not
         "precision": options.precision,
         "protocol": protocol(model, split, options),
         "baseline": "input" in metrics,
+        **({"regions": dict(sorted(regions.items()))} if regions else {}),
         "metrics": metrics,
         "higher_is_better": {name: table.higher_is_better(name) for name in names},
-        "definitions": {name: table.get(name).doc for name in names if table.get(name).doc},
+        "definitions": {name: table.get(name).doc for name in names if name in table and table.get(name).doc},
         "warnings": notes,
         "notes": [
             f"mean/std/min/max over images (population std); PSNR of identical images is capped at {PSNR_CAP:g} dB",
@@ -70,6 +77,9 @@ def eval_summary(model: LoadedModel, split: str, rows: list[dict[str, Any]], not
             "the task's own metrics replace those it also defines",
             "input: the identity baseline (the network input taken as the output)"
             if "input" in metrics else "no identity baseline: input and target are in different spaces",
+            *(["not_applicable: images a metric is not meant for (a brain window on a trunk slice: see "
+               "definitions); their value is empty in eval.csv and left out of the statistics"]
+              if any("not_applicable" in stats for table in metrics.values() for stats in table.values()) else []),
         ],
     }
 
@@ -169,12 +179,13 @@ def _finite(value: Any) -> Any:
 
 def metric_gaps(summary: dict) -> list[str]:
     """A warning per metric that is n/a for some images (NaN or infinite: a broken model or
-    bad data), which a mean over the other images would hide."""
+    bad data), which a mean over the other images would hide. Images a metric is not meant
+    for (``not_applicable``: a brain window on a trunk) are expected, not warned about."""
     notes = []
     images = summary.get("images", 0)
     for who, table in summary.get("metrics", {}).items():
         for name, stats in sorted(table.items()):
-            missing = images - int(stats.get("count") or 0)
+            missing = images - int(stats.get("count") or 0) - int(stats.get("not_applicable") or 0)
             if images and missing > 0:
                 what = "n/a" if missing == images else f"n/a for {missing} of {images} image(s)"
                 notes.append(f"{name} of the {who} is {what}: its values are NaN or infinite (check the "

@@ -7,8 +7,8 @@ is left out). DICOM files give one volume per series that the
 :class:`~i2i.medical.dicom_choice.SeriesChoice` uses, with one line per kind of series left
 out. Volumes of one patient (PatientID, else StudyInstanceUID) share a group, so held-out
 splits never put one patient on both sides. Each volume also carries what its headers say
-about the scan (:class:`VolumeRef`: patient, study, BodyPartExamined, StudyDescription) for
-other components to read.
+about the scan (:class:`VolumeRef`: patient, study, BodyPartExamined, the descriptions and
+the body region they name) for other components to read.
 
 :func:`catalog` lists their slices (:class:`SliceRef`): each with its volume's group, its
 position along the stack in mm, its pixel spacing and size from the headers, so
@@ -40,6 +40,7 @@ from i2i.medical.dicom_series import Order, Series, left_out_line, scan_folder
 from i2i.medical.folders import data_folders, relative_name
 from i2i.medical.io import read_npy
 from i2i.medical.nifti import is_nifti, read_nifti
+from i2i.medical.regions import region_of_tags
 
 RESCALE_HINT = "if they are HU, set source.stored_values_as_hu = true"
 
@@ -50,7 +51,8 @@ class VolumeRef:
     (one DICOM file, e.g. multi-frame), "nifti" or "npy"; ``name`` names it in messages,
     ``group`` its patient for splits. From the DICOM headers (``""`` when unknown):
     ``patient`` (PatientID, else StudyInstanceUID), ``study`` (StudyInstanceUID),
-    ``body_part`` (BodyPartExamined) and ``study_description``."""
+    ``body_part`` (BodyPartExamined), ``study_description``, ``series_description`` and
+    ``protocol`` (ProtocolName)."""
 
     kind: str
     path: Path
@@ -61,6 +63,13 @@ class VolumeRef:
     study: str = ""
     body_part: str = ""
     study_description: str = ""
+    series_description: str = ""
+    protocol: str = ""
+
+    @property
+    def region(self) -> str | None:
+        """The body region the headers name (:func:`i2i.medical.regions.region_of_tags`), or None."""
+        return region_of_tags(self.body_part, (self.study_description, self.series_description, self.protocol))
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,8 @@ def _described(ref: VolumeRef, ds) -> VolumeRef:
 
     return dataclasses.replace(ref, patient=tag("PatientID") or tag("StudyInstanceUID"),
                                study=tag("StudyInstanceUID"), body_part=tag("BodyPartExamined").upper(),
-                               study_description=tag("StudyDescription"))
+                               study_description=tag("StudyDescription"),
+                               series_description=tag("SeriesDescription"), protocol=tag("ProtocolName"))
 
 
 def _unique_files(refs: list[VolumeRef]) -> list[VolumeRef]:

@@ -6,8 +6,10 @@ A window is ``(center, width)`` in HU (a.k.a. level/width): it shows
 (:data:`WINDOWS`) are the usual presets; sources:
 
 * ``brain`` 40/80, ``lung`` -600/1500, ``mediastinum`` 50/350, ``abdomen`` 50/400 (soft
-  tissues) and ``bone`` 400/1800: Radiopaedia, "Windowing (CT)" (Bell, Murphy et al.),
+  tissues): Radiopaedia, "Windowing (CT)" (Bell, Murphy et al.),
   https://radiopaedia.org/articles/windowing-ct, "typical window width and level values".
+* the clinical windows the project scores in (DESIGN.md): ``brain`` 40/80, ``soft_tissue``
+  40/400 and ``bone`` 500/2000 (Radiopaedia's bone window is 400/1800).
 * ``liver`` 60/160: a common narrow liver window (the project's brief); Radiopaedia lists
   a liver window of W:150 L:30.
 * ``full`` 0/2000 ([-1000, 1000]): the wide range used to score CT restoration here.
@@ -62,7 +64,8 @@ WINDOWS: Mapping[str, Window] = MappingProxyType({
     "abdomen": Window(50, 400, "abdomen"),
     "lung": Window(-600, 1500, "lung"),
     "brain": Window(40, 80, "brain"),
-    "bone": Window(400, 1800, "bone"),
+    "soft_tissue": Window(40, 400, "soft_tissue"),
+    "bone": Window(500, 2000, "bone"),
     "mediastinum": Window(50, 350, "mediastinum"),
     "liver": Window(60, 160, "liver"),
     "full": Window(0, 2000, "full"),
@@ -86,6 +89,13 @@ def get_window(window: WindowLike) -> Window:
         return Window(float(center), float(width))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"an HU window is a name ({one_of(WINDOWS)}) or (center, width), got {window!r}") from exc
+
+
+def window_label(window: WindowLike) -> str:
+    """How a figure names a window: ``"brain window (W 80 / L 40)"``, ``"window W 300 / L 50"``."""
+    w = get_window(window)
+    values = f"W {w.width:g} / L {w.center:g}"
+    return f"{w.name.replace('_', '-')} window ({values})" if w.name != "custom" else f"window {values}"
 
 
 def window_to_unit(hu: torch.Tensor, center: float, width: float) -> torch.Tensor:

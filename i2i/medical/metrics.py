@@ -1,4 +1,6 @@
-"""Per-image metrics for CT: PSNR and SSIM inside an HU window, RMSE and MAE in HU.
+"""Per-image metrics for CT: PSNR and SSIM inside an HU window, RMSE and MAE in HU, and the
+clinical-window measures (brain-band MAE, windowed PSNR/SSIM over a mask, the body, uniform
+regions and the mean-HU bias in them; see the section at the end).
 
 All functions take batches ``(N, C, H, W)`` in HU on any device and return ``(N,)`` float
 tensors (one value per image, channels averaged). An optional ``mask`` (broadcastable to
@@ -29,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from i2i import metrics as M
 from i2i.medical.hu import WindowLike, get_window
@@ -110,3 +113,89 @@ def _clipped(pred: torch.Tensor, target: torch.Tensor, lo: float, hi: float) -> 
                          f"and {tuple(target.shape)}")
     dtype = torch.float64 if torch.float64 in (pred.dtype, target.dtype) else torch.float32
     return pred.to(dtype).clamp(lo, hi), target.to(dtype).clamp(lo, hi)
+
+
+# -- clinical windows and regions ---------------------------------------------------------------
+#
+# Plain functions of (pred, target, mask) in HU, batches (N, 1, H, W), one value per image, for
+# scoring where a reader looks: the brain window on heads, soft tissue on the trunk, bone. PSNR in
+# a window over a mask is :func:`psnr` with ``mask``.
+
+#: The HU band of brain tissue (the brain window, W 80 / L 40): the pixels :func:`band_mae` scores on heads.
+BRAIN_BAND = (0.0, 80.0)
+#: Uniform regions (:func:`uniform_regions`): block side (pixels), the HU band of their mean (soft
+#: tissue, blood, brain) and the largest standard deviation that counts as uniform, as a multiple of
+#: the slice's own 10th-percentile block std (its noise level: anatomy only adds to a block's std).
+UNIFORM_BLOCK, UNIFORM_BAND, UNIFORM_STD_FACTOR = 8, (-100.0, 200.0), 1.5
+
+
+def body_mask(target: torch.Tensor, threshold: float = -500.0) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: the body (head, trunk) of slices in HU: pixels above ``threshold``
+    with the air inside (sinuses, airways, bowel gas) filled: a pixel counts when body lies on
+    both sides of it along its row and along its column."""
+    tissue = target > threshold
+    rows = tissue.cummax(-1).values & tissue.flip(-1).cummax(-1).values.flip(-1)
+    cols = tissue.cummax(-2).values & tissue.flip(-2).cummax(-2).values.flip(-2)
+    return rows & cols
+
+
+def band_mask(target: torch.Tensor, band: tuple[float, float], mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: pixels whose target lies in ``band`` ``[lo, hi]`` HU (and in ``mask``)."""
+    inside = (target >= band[0]) & (target <= band[1])
+    return inside if mask is None else inside & mask
+
+
+def band_mae(pred: torch.Tensor, target: torch.Tensor, band: tuple[float, float] = BRAIN_BAND, *,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error in HU (unclipped) over the pixels whose target lies in ``band``
+    (and ``mask``): the brain-window MAE with the default band and ``mask=body_mask(target)``."""
+    return mae(pred, target, mask=band_mask(target, band, mask))
+
+
+def window_ssim(pred: torch.Tensor, target: torch.Tensor, window: WindowLike, *,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean SSIM inside a display ``window`` (see the module docstring), over the SSIM windows
+    centred on ``mask`` pixels when given (the whole slice otherwise)."""
+    w = get_window(window)
+    a, b = _clipped(pred, target, w.lo, w.hi)
+    maps = M.ssim_maps((a - w.lo) / w.width, (b - w.lo) / w.width, 1.0)[0]
+    if mask is None:
+        return maps.flatten(1).mean(1)
+    crop_h, crop_w = (pred.shape[-2] - maps.shape[-2]) // 2, (pred.shape[-1] - maps.shape[-1]) // 2
+    inside = torch.broadcast_to(mask, pred.shape)[..., crop_h:crop_h + maps.shape[-2], crop_w:crop_w + maps.shape[-1]]
+    weight = inside.to(maps.dtype)
+    return (maps * weight).flatten(1).sum(1) / weight.flatten(1).sum(1)
+
+
+def uniform_regions(target: torch.Tensor, *, block: int = UNIFORM_BLOCK, band: tuple[float, float] = UNIFORM_BAND,
+                    std_factor: float = UNIFORM_STD_FACTOR, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``(N, 1, H // block, W // block)`` bool: the uniform regions of target slices, as
+    non-overlapping ``block`` x ``block`` blocks that lie wholly in ``mask`` (default: the body),
+    whose mean is in ``band`` HU and whose std is at most ``std_factor`` times the slice's
+    10th-percentile std of such blocks (its noise: anatomy only adds to a block's std)."""
+    inside = body_mask(target) if mask is None else torch.broadcast_to(mask, target.shape)
+    t = target.double()
+    mean = F.avg_pool2d(t, block)
+    std = (F.avg_pool2d(t * t, block) - mean * mean).clamp_min(0).sqrt()
+    whole = F.avg_pool2d(inside.double(), block) == 1
+    candidate = whole & (mean >= band[0]) & (mean <= band[1])
+    out = torch.zeros_like(candidate)
+    for i in range(target.shape[0]):
+        if bool(candidate[i].any()):
+            noise = std[i][candidate[i]].quantile(0.1)
+            out[i] = candidate[i] & (std[i] <= std_factor * noise)
+    return out
+
+
+def uniform_bias(pred: torch.Tensor, target: torch.Tensor, regions: torch.Tensor,
+                 block: int = UNIFORM_BLOCK) -> dict[str, torch.Tensor]:
+    """Mean HU of ``pred`` against ``target`` in uniform regions (``regions`` from
+    :func:`uniform_regions` with the same ``block``), each ``(N,)``: ``bias_hu``, the signed mean
+    difference over all their pixels, and ``block_bias_hu``, the mean over blocks of the absolute
+    difference of the block means (NaN for a slice without uniform regions)."""
+    diff = F.avg_pool2d(pred.double() - target.double(), block)
+    weight = regions.double()
+    count = weight.flatten(1).sum(1)
+    signed = (diff * weight).flatten(1).sum(1) / count
+    absolute = (diff.abs() * weight).flatten(1).sum(1) / count
+    return {"bias_hu": signed.float(), "block_bias_hu": absolute.float()}

@@ -33,6 +33,7 @@ import torch
 
 from i2i.medical.fov import circle_mask
 from i2i.medical.projector import fbp, per_sample_angles, radon
+from i2i.medical.sampling import full_view_count
 
 #: Linear attenuation coefficient of water in 1/mm at about 75 keV (the value Rit et al.,
 #: Med. Phys. 2016, use for simulated CT noise; NIST XCOM gives 0.0194 at 70 keV, 0.0184 at 80 keV).
@@ -54,7 +55,7 @@ def sparse_view(hu: torch.Tensor, views: Spec = 60, *, generator: torch.Generato
     """
     _check(hu)
     counts = draw_per_sample(hu.shape[0], views, generator=generator, integer=True, device=hu.device)
-    mu = _to_relative_mu(hu)
+    mu = relative_mu(hu)
     return _to_hu(_project_and_reconstruct(mu, counts, filter_name, method, chunk_size), hu.dtype)
 
 
@@ -82,25 +83,28 @@ def low_dose(hu: torch.Tensor, I0: Spec, electronic_noise_std: Spec = 0.0, *, vi
     pixel = torch.as_tensor(DEFAULT_FOV_MM / size if pixel_size_mm is None else pixel_size_mm,
                             dtype=torch.float32, device=hu.device).reshape(-1)
     pixel = pixel.expand(n).reshape(n, 1, 1, 1)
-    noise_gen = _generator_on(hu.device, generator)
-    mu = _to_relative_mu(hu) * mu_water  # 1/mm
+    noise_gen = generator_on(hu.device, generator)
+    mu = relative_mu(hu) * mu_water  # 1/mm
     theta, mask = _angles(counts)
     p = radon(mu, theta, mask=mask, method=method, chunk_size=chunk_size) * pixel
-    expected = i0.reshape(n, 1, 1, 1) * torch.exp(-p)
-    detected = torch.poisson(expected, generator=noise_gen)
-    if bool((sigma > 0).any()):
-        noise = torch.randn(detected.shape, generator=noise_gen, device=hu.device, dtype=detected.dtype)
-        detected = detected + noise * sigma.reshape(n, 1, 1, 1)
-    p_noisy = torch.log(i0.reshape(n, 1, 1, 1)) - torch.log(detected.clamp(min=min_counts))
+    p_noisy = noisy_line_integrals(p, i0, sigma, generator=noise_gen, min_counts=min_counts)
     mu_rec = fbp(p_noisy / pixel, theta, mask=mask, filter_name=filter_name, chunk_size=chunk_size) / mu_water
     return _to_hu(mu_rec, hu.dtype)
 
 
-def full_view_count(size: int) -> int:
-    """Views for a fully sampled parallel-beam scan of ``size`` detector bins: ``ceil(pi/2 * size)``
-    rounded up to even (the angular sampling that matches the detector sampling)."""
-    v = math.ceil(math.pi / 2 * size)
-    return v + v % 2
+def noisy_line_integrals(p: torch.Tensor, i0: torch.Tensor, electronic_noise_std: torch.Tensor, *,
+                         generator: torch.Generator | None = None, min_counts: float = 1.0) -> torch.Tensor:
+    """Measured line integrals of a scan with ``i0`` ``(N,)`` photons per bin and view: counts
+    ``Poisson(i0 exp(-p))`` plus Gaussian electronic noise of std ``electronic_noise_std`` ``(N,)``,
+    clamped to ``min_counts``, then ``log(i0 / counts)``. ``p`` ``(N, 1, V, D)``; ``generator``
+    must live on ``p``'s device (see :func:`generator_on`)."""
+    n = p.shape[0]
+    i0, sigma = i0.reshape(n, 1, 1, 1), electronic_noise_std.reshape(n, 1, 1, 1)
+    detected = torch.poisson(i0 * torch.exp(-p), generator=generator)
+    if bool((sigma > 0).any()):
+        detected = detected + torch.randn(detected.shape, generator=generator, device=p.device,
+                                          dtype=detected.dtype) * sigma
+    return torch.log(i0) - torch.log(detected.clamp(min=min_counts))
 
 
 def mask_outside_circle(hu: torch.Tensor, fill: float = AIR_HU) -> torch.Tensor:
@@ -150,17 +154,17 @@ def _project_and_reconstruct(mu: torch.Tensor, counts: torch.Tensor, filter_name
     return fbp(sinogram, theta, mask=mask, filter_name=filter_name, chunk_size=chunk_size)
 
 
-def _to_relative_mu(hu: torch.Tensor) -> torch.Tensor:
+def relative_mu(hu: torch.Tensor) -> torch.Tensor:
     """HU -> mu / mu_water (air 0, water 1); computed in float32 at least."""
     x = hu.float() if hu.dtype in (torch.float16, torch.bfloat16) or not hu.is_floating_point() else hu
     return (x.clamp(min=AIR_HU) - AIR_HU) / 1000.0
 
 
-def _to_hu(relative_mu: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return (relative_mu * 1000.0 + AIR_HU).to(dtype if dtype.is_floating_point else torch.float32)
+def _to_hu(rel_mu: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (rel_mu * 1000.0 + AIR_HU).to(dtype if dtype.is_floating_point else torch.float32)
 
 
-def _generator_on(device: torch.device, generator: torch.Generator | None) -> torch.Generator | None:
+def generator_on(device: torch.device, generator: torch.Generator | None) -> torch.Generator | None:
     """``generator`` if it lives on ``device``; else a generator on ``device`` seeded from it."""
     if generator is None or torch.device(generator.device).type == torch.device(device).type:
         return generator

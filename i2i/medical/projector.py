@@ -25,6 +25,13 @@ held at once (``chunk_size`` overrides the number of views per chunk); a 512x512
 720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
 sampling grid for the backward pass.
 
+Speed: building a sampling grid costs about as much as sampling with it, so the grids of a
+geometry shared by the batch (one angle set, one size) are kept for the next call, up to
+:data:`GRID_CACHE_BYTES` for all geometries together (least recently used dropped first): the
+101-view grids of a 512-pixel slice (1/8 sampling) take 424 MB and halve the time of a
+projection and an FBP; full-view grids at 512 pixels are larger than the budget and are built
+per call as before.
+
 Everything runs on the device and dtype of the input tensor and is differentiable with
 respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backproject`).
 """
@@ -32,7 +39,8 @@ respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backp
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import torch
@@ -47,6 +55,9 @@ _ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "
 
 #: Sampled values held at once per chunk of views (16 MiB in float32; the sampling grid is twice that).
 CHUNK_ELEMENTS = 2**22
+#: Bytes of sampling grids kept between calls (see "Speed" above).
+GRID_CACHE_BYTES = 512 * 2**20
+_grid_cache: OrderedDict[tuple, tuple[list[tuple[torch.Tensor, ...]], int]] = OrderedDict()
 
 Angles = int | Sequence[float] | torch.Tensor | None
 
@@ -75,7 +86,7 @@ def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.devi
 
 
 def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
-          method: str = "joseph", chunk_size: int | None = None) -> torch.Tensor:
+          method: str = "joseph", chunk_size: int | None = None, keep_grids: bool = True) -> torch.Tensor:
     """Parallel-beam projections of ``image`` ``(N, 1, S, S)`` -> sinogram ``(N, 1, V, S)``.
 
     ``angles``: ``None`` (180 views over [0, 180)), an int (that many equally spaced views),
@@ -86,7 +97,8 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     the ray crosses faster) at a time and interpolates linearly across it, weighting by the
     step length (Joseph 1982); it blurs less than ``"rotate"``, which is skimage's method
     exactly (rotate the image bilinearly, sum along columns). The two agree to well within
-    1 % (relative L2) on the Shepp-Logan phantom.
+    1 % (relative L2) on the Shepp-Logan phantom. ``keep_grids=False`` neither uses nor fills the
+    grid cache (one-off geometries).
     """
     _check_image(image)
     if method not in ("joseph", "rotate"):
@@ -95,11 +107,11 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
     per_sample = theta.ndim == 2
     chunk = chunk_size or max(1, CHUNK_ELEMENTS // (n * size * size * (3 if per_sample else 1)))
+    grids = _chunk_grids(("radon", method, size), theta, chunk, size * size * 2 * image.element_size(),
+                         lambda th: _ray_grid(th, size, method), keep_grids)
     rows = []
-    for start in range(0, theta.shape[-1], chunk):
-        th = torch.deg2rad(theta[..., start:start + chunk])
-        vc = th.shape[-1]
-        grid, weight = _ray_grid(th, size, method)
+    for grid, weight in grids:
+        vc = weight.shape[-1]
         source = image if per_sample else image.reshape(1, n, size, size)
         sampled = F.grid_sample(source, grid.reshape(n if per_sample else 1, vc * size, size, 2),
                                 mode="bilinear", padding_mode="zeros", align_corners=True)
@@ -142,7 +154,7 @@ def _ray_grid(theta: torch.Tensor, size: int, method: str) -> tuple[torch.Tensor
 
 def fbp(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
         filter_name: str | None = "ramp", output_size: int | None = None, circle: bool = True,
-        chunk_size: int | None = None) -> torch.Tensor:
+        chunk_size: int | None = None, keep_grids: bool = True) -> torch.Tensor:
     """Filtered back-projection of ``sinogram`` ``(N, 1, V, D)`` -> images ``(N, 1, M, M)``.
 
     ``angles``/``mask`` as in :func:`radon`; ``None`` means ``V`` views over [0, 180).
@@ -151,10 +163,12 @@ def fbp(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | N
     the ``ceil(sqrt(2) D)`` detector extent), filtered in the Fourier domain with skimage's
     filter, then back-projected with linear interpolation and scaled by ``pi / (2 V)``.
     ``output_size`` defaults to ``D``; with ``circle`` pixels outside the inscribed circle are 0.
+    ``keep_grids`` as in :func:`radon`.
     """
     _check_sinogram(sinogram)
     filtered, centre = _filter(sinogram, filter_name)
-    return _backproject(filtered, centre, angles, mask, output_size or sinogram.shape[-1], circle, chunk_size)
+    return _backproject(filtered, centre, angles, mask, output_size or sinogram.shape[-1], circle, chunk_size,
+                        keep_grids)
 
 
 def backproject(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
@@ -226,7 +240,7 @@ def _filter(sinogram: torch.Tensor, filter_name: str | None) -> tuple[torch.Tens
 
 
 def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Tensor | None,
-                 output_size: int, circle: bool, chunk_size: int | None) -> torch.Tensor:
+                 output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True) -> torch.Tensor:
     n, _, views, bins = rows.shape
     theta, valid = _resolve_angles(angles if angles is not None else views, n, views,
                                    rows.device, rows.dtype, mask)
@@ -241,15 +255,20 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     x_off, y_off = offsets[:, None], offsets[None, :]  # row offset, column offset
     scale = 2.0 / max(bins - 1, 1)
     chunk = chunk_size or max(1, CHUNK_ELEMENTS // (m * m * (3 * n if per_sample else n + 2)))
-    image = rows.new_zeros(n, m, m)
-    for start in range(0, views, chunk):
-        th = torch.deg2rad(theta[..., start:start + chunk])
-        vc = th.shape[-1]
-        grid = rows.new_empty(*th.shape, m, m, 2)
-        grid[..., 1].zero_()  # y = 0: the single row of each projection
+
+    def build(th: torch.Tensor) -> tuple[torch.Tensor]:
+        grid = rows.new_zeros(*th.shape, m, m, 2)  # y = 0: the single row of each projection
         torch.sub(y_off * (th.cos() * scale)[..., None, None] + (centre * scale - 1.0),
                   x_off * (th.sin() * scale)[..., None, None], out=grid[..., 0])
+        return (grid,)
+
+    image = rows.new_zeros(n, m, m)
+    start = 0
+    for (grid,) in _chunk_grids(("backproject", bins, m, centre), theta, chunk, m * m * 2 * rows.element_size(),
+                                build, keep_grids):
+        vc = grid.shape[-4]
         part = rows[:, start:start + vc]
+        start += vc
         if per_sample:
             sampled = F.grid_sample(part.reshape(n * vc, 1, 1, bins), grid.reshape(n * vc, m, m, 2),
                                     mode="bilinear", padding_mode="zeros", align_corners=True)
@@ -264,6 +283,28 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     if circle:
         image = image * circle_mask(m, device=rows.device).to(image.dtype)
     return image.unsqueeze(1)
+
+
+def _chunk_grids(geometry: tuple, theta: torch.Tensor, chunk: int, bytes_per_view: int,
+                 build: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], keep: bool = True
+                 ) -> list[tuple[torch.Tensor, ...]]:
+    """``build(radians)`` for each chunk of ``chunk`` angles of ``theta`` (degrees). When the angles
+    are shared by the batch (``theta`` 1-D) and the grids of all views fit the grid cache's budget,
+    they are built once for the geometry, kept, and sliced into chunks (views of the kept tensors)."""
+    starts = range(0, theta.shape[-1], chunk)
+    if not keep or theta.ndim != 1 or theta.shape[-1] * bytes_per_view > GRID_CACHE_BYTES:
+        return [build(torch.deg2rad(theta[..., s:s + chunk])) for s in starts]
+    key = (*geometry, theta.dtype, str(theta.device), theta.detach().cpu().numpy().tobytes())
+    hit = _grid_cache.get(key)
+    if hit is None:
+        parts = [build(torch.deg2rad(theta[s:s + chunk])) for s in starts]
+        whole = [torch.cat(column) for column in zip(*parts)]
+        size = sum(t.numel() * t.element_size() for t in whole)
+        while _grid_cache and sum(b for _, b in _grid_cache.values()) + size > GRID_CACHE_BYTES:
+            _grid_cache.popitem(last=False)
+        hit = _grid_cache[key] = (whole, size)
+    _grid_cache.move_to_end(key)
+    return [tuple(t[s:s + chunk] for t in hit[0]) for s in starts]
 
 
 def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,

@@ -118,6 +118,10 @@ class DataSection:
                               ge=0, le=0.9)
     test_fraction: float = key(0.0, "fraction held out for testing (i2i eval) when the source has no test "
                                "split", ge=0, le=0.9)
+    test_groups: list[str] | None = key(None, "groups (volumes, patients) held out as the test split, by name or glob "
+                                 "(e.g. [\"head_cptac_gbm*\"]): the source's group names, or data.group_pattern's "
+                                 "matches; replaces data.test_fraction")
+    val_groups: list[str] | None = key(None, "groups held out for validation, by name or glob; replaces data.val_fraction")
     group_pattern: str | None = key(None, "regular expression on each sample's relative path whose first group "
                                     "(or whole match) names its group (a patient, a scene): held-out splits "
                                     "take whole groups, e.g. \"^([^/]+)/\" groups by top folder")

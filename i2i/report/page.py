@@ -2,7 +2,8 @@
 scripts or files fetched) that opens offline in any browser.
 
 It shows, from the run directory: the final metrics table (``eval.json``: model and
-identity baseline; without it, the last validation pass in ``metrics.jsonl``), loss,
+identity baseline; without it, the last validation pass in ``metrics.jsonl``), the held-out
+images the final evaluation chose, in the views a reader uses (``eval_slices/``), loss,
 learning-rate and metric curves, ``input | output | target`` grids of the fixed
 validation images at several steps (``samples/``), the model summary (rebuilt from the
 resolved recipe), the checkpoints, and the resolved recipe itself.
@@ -28,6 +29,8 @@ from i2i.metrics import MetricTable
 from i2i.plugins import get_plugins
 from i2i.recipe import load_recipe
 from i2i.report.curves import curve_groups, plot_png
+from i2i.report.slices import STYLE as SLICES_STYLE
+from i2i.report.slices import slices_section
 from i2i.runs.checkpoint import list_checkpoints
 from i2i.runs.rundir import MetricsLog, read_best
 from i2i.version import __version__
@@ -82,6 +85,7 @@ def render(run: Path) -> str:
         f'<p class="meta">{_e(_recipe_line(recipe_text))} &middot; last logged step {last_step} &middot; '
         f'written {_dt.datetime.now().strftime("%Y-%m-%d %H:%M")} by i2i {__version__}</p>',
         _metrics_section(evaluation, records, table),
+        slices_section(run),
         _curves_section(records),
         _samples_section(run / "samples"),
         _summary_section(run),
@@ -89,7 +93,7 @@ def render(run: Path) -> str:
         f"<h2>Recipe</h2><p class=\"meta\">{_e(str(run / 'recipe.toml'))}</p><pre>{_e(recipe_text)}</pre>",
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>i2i report: {_e(run.resolve().name)}</title><style>{_STYLE}</style>"
+            f"<title>i2i report: {_e(run.resolve().name)}</title><style>{_STYLE}{SLICES_STYLE}</style>"
             f"<script>{_LOAD_CHECK}</script></head>\n<body>\n" + "\n".join(p for p in parts if p) +
             "\n</body></html>\n")
 
@@ -155,15 +159,24 @@ def _eval_table(evaluation: dict[str, Any]) -> str:
     rows = []
     for name in sorted(model):
         m, b = model[name], baseline.get(name)
-        rows.append((name, m.get("mean"), m.get("std"), b.get("mean") if b else None, b.get("std") if b else None))
-    head = (f"<h2>Final metrics</h2><p class=\"meta\">eval.json: {evaluation.get('images')} image(s) of split "
-            f"<b>{_e(str(evaluation.get('split')))}</b>, step {evaluation.get('step')}, "
+        skipped = m.get("not_applicable")
+        if skipped and skipped == evaluation.get("images"):
+            continue  # meant for none of these images (a brain window on trunks only)
+        note = f"on {m.get('count')} of {evaluation.get('images')} images (not applicable to {skipped})" \
+            if skipped else ""
+        rows.append((name, m.get("mean"), m.get("std"), b.get("mean") if b else None, b.get("std") if b else None,
+                     note))
+    regions = evaluation.get("regions")
+    where = f" ({', '.join(f'{n} {r}' for r, n in regions.items())})" if regions else ""
+    head = (f"<h2>Final metrics</h2><p class=\"meta\">eval.json: {evaluation.get('images')} image(s){_e(where)} of "
+            f"split <b>{_e(str(evaluation.get('split')))}</b>, step {evaluation.get('step')}, "
             f"{_e(str(evaluation.get('weights')))}, {evaluation.get('mode')} mode"
             + (f"; checkpoint {_e(str(evaluation['checkpoint_choice']))}"
                if evaluation.get("checkpoint_choice") else "")
             + "</p>")
     warnings = "".join(f"<p class=\"worse\">warning: {_e(w)}</p>" for w in evaluation.get("warnings", []))
     notes = "".join(f"<li>{_e(n)}</li>" for n in evaluation.get("notes", []))
+    notes += "".join(f"<li>{_e(name)}: {_e(doc)}</li>" for name, doc in evaluation.get("definitions", {}).items())
     return head + warnings + _table(rows, better) + (f"<ul class=\"meta\">{notes}</ul>" if notes else "")
 
 
@@ -174,9 +187,10 @@ def _table(rows: list[tuple], higher_is_better: dict[str, bool]) -> str:
     if has_baseline:
         out.append("<th>input (baseline)</th><th>model &minus; input</th>")
     out.append("</tr>")
-    for name, mean, std, base, base_std in rows:
+    for name, mean, std, base, base_std, *note in rows:
         cell = _fmt(mean) + (f" &plusmn; {_fmt(std)}" if std is not None else "")
-        out.append(f"<tr><td>{_e(name)}</td><td class=\"num\">{cell}</td>")
+        label = _e(name) + (f' <span class="meta">{_e(note[0])}</span>' if note and note[0] else "")
+        out.append(f"<tr><td>{label}</td><td class=\"num\">{cell}</td>")
         if has_baseline:
             base_cell = _fmt(base) + (f" &plusmn; {_fmt(base_std)}" if base_std is not None else "")
             diff, css = "", ""

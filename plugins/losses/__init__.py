@@ -15,5 +15,6 @@ def register_losses(register):
     register("l1", reconstruction.L1)
     register("l2", reconstruction.L2)
     register("ssim", reconstruction.SSIM)
+    register("clipped_l1", reconstruction.ClippedL1)
     register("feature_matching", feature_matching.FeatureMatching)
     register("perceptual", perceptual.Perceptual)

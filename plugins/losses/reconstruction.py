@@ -46,3 +46,26 @@ class SSIM(ReconstructionLoss):
             left = (weight.shape[-1] - value.shape[-1]) // 2
             weight = weight[..., top:top + value.shape[-2], left:left + value.shape[-1]]
         return 1.0 - weighted_mean(value, weight)
+
+
+class ClippedL1(ReconstructionLoss):
+    """L1 between output and target both clipped to ``[low, high]`` (network range), scaled by
+    ``2 / (high - low)`` so that an error across the whole window counts as one across the whole
+    [-1, 1] range: the errors a reader sees in a display window, e.g. soft tissue in CT. For a
+    CT task, HU map to the network range as ``2 (HU - lo) / (hi - lo) - 1`` for its
+    ``hu_range = [lo, hi]``: with [-1024, 3071], the soft-tissue window W 400 / L 40
+    ([-160, 240] HU) is ``low = -0.578``, ``high = -0.383``.
+
+    Args:
+        low: the window's lower end in the network range.
+        high: the window's upper end in the network range.
+    """
+
+    def __init__(self, low: float = -1.0, high: float = 1.0):
+        if not high > low:
+            raise ValueError(f"high must be > low, got low {low}, high {high}")
+        self.low, self.high = low, high
+
+    def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        error = (output.clamp(self.low, self.high) - target.clamp(self.low, self.high)).abs()
+        return weighted_mean(error, weight) * (2.0 / (self.high - self.low))

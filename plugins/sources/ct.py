@@ -18,12 +18,15 @@ from i2i.inference.pixel_size import ResamplingError, check_factor, resample
 from i2i.medical.ct_catalog import SliceRef, catalog, find_volumes, read_slice
 from i2i.medical.dicom_choice import SeriesChoice
 from i2i.medical.folders import relative_name
+from i2i.medical.regions import region_of_slice
 from i2i_plugins.sources.phantom import Region
 
 
 class CTSliceDataset(Dataset):
     """Slice ``i`` as ``{"target": (1, S, S) float32 HU, "path": "<file>#<slice>",
-    "spacing": (row_mm, col_mm) float32 (NaN when unknown)}``, resampled to
+    "spacing": (row_mm, col_mm) float32 (NaN when unknown), "noiseless": False, "region":
+    "head" | "trunk" | "unknown"}`` (a scan carries its own noise; the region its headers name,
+    else the body's size says: :mod:`i2i.medical.regions`), resampled to
     ``pixel_size_mm`` when given (and its spacing known), padded to a square with air
     (-1000 HU) when the slice is not square. ``groups`` names each slice's patient, so
     held-out splits take whole patients; ``positions`` (mm along the stack) place the slabs of
@@ -63,8 +66,11 @@ class CTSliceDataset(Dataset):
         size = self.resampled_size(index)
         if size is not None:
             image = resample(image[None, None], size)[0, 0]
+        spacing = self.spacing_of(index)
+        tagged = entry.volume.region if entry.volume is not None else None
         return {"target": torch.from_numpy(square(image.numpy()))[None], "path": f"{entry.path}#{entry.index}",
-                "spacing": torch.tensor(self.spacing_of(index), dtype=torch.float32)}
+                "spacing": torch.tensor(spacing, dtype=torch.float32), "noiseless": torch.tensor(False),
+                "region": tagged or region_of_slice(image.numpy(), spacing)}
 
     def resampled_size(self, index: int) -> tuple[int, int] | None:
         """(H, W) of slice ``index`` at ``pixel_size_mm``, or None when it is not resampled."""

@@ -22,14 +22,15 @@ Region = Literal["head", "thorax", "abdomen", "pelvis"]
 
 class PhantomDataset(Dataset):
     """Phantom ``i`` of ``seed``: ``{"target": (1, size, size) float32 HU, "spacing":
-    (row_mm, col_mm) float32, "path": str}``, the same every time. Drawn phantoms are kept
+    (row_mm, col_mm) float32, "region": "head" | "trunk", "path": str, "noiseless": True}``
+    (no scanner noise: a low-dose simulation inserts all of it), the same every time. Drawn phantoms are kept
     (up to :data:`CACHE_BYTES` per dataset), so epochs after the first cost no rasterising."""
 
     def __init__(self, count: int, size: int, seed: int, split: str, regions=None, fov_mm=None):
         self.count, self.size, self.seed, self.split = count, size, seed, split
         self.regions, self.fov_mm = regions, fov_mm
         self._cache: dict[int, torch.Tensor] | None = {} if count * size * size * 4 <= CACHE_BYTES else None
-        self._spacing: dict[int, tuple[float, float]] = {}
+        self._plans: dict[int, tuple[str, tuple[float, float]]] = {}
 
     def __len__(self) -> int:
         return self.count
@@ -43,7 +44,8 @@ class PhantomDataset(Dataset):
             if self._cache is not None:
                 self._cache[index] = hu
         return {"target": hu.clone(), "spacing": torch.tensor(self.spacing_of(index), dtype=torch.float32),
-                "path": f"phantom-{self.split}-{self.seed}-{index:06d}"}
+                "path": f"phantom-{self.split}-{self.seed}-{index:06d}", "noiseless": torch.tensor(True),
+                "region": self.region_of(index)}
 
     def size_of(self, index: int) -> tuple[int, int]:
         return self.size, self.size
@@ -51,11 +53,20 @@ class PhantomDataset(Dataset):
     def spacing_of(self, index: int) -> tuple[float, float]:
         """Pixel spacing ``(row_mm, col_mm)`` of phantom ``index`` (its field of view / size;
         cheap: draws its region, not its anatomy)."""
-        from i2i.medical.phantom import phantom_spacing
+        return self._plan(index)[1]
 
-        if index not in self._spacing:  # asked for every item of every epoch: drawn once
-            self._spacing[index] = phantom_spacing(self.seed, index, self.size, self.regions, self.fov_mm)
-        return self._spacing[index]
+    def region_of(self, index: int) -> str:
+        """``head`` or ``trunk``: the body region phantom ``index`` shows (cheap, as above)."""
+        return self._plan(index)[0]
+
+    def _plan(self, index: int) -> tuple[str, tuple[float, float]]:
+        from i2i.medical.phantom import phantom_plan
+        from i2i.medical.regions import region_of_phantom
+
+        if index not in self._plans:  # asked for every item of every epoch: drawn once
+            region, fov = phantom_plan(self.seed, index, self.regions, self.fov_mm)
+            self._plans[index] = region_of_phantom(region), (fov / self.size, fov / self.size)
+        return self._plans[index]
 
 
 class PhantomSource(Source):

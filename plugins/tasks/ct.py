@@ -9,18 +9,26 @@ from the source to the output: the network sees HU mapped linearly from ``hu_ran
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
+from annotated_types import Gt
 
 from i2i.data.pair_random import PairRandom
 from i2i.medical.fov import fov_mask, fov_mask_of
+from i2i.medical.hu import apply_window, get_window, hu_to_network, network_to_hu, window_label
 from i2i.medical.metrics import ct_metric_records
+from i2i.medical.regions import VIEW_WINDOWS, batch_regions
+from i2i.medical.noise import FULL_DOSE_I0
+from i2i.medical.sampling import describe_views, parse_fraction, parse_views, views_for
+from i2i.medical.window_metrics import clinical_metric_records
 from i2i.metrics import Metric, ScoredImages
 from i2i.tasks import Task
 
 Filter = Literal["ramp", "shepp-logan", "cosine", "hamming", "hann"]
+Region = Literal["auto", "head", "trunk"]
 
 
 class CTTask(Task):
@@ -30,7 +38,9 @@ class CTTask(Task):
     inscribed circle (what a parallel-beam scan of that slice can reconstruct). Metrics:
     ``psnr`` inside that circle and ``ssim``, ``ms_ssim`` over the slice, within
     ``metric_window`` (a name such as "full" = [-1000, 1000], "abdomen", or [lo, hi] in HU;
-    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU).
+    data range = its width); ``rmse_hu`` and ``mae_hu`` inside the circle (unclipped HU); and the
+    clinical windows by each slice's body ``region`` (:mod:`i2i.medical.window_metrics`), in which
+    the report shows held-out slices too. A sample's own ``input`` (real pairs) is used as it is.
     """
 
     recipe_defaults: ClassVar[dict[str, Any]] = {
@@ -46,15 +56,14 @@ class CTTask(Task):
     input_units = output_units = "hu"
 
     def __init__(self, hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
-                 display_window: str | list[float] = "abdomen"):
-        from i2i.medical.hu import get_window
-
+                 display_window: str | list[float] = "abdomen", region: Region = "auto"):
         if not hu_range[0] < hu_range[1]:
             raise ValueError(f"hu_range must be [low, high] with low < high, got {list(hu_range)}")
         super().__init__(1, 1)
         self.hu_range = (float(hu_range[0]), float(hu_range[1]))
         self.metric_window = get_window(_window_arg(metric_window))
         self.display_window = get_window(_window_arg(display_window))
+        self.region = region
 
     def expected_channels(self) -> dict[str, int]:
         return {"input": 1, "target": 1}
@@ -100,36 +109,54 @@ class CTTask(Task):
     def normalise(self, hu: torch.Tensor) -> torch.Tensor:
         """HU -> network range: ``hu_range`` -> [-1, 1], linearly and without clipping, so bone
         and metal beyond ``hu_range`` keep their values end to end."""
-        from i2i.medical.hu import hu_to_network
-
         return hu_to_network(hu, *self.hu_range, clip=False)
 
     def to_hu(self, y: torch.Tensor) -> torch.Tensor:
-        from i2i.medical.hu import network_to_hu
-
         return network_to_hu(y.float(), *self.hu_range)
 
     # -- pairs ----------------------------------------------------------------------------
 
-    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
-        """The degraded reconstruction (HU) of clean slices, random choices drawn from ``random``."""
+    def simulate(self, hu: torch.Tensor, random: PairRandom, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The degraded reconstruction (HU) of clean slices ``hu``, random choices drawn from
+        ``random``; ``batch`` holds the samples' other keys (``spacing``, ``noiseless``)."""
         raise NotImplementedError
 
-    def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def make_input(self, batch: Mapping[str, Any], train: bool) -> torch.Tensor:
+        """The simulated input (HU) of the batch's clean targets."""
         hu = batch["target"]
         self.check_channels(hu, 1, "target", "task.out_channels", batch)
         if hu.shape[-1] != hu.shape[-2]:
             raise ValueError(f"CT slices must be square for the projector, got {hu.shape[-2]}x{hu.shape[-1]}; "
                              "use data.preprocess = \"resize_and_crop\" or a square crop")
-        hu = self.clean(hu)
-        return self.encode_input(self.simulate(hu, PairRandom.for_batch(batch, train))), self.encode_target(hu)
+        return self.simulate(self.clean(hu), PairRandom.for_batch(batch, train), batch)
+
+    def make_pair(self, batch: Mapping[str, Any], train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input, target)``: the batch's ``input`` when it has one (a real pair, or an input the
+        data path kept, see :attr:`deterministic_input`), cleaned like the target; else the input
+        simulated from the target."""
+        made = batch.get("input")
+        x = self.clean(made) if isinstance(made, torch.Tensor) else self.make_input(batch, train)
+        return self.encode_input(x), self.encode_target(self.clean(batch["target"]))
 
     # -- measuring and presentation -----------------------------------------------------------
 
     def task_metrics(self) -> tuple[Metric, ...]:
         """The CT metrics in HU (:func:`i2i.medical.metrics.ct_metric_records`) inside
-        ``metric_window`` and the field of view."""
-        return ct_metric_records(self.metric_window, self._slices_in_hu)
+        ``metric_window`` and the field of view, and those of the clinical windows by region
+        (:func:`i2i.medical.window_metrics.clinical_metric_records`)."""
+        return (*ct_metric_records(self.metric_window, self._slices_in_hu),
+                *clinical_metric_records(self._slices_in_hu, self.regions))
+
+    def regions(self, images: ScoredImages) -> list[str]:
+        """Each slice's body region: ``region`` unless "auto", else what its sample says or its
+        size in mm (:func:`i2i.medical.regions.batch_regions`)."""
+        return batch_regions(images.samples, self.to_hu(images.target), self.region)
+
+    def reading_views(self, region: str | None) -> tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor]], ...]:
+        """A head in the brain and the bone window, a trunk in the soft-tissue window
+        (:data:`i2i.medical.regions.VIEW_WINDOWS`), any other slice in ``display_window``."""
+        windows = [get_window(name) for name in VIEW_WINDOWS.get(region, ())] or [self.display_window]
+        return tuple((window_label(w), lambda image, w=w: apply_window(image, w)) for w in windows)
 
     def _slices_in_hu(self, images: ScoredImages) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out_hu, ref_hu = self.to_hu(images.output), self.to_hu(images.target)
@@ -142,8 +169,6 @@ class CTTask(Task):
 
     def preview(self, image: torch.Tensor) -> torch.Tensor:
         """HU -> [0, 1] through ``display_window`` (PNG previews, sample grids)."""
-        from i2i.medical.hu import apply_window
-
         return apply_window(image, self.display_window)
 
 
@@ -153,53 +178,136 @@ def _window_arg(window: str | list[float]) -> Any:
 
 class SparseViewTask(CTTask):
     """Sparse-view CT: the input is the filtered back-projection (``filter``) of a parallel-beam
-    scan at ``views`` equally spaced angles over 180 degrees; ``views = [lo, hi]`` draws a count
-    per slice (augmentation; at evaluation each slice draws from its own seed)."""
+    scan at ``views`` equally spaced angles over 180 degrees.
 
-    def __init__(self, views: int | list[int] = 60, filter: Filter = "ramp",
+    Args:
+        views: a view count (``100``), or a fraction of full angular sampling for each slice's
+            size (``"1/8"``: full is ceil(pi/2 N) views for N pixels, made even; the fraction
+            is rounded to the nearest count, halves up, at least 2: 25 views at 128 px, 101 at
+            512 px), or a ``[lo, hi]`` range of counts or of fractions drawn per slice
+            (augmentation; at evaluation each slice draws from its own seed).
+        filter: the FBP filter.
+        region: the body region of every slice ("head", "trunk"), or "auto": each slice's own
+            (:mod:`i2i.medical.regions`); it picks the clinical windows it is scored and shown in.
+    """
+
+    def __init__(self, views: int | str | list[int] | list[str] = 60, filter: Filter = "ramp",
                  hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
-                 display_window: str | list[float] = "abdomen"):
-        super().__init__(hu_range, metric_window, display_window)
-        counts = views if isinstance(views, list) else [views]
-        if len(counts) not in (1, 2) or min(counts) < 2 or counts[0] > counts[-1]:
-            raise ValueError(f"views must be a count >= 2 or a range [lo, hi], got {views}")
-        self.views = tuple(counts) if len(counts) == 2 else int(counts[0])
+                 display_window: str | list[float] = "abdomen", region: Region = "auto"):
+        super().__init__(hu_range, metric_window, display_window, region)
+        self.views = parse_views(views, "task.views")
         self.filter = filter
 
-    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
+    @property
+    def deterministic_input(self) -> bool:
+        """A fixed count or fraction gives every slice the same input every time (no draw)."""
+        return not isinstance(self.views, tuple)
+
+    def simulate(self, hu: torch.Tensor, random: PairRandom, batch: Mapping[str, Any]) -> torch.Tensor:
         from i2i.medical.physics import sparse_view
 
-        views = self.views
-        if isinstance(views, tuple):  # a count per slice
-            views = random.randint(views[0], views[1] + 1)
+        size = hu.shape[-1]
+        if isinstance(self.views, tuple):  # a count per slice
+            views = random.randint(views_for(self.views[0], size), views_for(self.views[1], size) + 1)
+        else:
+            views = views_for(self.views, size)
         return sparse_view(hu, views, filter_name=self.filter)
+
+    def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any]:
+        """The input: a sparse-view FBP, its sampling as given and in views at ``sizes``."""
+        views = self.views
+        given = [str(v) for v in views] if isinstance(views, tuple) else str(views)
+        counts = {int(s): [views_for(v, int(s)) for v in views] if isinstance(views, tuple) else views_for(views, int(s))
+                  for s in sizes}
+        return {"input": "sparse-view FBP", "views": given, "filter": self.filter, "views_at_size": counts,
+                "full_views": "ceil(pi/2 * N) views over 180 degrees for N pixels, made even",
+                "description": f"a parallel-beam FBP ({self.filter} filter) from {describe_views(views, tuple(sizes))}"}
 
 
 class LowDoseTask(CTTask):
-    """Low-dose CT: Poisson noise on the transmitted photon counts (``I0`` photons per detector
-    bin and view; ``[lo, hi]`` draws log-uniformly per slice), optional Gaussian electronic
-    noise (std in counts), then FBP from ``views`` (default: fully sampled) — the accepted
-    pre-log noise insertion. ``pixel_size_mm`` sets the attenuation scale (default: a 400 mm
-    field of view across the slice)."""
+    """Low-dose CT: the input is the slice with the noise of a scan at ``dose`` of the full dose
+    inserted (Yu et al. 2012): Poisson photon noise of ``full_dose_I0`` x dose photons per
+    detector bin and view (fewer for a real scan, whose own noise counts: see
+    :mod:`i2i.medical.noise`), optional Gaussian electronic noise, reconstructed by FBP from
+    ``views`` (default: full sampling).
 
-    def __init__(self, I0: float | list[float] = 1e5, electronic_noise: float | list[float] = 0.0,
-                 views: int | None = None, pixel_size_mm: float | None = None, filter: Filter = "ramp",
-                 hu_range: tuple[float, float] = (-1024.0, 3071.0), metric_window: str | list[float] = "full",
-                 display_window: str | list[float] = "abdomen"):
-        super().__init__(hu_range, metric_window, display_window)
-        self.I0 = tuple(I0) if isinstance(I0, list) else I0
+    Args:
+        dose: the fraction of full dose, ``0.25`` or ``"1/4"``; ``[lo, hi]`` draws it
+            log-uniformly per slice (at evaluation from each slice's own seed).
+        full_dose_I0: photons per detector bin and view of a full-dose scan; the default is
+            calibrated on real scans (:mod:`i2i.medical.noise`).
+        electronic_noise: std of the Gaussian electronic noise in counts; ``[lo, hi]`` draws it.
+        views: as ``ct_sparse_view``'s, one count or fraction; default full sampling.
+        pixel_size_mm: the pixel size that sets the attenuation scale; default each slice's own
+            spacing (a 400 mm field of view when the data have none).
+        simulation: ``fast`` (the noise made in the image from a bank of the projector's noise
+            fields, milliseconds a slice) or ``poisson`` (Poisson counts on the slice's own
+            projections and an FBP, exact; about 1.4 s a 512-pixel slice on 2 CPU cores).
+        filter: the FBP filter.
+        region: as ``ct_sparse_view``'s.
+    """
+
+    def __init__(self, dose: float | str | list[float] = 0.25, full_dose_I0: Annotated[float, Gt(0)] = FULL_DOSE_I0,
+                 electronic_noise: float | list[float] = 0.0, views: int | str | None = None,
+                 pixel_size_mm: float | None = None, simulation: Literal["fast", "poisson"] = "fast",
+                 filter: Filter = "ramp", hu_range: tuple[float, float] = (-1024.0, 3071.0),
+                 metric_window: str | list[float] = "full", display_window: str | list[float] = "abdomen",
+                 region: Region = "auto"):
+        super().__init__(hu_range, metric_window, display_window, region)
+        doses = [parse_fraction(d, "task.dose") for d in (dose if isinstance(dose, list) else [dose])]
+        if len(doses) not in (1, 2) or doses[0] > doses[-1]:
+            raise ValueError(f"task.dose: a fraction of full dose in (0, 1] or a range [lo, hi], got {dose}")
+        self.dose = tuple(float(d) for d in doses) if len(doses) == 2 else float(doses[0])
+        self.full_dose_I0 = float(full_dose_I0)
         self.noise = tuple(electronic_noise) if isinstance(electronic_noise, list) else electronic_noise
-        if min(self.I0 if isinstance(self.I0, tuple) else (self.I0,)) <= 0:
-            raise ValueError(f"I0 must be > 0, got {I0}")
-        self.views, self.pixel_size_mm, self.filter = views, pixel_size_mm, filter
+        if min(self.noise if isinstance(self.noise, tuple) else (self.noise,)) < 0:
+            raise ValueError(f"task.electronic_noise: a std in counts >= 0 or a range, got {electronic_noise}")
+        self.views = None if views is None else parse_views(views, "task.views")
+        self.pixel_size_mm, self.simulation, self.filter = pixel_size_mm, simulation, filter
 
-    def simulate(self, hu: torch.Tensor, random: PairRandom) -> torch.Tensor:
-        from i2i.medical.physics import low_dose
+    def simulate(self, hu: torch.Tensor, random: PairRandom, batch: Mapping[str, Any]) -> torch.Tensor:
+        from i2i.medical import noise as N
+        from i2i.medical.sampling import full_view_count
 
-        def scan(slices: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-            return low_dose(slices, self.I0, self.noise, views=self.views, pixel_size_mm=self.pixel_size_mm,
-                            generator=generator, filter_name=self.filter)
-
+        n, size = hu.shape[0], hu.shape[-1]
+        views = full_view_count(size) if self.views is None else views_for(self.views, size)
+        dose = self._draw(self.dose, random, log=True)
+        sigma = self._draw(self.noise, random)
+        noiseless = batch.get("noiseless")
+        noiseless = torch.zeros(n, dtype=torch.bool) if noiseless is None else torch.as_tensor(noiseless).reshape(n)
+        photons = N.inserted_photons(dose, self.full_dose_I0, noiseless).to(hu.device)
+        pixel = self._pixel_mm(batch, n, size).to(hu.device)
+        make = N.fast_noise if self.simulation == "fast" else N.poisson_noise
         if not random.per_image:
-            return scan(hu, None)
-        return torch.cat([scan(hu[i:i + 1], random.generator(i)) for i in range(hu.shape[0])])
+            return hu + make(hu, photons, sigma.to(hu.device), views, pixel, filter_name=self.filter)
+        return hu + torch.cat([make(hu[i:i + 1], photons[i:i + 1], sigma[i:i + 1].to(hu.device), views,
+                                    pixel[i:i + 1], generator=random.generator(i), filter_name=self.filter)
+                               for i in range(n)])
+
+    def acquisition(self, sizes: Sequence[int] = ()) -> dict[str, Any]:
+        """The input: the slice at ``dose`` of the stated full dose, noise inserted."""
+        views = "full angular sampling" if self.views is None else describe_views(self.views, tuple(sizes))
+        dose = f"{self.dose[0]:g} to {self.dose[1]:g}" if isinstance(self.dose, tuple) else f"{self.dose:g}"
+        return {"input": "low-dose FBP", "dose": list(self.dose) if isinstance(self.dose, tuple) else self.dose,
+                "full_dose_I0": self.full_dose_I0, "simulation": self.simulation,
+                "description": f"{dose} of full dose (full: {self.full_dose_I0:g} photons per detector bin and "
+                               f"view), noise inserted into the slice ({self.simulation}), {views}"}
+
+    def _draw(self, spec: float | tuple[float, float], random: PairRandom, log: bool = False) -> torch.Tensor:
+        if not isinstance(spec, tuple):
+            return torch.full((random.n,), float(spec))
+        lo, hi = spec
+        if log and lo > 0:
+            return torch.exp(math.log(lo) + random.uniform(0.0, 1.0).cpu() * (math.log(hi) - math.log(lo)))
+        return random.uniform(lo, hi).cpu()
+
+    def _pixel_mm(self, batch: Mapping[str, Any], n: int, size: int) -> torch.Tensor:
+        """Each slice's pixel size in mm: ``pixel_size_mm``, else the sample's spacing, else a 400 mm FOV."""
+        from i2i.medical.noise import default_pixel_mm
+
+        if self.pixel_size_mm is not None:
+            return torch.full((n,), float(self.pixel_size_mm))
+        spacing = batch.get("spacing")
+        if isinstance(spacing, torch.Tensor):
+            return spacing.float().reshape(n, -1).mean(dim=1).cpu()
+        return torch.full((n,), default_pixel_mm(size))
