@@ -41,7 +41,8 @@ def kept_checkpoint(run_dir: Path) -> str:
 
 def weight_metadata(trainer: Trainer, role: str, component: str) -> dict[str, str]:
     """The metadata header of a weights file: enough to rebuild the network from it alone
-    (the resolved recipe, the channels, each component's plugin distribution)."""
+    (the resolved recipe, the channels, each component's plugin distribution), and what the
+    task takes its input to be (``acquisition``: CT sampling or dose) when it says."""
     recipe, task = trainer.recipe, trainer.task
     meta = {"format": "i2i.weights.v1", "role": role, "component": component, "i2i_version": __version__,
             "recipe_digest": recipe.digest(), "step": str(trainer.step),
@@ -51,6 +52,9 @@ def weight_metadata(trainer: Trainer, role: str, component: str) -> dict[str, st
             **init_metadata(trainer.init_source)}  # fine-tuning: where the run started from
     if trainer.geometry is not None:
         meta["geometry"] = json.dumps(trainer.geometry)
+    acquisition = task.acquisition(sorted(set((trainer.geometry or {}).get("size_px", []))))
+    if acquisition is not None:  # what the input is (CT: "1/8 of full angular sampling (25 views at 128 px)")
+        meta["acquisition"] = json.dumps(acquisition)
     return meta
 
 
