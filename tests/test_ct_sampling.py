@@ -103,6 +103,7 @@ def test_the_cache_keeps_inputs_up_to_its_budget():
     torch.testing.assert_close(out["input"][2], batch["target"][2] + 2)
 
 
+@pytest.mark.slow
 def test_the_checkpoint_records_the_acquisition(tmp_path):
     import json
 
