@@ -18,6 +18,7 @@ whole and a 2x zoom of the centre.
 
     python -m benchmarks.ct_clinical RUN_DIR ../shared/data/ct/head_cptac_gbm/dicom_series --png out/
     python -m benchmarks.ct_clinical RUN_DIR VOLUME --region trunk --every 4
+    python -m benchmarks.ct_clinical RUN_DIR VOLUME --simulate-at-trained-size   # a phantom model at its 1.95 mm
 """
 
 from __future__ import annotations
@@ -35,9 +36,34 @@ from torch.utils.data import Subset
 from benchmarks.harness import table
 
 
-def apply(run: Path, volume: Path, every: int = 1, ema: bool = True, native: bool = False):
+class AtTrainedPixelSize(torch.utils.data.Dataset):
+    """Slices resampled (area) to the model's trained pixel size before anything else, so the
+    physics runs at the size the model was trained at (what ``--simulate-at-trained-size`` scores)."""
+
+    def __init__(self, dataset, trained):
+        self.dataset, self.trained = dataset, trained
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        from i2i.inference.pixel_size import target_size
+
+        sample = dict(self.dataset[index])
+        spacing = sample["spacing"]
+        size = target_size(tuple(sample["target"].shape[-2:]), spacing.tolist(), self.trained)
+        if size is not None:
+            target = sample["target"][None].clamp_min(-1000.0)
+            sample["target"] = torch.nn.functional.interpolate(target, size=size, mode="area")[0]
+            sample["spacing"] = spacing * torch.tensor([target.shape[-2] / size[0], target.shape[-1] / size[1]])
+        return sample
+
+
+def apply(run: Path, volume: Path, every: int = 1, ema: bool = True, native: bool = False,
+          at_trained_size: bool = False):
     """``(model, [(path, input_hu, output_hu, target_hu), ...])`` for every ``every``-th slice of
-    ``volume``: exactly what ``i2i eval RUN --data VOLUME`` scores (one slice a batch)."""
+    ``volume``: exactly what ``i2i eval RUN --data VOLUME`` scores (one slice a batch), or with
+    ``at_trained_size`` the slices resampled to the model's pixel size before the physics."""
     from i2i import load_model
     from i2i.data import datapath
     from i2i.data.loader import same_size_batches
@@ -50,6 +76,8 @@ def apply(run: Path, volume: Path, every: int = 1, ema: bool = True, native: boo
     plugins = model.plugins or get_plugins()
     _, dataset, _ = eval_dataset(model, EvalOptions(whole_data=True), plugins)
     dataset = Subset(dataset, range(0, len(dataset), every))
+    if at_trained_size:
+        dataset, native = AtTrainedPixelSize(dataset, model.pixel_range), True
     pipeline = datapath.pipeline(model.recipe, model.task, model.device)
     task, slices = model.task, []
     with modes({"model": model.generator}, False):
@@ -137,11 +165,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--every", type=int, default=1, help="score every N-th slice")
     parser.add_argument("--no-ema", action="store_true")
     parser.add_argument("--native", action="store_true", help="no resampling to the trained pixel size")
+    parser.add_argument("--simulate-at-trained-size", action="store_true",
+                        help="resample each slice to the model's trained pixel size before the physics (the "
+                             "acquisition the model was trained for), and score there")
     parser.add_argument("--png", type=Path, help="folder for the PNGs")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    model, slices = apply(args.run, args.volume, args.every, not args.no_ema, args.native)
+    model, slices = apply(args.run, args.volume, args.every, not args.no_ema, args.native,
+                          args.simulate_at_trained_size)
     sizes = sorted({int(s[3].shape[-1]) for s in slices})
     acquisition = model.task.acquisition(sizes)
     scores = clinical_scores(slices, args.region)

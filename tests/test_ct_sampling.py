@@ -101,3 +101,21 @@ def test_the_cache_keeps_inputs_up_to_its_budget():
     out = cache.fill(batch, lambda b: b["target"] + 2)  # the third is made again, the others are kept
     torch.testing.assert_close(out["input"][:2], batch["target"][:2] + 1)
     torch.testing.assert_close(out["input"][2], batch["target"][2] + 2)
+
+
+@pytest.mark.slow
+def test_the_checkpoint_records_the_acquisition(tmp_path):
+    import json
+
+    from i2i.runs.checkpoint import read_metadata
+    from tests.conftest import train_in_process
+
+    run = tmp_path / "run"
+    train_in_process("recipes/medical_ct.toml", run, 'task.views="1/8"', "source.phantom_size=32",
+                     "source.phantom_train_count=4", "source.phantom_val_count=2", "source.phantom_test_count=2",
+                     "generator.depth=3", "generator.ngf=4", "discriminator.ndf=4", "train.steps=1",
+                     "train.batch_size=2", "train.val_every=1", "train.checkpoint_every=1", "train.sample_every=1")
+    meta = read_metadata(next(run.glob("checkpoints/step_*/generator.safetensors")))
+    acquisition = json.loads(meta["acquisition"])
+    assert acquisition["views"] == "1/8" and acquisition["views_at_size"] == {"32": 7}  # 52 / 8 = 6.5, halves up
+    assert json.loads(meta["recipe"])["task"]["views"] == "1/8"

@@ -45,7 +45,8 @@ def kept_checkpoint(run_dir: Path) -> str:
 class WeightsHeader:
     """What every weights file's metadata records besides its role: enough to rebuild the
     network from the file alone (the resolved recipe, the channels, each component's plugin
-    distribution), where fine-tuning started from and the training samples' pixel sizes."""
+    distribution), where fine-tuning started from, the training samples' pixel sizes and what
+    the task takes its input to be (``acquisition``: CT sampling or dose) when it says."""
 
     recipe: Recipe
     plugins: Plugins
@@ -53,6 +54,7 @@ class WeightsHeader:
     out_channels: int
     init_source: InitSource | None
     geometry: dict[str, Any] | None
+    acquisition: dict[str, Any] | None = None
 
     def metadata(self, role: str, component: str, step: int) -> dict[str, str]:
         meta = {"format": "i2i.weights.v1", "role": role, "component": component, "i2i_version": __version__,
@@ -63,6 +65,8 @@ class WeightsHeader:
                 **init_metadata(self.init_source)}
         if self.geometry is not None:
             meta["geometry"] = json.dumps(self.geometry)
+        if self.acquisition is not None:  # CT: "1/8 of full angular sampling (25 views at 128 px)"
+            meta["acquisition"] = json.dumps(self.acquisition)
         return meta
 
 

@@ -23,7 +23,8 @@ from i2i.assembly.components import LossTerm
 from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision
 from i2i.losses import AdversarialLoss, Scales, as_scales, gradient_scaling, logits
-from i2i.nn.sizing import forward_any_size, unwrap
+from i2i.nn.protocols import unwrap
+from i2i.nn.sizing import forward_any_size
 
 
 def set_requires_grad(net: nn.Module | None, flag: bool) -> None:

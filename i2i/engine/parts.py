@@ -22,8 +22,7 @@ from i2i.engine.image_pool import ImagePool
 from i2i.engine.precision import Precision, resolve_precision
 from i2i.errors import UsageError
 from i2i.metrics import MetricTable
-from i2i.nn.protocols import fp32_output_layer
-from i2i.nn.sizing import unwrap
+from i2i.nn.protocols import fp32_output_layer, unwrap
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 from i2i.runs.checkpoint import load_weights

@@ -39,7 +39,7 @@ from i2i.engine.training_data import TrainingData
 from i2i.engine.validation import Validator
 from i2i.inference.pixel_size import say_geometry_change
 from i2i.messages import note, warn
-from i2i.nn.sizing import unwrap
+from i2i.nn.protocols import unwrap
 from i2i.plugins import Plugins
 from i2i.recipe import Recipe
 from i2i.resources import check_num_threads
@@ -80,8 +80,9 @@ class Trainer:
         seed_everything(recipe.run.seed + self.rank)
         self.state = RunState()
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        sizes = sorted(set((self.data.geometry or {}).get("size_px", [])))
         header = WeightsHeader(recipe, plugins, task.in_channels, task.out_channels, self.parts.init_source,
-                               self.data.geometry)
+                               self.data.geometry, task.acquisition(sizes))
         self.checkpointer = Checkpointer(self.run_dir, train.keep_checkpoints, self.dist, self.device, header)
         loggers = C.build_loggers(plugins, recipe, self.run_dir) if self.dist.is_main else []
         self.events = Events(plugins, enabled=self.dist.is_main, loggers=loggers)

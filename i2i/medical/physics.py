@@ -10,10 +10,11 @@ the degraded reconstructions in HU, same shape, device and dtype, computed in ba
   ``mu = mu_water (1 + HU / 1000)`` (per mm), line integrals ``p = radon(mu) * pixel_mm``,
   transmitted counts ``Poisson(I0 exp(-p))`` plus optional Gaussian electronic noise,
   clamped to ``min_counts``, log back to ``p = log(I0 / counts)``, FBP, back to HU.
-  ``I0`` is the unattenuated photon count per detector bin and view (about 1e5 is a
-  routine dose and 1e4 a very low one in common simulations, e.g. TIGRE's ``addCTnoise``
-  defaults, Yu et al. 2012); the noise that a given ``I0`` gives grows with finer
-  pixels and fewer views, so tune it to the noise level wanted.
+  ``I0`` is the unattenuated photon count per detector bin and view; the noise that a
+  given ``I0`` gives grows with finer pixels and fewer views. With this ramp-filter FBP
+  at a slice's native pixel size, 3.5e6 gives the noise of routine-dose clinical scans
+  (:data:`i2i.medical.noise.FULL_DOSE_I0`, where the calibration is described; the
+  ``ct_low_dose`` task inserts noise into real scans with :mod:`i2i.medical.noise`).
 
 Conventions: HU below -1000 (padding values such as -2048 or -3024 outside a scanner's
 field of view) are treated as air; everything outside the inscribed circle is lost by the

@@ -10,11 +10,11 @@ import weakref
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+from torch import nn
 
 from i2i.devices import DTYPES
 from i2i.errors import I2IError
 from i2i.messages import warn
-from i2i.nn.sizing import unwrap
 
 
 @runtime_checkable
@@ -52,6 +52,17 @@ class DiscriminatorSpec(Protocol):
 
 #: The attributes above with their defaults, as ``{role: {attribute: default}}``.
 NETWORK_ATTRIBUTES = {"generator": {"size_divisor": 1}, "discriminator": {"receptive_field": None, "num_scales": 1}}
+
+
+def unwrap(net: nn.Module) -> nn.Module:
+    """The module inside DDP / DataParallel / ``torch.compile`` wrappers (``net`` itself if none)."""
+    while True:
+        if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            net = net.module
+        elif isinstance(getattr(net, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
+            net = net._orig_mod
+        else:
+            return net
 
 
 def attribute_problems(net: object, role: str) -> list[str]:

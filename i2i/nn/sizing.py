@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
-from i2i.nn.protocols import check_first_output
+from i2i.nn.protocols import check_first_output, unwrap
 
 PadMode = Literal["reflect", "replicate", "zeros", "none"]
 
@@ -78,14 +78,3 @@ def forward_any_size(net: nn.Module, x: torch.Tensor, mode: PadMode = "reflect",
     if (top, bottom, left, right) == (0, 0, 0, 0):
         return y
     return y[..., top:y.shape[-2] - bottom, left:y.shape[-1] - right]
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    """The module inside DDP / DataParallel / ``torch.compile`` wrappers (``net`` itself if none)."""
-    while True:
-        if isinstance(net, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            net = net.module
-        elif isinstance(getattr(net, "_orig_mod", None), nn.Module):  # torch.compile's OptimizedModule
-            net = net._orig_mod
-        else:
-            return net
