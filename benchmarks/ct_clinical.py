@@ -65,10 +65,11 @@ def apply(run: Path, volume: Path, every: int = 1, ema: bool = True, native: boo
     ``volume``: exactly what ``i2i eval RUN --data VOLUME`` scores (one slice a batch), or with
     ``at_trained_size`` the slices resampled to the model's pixel size before the physics."""
     from i2i import load_model
-    from i2i.data import datapath
+    from i2i.assembly import datapath
     from i2i.data.loader import same_size_batches
     from i2i.evaluation.evaluate import EvalOptions, eval_dataset
     from i2i.evaluation.measure import modes, score_batches
+    from i2i.metrics import MetricTable
     from i2i.plugins import get_plugins
 
     model = load_model(run, ema=ema)
@@ -82,7 +83,8 @@ def apply(run: Path, volume: Path, every: int = 1, ema: bool = True, native: boo
     task, slices = model.task, []
     with modes({"model": model.generator}, False):
         for scored in score_batches(same_size_batches(dataset, 1), pipeline, task, {"model": model.generator},
-                                    baseline=False, pixel_range=None if native else model.pixel_range):
+                                    MetricTable.registered(plugins["metrics"], task), baseline=False,
+                                    pixel_range=None if native else model.pixel_range):
             x, y, out = scored.x, scored.y, scored.outputs["model"]
             slices.append((scored.raw["path"][0], task.decode_input(x).cpu(),
                            task.finalize_output(task.decode_output(x, out)).cpu(), task.decode_output(x, y).cpu()))

@@ -101,6 +101,8 @@ class DuckTask:
     pixelwise_io = True
     allows_photometric = False
     has_baseline = True
+    fp32_output = False  # image outputs: the output layer may run under autocast
+    deterministic_input = False
 
     def __init__(self, gain: float = 1.0):
         self.gain = gain
@@ -128,6 +130,9 @@ class DuckTask:
     def expected_channels(self):
         return {"target": 1}
 
+    def make_input(self, batch, train):
+        return batch["input"]
+
     def make_pair(self, batch, train):
         y = self.encode_target(batch["target"])
         return -y, y
@@ -149,6 +154,15 @@ class DuckTask:
 
     def baseline_output(self, x):
         return x
+
+    def regions(self, images):
+        return None
+
+    def reading_views(self, region):
+        return ()
+
+    def acquisition(self, sizes=()):
+        return None
 
 
 def test_an_object_satisfying_the_task_protocols_trains_and_predicts(tmp_path):

@@ -105,7 +105,8 @@ def test_sparse_view_pairs_are_in_hu_and_evaluation_is_fixed():
     assert torch.equal(x, x2)
     table = MetricTable.of((), t)
     metrics = table.score(ScoredImages(t, x, x, y))
-    assert set(metrics) == {"psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu"}
+    clinical = {f"{w}_{m}" for w in ("brain", "soft") for m in ("psnr", "ssim", "mae_hu")} | {"bone_psnr"}
+    assert set(metrics) == {"psnr", "ssim", "ms_ssim", "rmse_hu", "mae_hu"} | clinical
     assert (metrics["rmse_hu"] > 5).all() and (metrics["psnr"] < 45).all()
     same = table.score(ScoredImages(t, x, y, y))
     assert torch.all(same["psnr"] == 100.0) and torch.allclose(same["ssim"], torch.ones(2).double())
