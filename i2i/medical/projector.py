@@ -21,16 +21,17 @@ give zero sinogram rows in :func:`radon` and are ignored by :func:`fbp`, whose s
 ``pi / (2 V)`` uses each sample's own count of valid views.
 
 Memory: views are processed in chunks so that at most about ``2**22`` sampled values are
-held at once (``chunk_size`` overrides the number of views per chunk); a 512x512 image at
-720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
+held at once on the CPU, and a share of the free memory on a GPU
+(:mod:`i2i.medical.projector_memory`; ``chunk_size`` overrides the number of views per chunk);
+a 512x512 image at 720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
 sampling grid for the backward pass.
 
 Speed: building a sampling grid costs about as much as sampling with it, so the grids of a
 geometry shared by the batch (one angle set, one size) are kept for the next call, up to
-:data:`GRID_CACHE_BYTES` for all geometries together (least recently used dropped first): the
-101-view grids of a 512-pixel slice (1/8 sampling) take 424 MB and halve the time of a
-projection and an FBP; full-view grids at 512 pixels are larger than the budget and are built
-per call as before.
+:data:`~i2i.medical.projector_memory.GRID_CACHE_BYTES` for all geometries together on the CPU
+(least recently used dropped first), a share of the free memory on a GPU: the 101-view grids
+of a 512-pixel slice (1/8 sampling) take 424 MB and halve the time of a projection and an FBP;
+full-view grids at 512 pixels are larger than the CPU budget and are built per call there.
 
 Everything runs on the device and dtype of the input tensor and is differentiable with
 respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backproject`).
@@ -39,25 +40,19 @@ respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backp
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
 from i2i.medical.fov import circle_mask
+from i2i.medical.projector_memory import chunk_elements, chunk_grids
 
 #: Filter windows for :func:`fbp`, as in ``skimage.transform.iradon``: the ramp (Ram-Lak) filter alone,
 #: or times a Shepp-Logan (sinc), cosine, Hamming or Hann window; ``None``: plain back-projection.
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 _ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "hanning": "hann"}
-
-#: Sampled values held at once per chunk of views (16 MiB in float32; the sampling grid is twice that).
-CHUNK_ELEMENTS = 2**22
-#: Bytes of sampling grids kept between calls (see "Speed" above).
-GRID_CACHE_BYTES = 512 * 2**20
-_grid_cache: OrderedDict[tuple, tuple[list[tuple[torch.Tensor, ...]], int]] = OrderedDict()
 
 Angles = int | Sequence[float] | torch.Tensor | None
 
@@ -106,8 +101,8 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     n, _, size, _ = image.shape
     theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
     per_sample = theta.ndim == 2
-    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (n * size * size * (3 if per_sample else 1)))
-    grids = _chunk_grids(("radon", method, size), theta, chunk, size * size * 2 * image.element_size(),
+    chunk = chunk_size or max(1, chunk_elements(image.device) // (n * size * size * (3 if per_sample else 1)))
+    grids = chunk_grids(("radon", method, size), theta, chunk, size * size * 2 * image.element_size(),
                          lambda th: _ray_grid(th, size, method), keep_grids)
     rows = []
     for grid, weight in grids:
@@ -254,7 +249,7 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     offsets = torch.arange(m, device=rows.device, dtype=rows.dtype) - m // 2
     x_off, y_off = offsets[:, None], offsets[None, :]  # row offset, column offset
     scale = 2.0 / max(bins - 1, 1)
-    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (m * m * (3 * n if per_sample else n + 2)))
+    chunk = chunk_size or max(1, chunk_elements(rows.device) // (m * m * (3 * n if per_sample else n + 2)))
 
     def build(th: torch.Tensor) -> tuple[torch.Tensor]:
         grid = rows.new_zeros(*th.shape, m, m, 2)  # y = 0: the single row of each projection
@@ -264,7 +259,7 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
 
     image = rows.new_zeros(n, m, m)
     start = 0
-    for (grid,) in _chunk_grids(("backproject", bins, m, centre), theta, chunk, m * m * 2 * rows.element_size(),
+    for (grid,) in chunk_grids(("backproject", bins, m, centre), theta, chunk, m * m * 2 * rows.element_size(),
                                 build, keep_grids):
         vc = grid.shape[-4]
         part = rows[:, start:start + vc]
@@ -283,28 +278,6 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     if circle:
         image = image * circle_mask(m, device=rows.device).to(image.dtype)
     return image.unsqueeze(1)
-
-
-def _chunk_grids(geometry: tuple, theta: torch.Tensor, chunk: int, bytes_per_view: int,
-                 build: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], keep: bool = True
-                 ) -> list[tuple[torch.Tensor, ...]]:
-    """``build(radians)`` for each chunk of ``chunk`` angles of ``theta`` (degrees). When the angles
-    are shared by the batch (``theta`` 1-D) and the grids of all views fit the grid cache's budget,
-    they are built once for the geometry, kept, and sliced into chunks (views of the kept tensors)."""
-    starts = range(0, theta.shape[-1], chunk)
-    if not keep or theta.ndim != 1 or theta.shape[-1] * bytes_per_view > GRID_CACHE_BYTES:
-        return [build(torch.deg2rad(theta[..., s:s + chunk])) for s in starts]
-    key = (*geometry, theta.dtype, str(theta.device), theta.detach().cpu().numpy().tobytes())
-    hit = _grid_cache.get(key)
-    if hit is None:
-        parts = [build(torch.deg2rad(theta[s:s + chunk])) for s in starts]
-        whole = [torch.cat(column) for column in zip(*parts)]
-        size = sum(t.numel() * t.element_size() for t in whole)
-        while _grid_cache and sum(b for _, b in _grid_cache.values()) + size > GRID_CACHE_BYTES:
-            _grid_cache.popitem(last=False)
-        hit = _grid_cache[key] = (whole, size)
-    _grid_cache.move_to_end(key)
-    return [tuple(t[s:s + chunk] for t in hit[0]) for s in starts]
 
 
 def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,
