@@ -102,8 +102,8 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
     per_sample = theta.ndim == 2
     chunk = chunk_size or max(1, chunk_elements(image.device) // (n * size * size * (3 if per_sample else 1)))
-    grids = chunk_grids(("radon", method, size), theta, chunk, size * size * 2 * image.element_size(),
-                         lambda th: _ray_grid(th, size, method), keep_grids)
+    grids = chunk_grids(("radon", method, size), theta, _angle_key(angles), chunk,
+                        size * size * 2 * image.element_size(), lambda th: _ray_grid(th, size, method), keep_grids)
     rows = []
     for grid, weight in grids:
         vc = weight.shape[-1]
@@ -167,12 +167,14 @@ def fbp(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | N
 
 
 def backproject(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
-                output_size: int | None = None, circle: bool = True, chunk_size: int | None = None) -> torch.Tensor:
+                output_size: int | None = None, circle: bool = True, chunk_size: int | None = None,
+                angles_id: tuple | None = None) -> torch.Tensor:
     """Unfiltered back-projection (``fbp`` with ``filter_name=None``): the sum over valid views
-    of each projection smeared back along its rays, times ``pi / (2 V)``."""
+    of each projection smeared back along its rays, times ``pi / (2 V)``. ``angles_id`` names
+    angles given as a tensor, so that their sampling grids are kept (see "Speed" above)."""
     _check_sinogram(sinogram)
     return _backproject(sinogram, sinogram.shape[-1] // 2, angles, mask, output_size or sinogram.shape[-1],
-                        circle, chunk_size)
+                        circle, chunk_size, angles_id=angles_id)
 
 
 def fourier_filter(size: int, filter_name: str | None = "ramp") -> torch.Tensor:
@@ -235,7 +237,8 @@ def _filter(sinogram: torch.Tensor, filter_name: str | None) -> tuple[torch.Tens
 
 
 def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Tensor | None,
-                 output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True) -> torch.Tensor:
+                 output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True,
+                 angles_id: tuple | None = None) -> torch.Tensor:
     n, _, views, bins = rows.shape
     theta, valid = _resolve_angles(angles if angles is not None else views, n, views,
                                    rows.device, rows.dtype, mask)
@@ -259,8 +262,9 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
 
     image = rows.new_zeros(n, m, m)
     start = 0
-    for (grid,) in chunk_grids(("backproject", bins, m, centre), theta, chunk, m * m * 2 * rows.element_size(),
-                                build, keep_grids):
+    key = ("id", angles_id) if angles_id is not None else _angle_key(angles if angles is not None else views)
+    for (grid,) in chunk_grids(("backproject", bins, m, centre), theta, key, chunk, m * m * 2 * rows.element_size(),
+                               build, keep_grids):
         vc = grid.shape[-4]
         part = rows[:, start:start + vc]
         start += vc
@@ -278,6 +282,17 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     if circle:
         image = image * circle_mask(m, device=rows.device).to(image.dtype)
     return image.unsqueeze(1)
+
+
+def _angle_key(angles: Angles) -> tuple | None:
+    """What identifies an angle set for the grid cache without reading a device value: a view
+    count (equally spaced angles) or a sequence of numbers; ``None`` (grids not kept) for a
+    tensor, whose reading would be a host synchronisation on a GPU (name it with ``angles_id``)."""
+    if angles is None or (isinstance(angles, int) and not isinstance(angles, bool)):
+        return ("equal", 180 if angles is None else int(angles))
+    if isinstance(angles, torch.Tensor):
+        return None
+    return ("angles", tuple(float(a) for a in angles))
 
 
 def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,

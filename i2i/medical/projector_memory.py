@@ -60,18 +60,19 @@ def _free_bytes(index: int) -> int:
     return int(torch.cuda.mem_get_info(index)[0])
 
 
-def chunk_grids(geometry: tuple, theta: torch.Tensor, chunk: int, bytes_per_view: int,
+def chunk_grids(geometry: tuple, theta: torch.Tensor, angles: tuple | None, chunk: int, bytes_per_view: int,
                 build: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], keep: bool = True
                 ) -> list[tuple[torch.Tensor, ...]]:
     """``build(radians)`` for each chunk of ``chunk`` angles of ``theta`` (degrees). When the angles
-    are shared by the batch (``theta`` 1-D) and the grids of all views fit the grid cache's budget
-    for the device, they are built once for the geometry, kept, and sliced into chunks (views of
-    the kept tensors); the least recently used geometries are dropped first."""
+    are shared by the batch (``theta`` 1-D), identified by ``angles`` (a key the caller made
+    without reading a device value; ``None``: not kept) and the grids of all views fit the grid
+    cache's budget for the device, they are built once for the geometry, kept, and sliced into
+    chunks (views of the kept tensors); the least recently used geometries are dropped first."""
     starts = range(0, theta.shape[-1], chunk)
     budget = grid_cache_bytes(theta.device)
-    if not keep or theta.ndim != 1 or theta.shape[-1] * bytes_per_view > budget:
+    if not keep or angles is None or theta.ndim != 1 or theta.shape[-1] * bytes_per_view > budget:
         return [build(torch.deg2rad(theta[..., s:s + chunk])) for s in starts]
-    key = (*geometry, theta.dtype, str(theta.device), theta.detach().cpu().numpy().tobytes())
+    key = (*geometry, theta.dtype, str(theta.device), angles)
     hit = _grid_cache.get(key)
     if hit is None:
         parts = [build(torch.deg2rad(theta[s:s + chunk])) for s in starts]

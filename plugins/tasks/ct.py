@@ -158,5 +158,5 @@ class LowDoseTask(CTTask):
             return torch.full((n,), float(self.pixel_size_mm))
         spacing = batch.get("spacing")
         if isinstance(spacing, torch.Tensor):
-            return spacing.float().reshape(n, -1).mean(dim=1).cpu()
+            return spacing.float().reshape(n, -1).mean(dim=1)
         return torch.full((n,), default_pixel_mm(size))
