@@ -9,14 +9,13 @@ import pytest
 import torch
 
 from i2i.medical import projector, projector_memory
+from i2i.medical.angles import equal_angles, per_sample_angles
 from i2i.medical.projector import (
     FILTERS,
     backproject,
     circle_mask,
-    equal_angles,
     fbp,
     fourier_filter,
-    per_sample_angles,
     radon,
 )
 from i2i.medical.sampling import full_view_count

@@ -52,7 +52,8 @@ import torch.nn.functional as F
 from i2i.medical.fov import circle_mask
 from i2i.medical.physics import (DEFAULT_FOV_MM, MU_WATER_PER_MM, generator_on, noisy_line_integrals,
                                  relative_mu)
-from i2i.medical.projector import backproject, equal_angles, fbp, radon
+from i2i.medical.angles import equal_angles
+from i2i.medical.projector import backproject, fbp, radon
 from i2i.medical.sampling import full_view_count
 
 #: Photons per detector bin and view of a full-dose scan (see the module docstring for how it

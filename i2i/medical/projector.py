@@ -40,12 +40,12 @@ respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backp
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
+from i2i.medical.angles import Angles, angle_key, resolve_angles
 from i2i.medical.fov import circle_mask
 from i2i.medical.projector_memory import chunk_elements, chunk_grids
 
@@ -53,32 +53,6 @@ from i2i.medical.projector_memory import chunk_elements, chunk_grids
 #: or times a Shepp-Logan (sinc), cosine, Hamming or Hann window; ``None``: plain back-projection.
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 _ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "hanning": "hann"}
-
-Angles = int | Sequence[float] | torch.Tensor | None
-
-
-def equal_angles(views: int, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``views`` angles in degrees equally spaced over ``[0, 180)``: ``k * 180 / views``."""
-    if int(views) < 1:
-        raise ValueError(f"views must be >= 1, got {views}")
-    return (torch.arange(int(views), dtype=torch.float64) * (180.0 / int(views))).to(device=device, dtype=dtype)
-
-
-def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.device | str | None = None,
-                      dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Angles ``(N, Vmax)`` and validity mask ``(N, Vmax)`` for per-sample view counts ``views``
-    ``(N,)``: sample ``n`` gets ``views[n]`` angles equally spaced over ``[0, 180)``; the
-    remaining slots hold angle 0 and are masked out."""
-    counts = torch.as_tensor(views).long().reshape(-1).cpu()  # a few ints; float64 maths on the CPU
-    if counts.numel() == 0 or bool((counts < 1).any()):
-        raise ValueError(f"every view count must be >= 1, got {counts.tolist()}")
-    k = torch.arange(int(counts.max()))
-    mask = k[None, :] < counts[:, None]
-    angles = k[None, :].double() * (180.0 / counts[:, None].double())
-    angles = angles.where(mask, torch.zeros((), dtype=torch.float64))
-    return angles.to(device=device, dtype=dtype), mask.to(device)
-
 
 def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
           method: str = "joseph", chunk_size: int | None = None, keep_grids: bool = True) -> torch.Tensor:
@@ -99,10 +73,10 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     if method not in ("joseph", "rotate"):
         raise ValueError(f"unknown projection method {method!r}; accepted: 'joseph', 'rotate'")
     n, _, size, _ = image.shape
-    theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
+    theta, valid = resolve_angles(angles, n, 180, image.device, image.dtype, mask)
     per_sample = theta.ndim == 2
     chunk = chunk_size or max(1, chunk_elements(image.device) // (n * size * size * (3 if per_sample else 1)))
-    grids = chunk_grids(("radon", method, size), theta, _angle_key(angles), chunk,
+    grids = chunk_grids(("radon", method, size), theta, angle_key(angles), chunk,
                         size * size * 2 * image.element_size(), lambda th: _ray_grid(th, size, method), keep_grids)
     rows = []
     for grid, weight in grids:
@@ -240,7 +214,7 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
                  output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True,
                  angles_id: tuple | None = None) -> torch.Tensor:
     n, _, views, bins = rows.shape
-    theta, valid = _resolve_angles(angles if angles is not None else views, n, views,
+    theta, valid = resolve_angles(angles if angles is not None else views, n, views,
                                    rows.device, rows.dtype, mask)
     if theta.shape[-1] != views:
         raise ValueError(f"the sinogram has {views} views (rows) but {theta.shape[-1]} angles were given")
@@ -262,7 +236,7 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
 
     image = rows.new_zeros(n, m, m)
     start = 0
-    key = ("id", angles_id) if angles_id is not None else _angle_key(angles if angles is not None else views)
+    key = ("id", angles_id) if angles_id is not None else angle_key(angles if angles is not None else views)
     for (grid,) in chunk_grids(("backproject", bins, m, centre), theta, key, chunk, m * m * 2 * rows.element_size(),
                                build, keep_grids):
         vc = grid.shape[-4]
@@ -282,37 +256,6 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     if circle:
         image = image * circle_mask(m, device=rows.device).to(image.dtype)
     return image.unsqueeze(1)
-
-
-def _angle_key(angles: Angles) -> tuple | None:
-    """What identifies an angle set for the grid cache without reading a device value: a view
-    count (equally spaced angles) or a sequence of numbers; ``None`` (grids not kept) for a
-    tensor, whose reading would be a host synchronisation on a GPU (name it with ``angles_id``)."""
-    if angles is None or (isinstance(angles, int) and not isinstance(angles, bool)):
-        return ("equal", 180 if angles is None else int(angles))
-    if isinstance(angles, torch.Tensor):
-        return None
-    return ("angles", tuple(float(a) for a in angles))
-
-
-def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,
-                    mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Angles as ``(V,)`` (shared) or ``(N, V)`` degrees, and the mask as ``(N, V)`` or None."""
-    if angles is None:
-        theta = equal_angles(default_views, device=device, dtype=dtype)
-    elif isinstance(angles, int) and not isinstance(angles, bool):
-        theta = equal_angles(angles, device=device, dtype=dtype)
-    else:
-        theta = torch.as_tensor(angles, device=device).to(dtype)
-        if theta.ndim not in (1, 2) or (theta.ndim == 2 and theta.shape[0] != n) or theta.shape[-1] == 0:
-            raise ValueError(f"angles must be (V,) or (N, V) with N = {n}, got shape {tuple(theta.shape)}")
-    if mask is None:
-        return theta, None
-    valid = torch.as_tensor(mask, device=device).bool()
-    if valid.shape[-1] != theta.shape[-1] or valid.ndim not in (1, 2) or (valid.ndim == 2 and valid.shape[0] != n):
-        raise ValueError(f"mask must be (V,) or (N, V) matching angles {tuple(theta.shape)}, "
-                         f"got shape {tuple(valid.shape)}")
-    return theta, valid.expand(n, theta.shape[-1])
 
 
 def _check_image(image: torch.Tensor) -> None:
