@@ -182,3 +182,15 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="unknown projection method"):
         radon(torch.zeros(1, 1, 8, 8), method="siddon")
     assert equal_angles(4).tolist() == [0.0, 45.0, 90.0, 135.0]
+
+
+def test_the_fbp_filter_is_copied_to_a_device_once(monkeypatch):
+    """Before: the filter and the angles were made on the CPU and copied at every FBP (pageable
+    copies per call on a GPU)."""
+    from tests.host_reads import copies_to_other_devices
+
+    copies = copies_to_other_devices(monkeypatch)
+    sinogram = torch.empty(1, 1, 6, 24, device="meta")
+    for _ in range(3):
+        fbp(sinogram, 6)
+    assert sorted(copies) == [(6,), (65,)]  # the angles and the filter's response, once each

@@ -5,6 +5,7 @@ the key under which their sampling grids are kept (made without reading a device
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
@@ -16,7 +17,14 @@ def equal_angles(views: int, *, device: torch.device | str | None = None,
     """``views`` angles in degrees equally spaced over ``[0, 180)``: ``k * 180 / views``."""
     if int(views) < 1:
         raise ValueError(f"views must be >= 1, got {views}")
-    return (torch.arange(int(views), dtype=torch.float64) * (180.0 / int(views))).to(device=device, dtype=dtype)
+    return shared_equal_angles(int(views), torch.device(device or "cpu"), dtype).clone()
+
+
+@lru_cache(maxsize=64)
+def shared_equal_angles(views: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`equal_angles` made once per device and shared (read-only: the projector's own
+    use, so that an angle set is not copied to a GPU at every projection)."""
+    return (torch.arange(views, dtype=torch.float64) * (180.0 / views)).to(device=device, dtype=dtype)
 
 
 def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.device | str | None = None,
@@ -46,12 +54,13 @@ def angle_key(angles: Angles) -> tuple | None:
 
 
 def resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,
-                    mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                   mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Angles as ``(V,)`` (shared) or ``(N, V)`` degrees, and the mask as ``(N, V)`` or None."""
     if angles is None:
-        theta = equal_angles(default_views, device=device, dtype=dtype)
+        theta = shared_equal_angles(int(default_views), torch.device(device), dtype)
     elif isinstance(angles, int) and not isinstance(angles, bool):
-        theta = equal_angles(angles, device=device, dtype=dtype)
+        theta = equal_angles(angles, device=device, dtype=dtype) if angles < 1 else \
+            shared_equal_angles(angles, torch.device(device), dtype)
     else:
         theta = torch.as_tensor(angles, device=device).to(dtype)
         if theta.ndim not in (1, 2) or (theta.ndim == 2 and theta.shape[0] != n) or theta.shape[-1] == 0:

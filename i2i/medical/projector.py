@@ -179,6 +179,16 @@ def _fourier_filter(size: int, name: str | None) -> torch.Tensor:
     return response
 
 
+@lru_cache(maxsize=32)
+def _half_response(padded: int, key: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The filter's response for ``rfft`` of ``padded`` bins, on ``device`` (copied there once).
+    Only the even part of a real response reaches the real output, so rfft/irfft with the
+    symmetrised response equals skimage's real(ifft(fft(x) * response))."""
+    response = _fourier_filter(padded, key)
+    even = 0.5 * (response + response.roll(-1).flip(0))
+    return even[: padded // 2 + 1].to(device=device, dtype=dtype)
+
+
 def _filter_key(filter_name: str | None) -> str | None:
     if filter_name is None:
         return None
@@ -199,12 +209,8 @@ def _filter(sinogram: torch.Tensor, filter_name: str | None) -> tuple[torch.Tens
     diag = int(math.ceil(math.sqrt(2) * d))
     before = diag // 2 - d // 2
     padded = max(64, int(2 ** math.ceil(math.log2(2 * diag))))
-    response = _fourier_filter(padded, key)
-    # Only the even part of a real response reaches the real output, so rfft/irfft with the
-    # symmetrised response equals skimage's real(ifft(fft(x) * response)).
-    even = 0.5 * (response + response.roll(-1).flip(0))
     real_dtype = torch.float64 if sinogram.dtype == torch.float64 else torch.float32
-    even = even[: padded // 2 + 1].to(device=sinogram.device, dtype=real_dtype)
+    even = _half_response(padded, key, sinogram.device, real_dtype)
     x = F.pad(sinogram.to(real_dtype), (before, padded - d - before))
     out = torch.fft.irfft(torch.fft.rfft(x, dim=-1) * even, n=padded, dim=-1)[..., :diag]
     return out.to(sinogram.dtype), diag // 2
