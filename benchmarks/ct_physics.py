@@ -45,30 +45,36 @@ def clinical_settings(size: int, repeats: int) -> dict[str, float]:
     """Seconds per slice at ``size`` px of 1/8 sampling and quarter dose: as the physics ran before
     (no kept grids; Poisson counts and FBP), with the projector's kept grids, with the input kept
     per sample (:class:`i2i.data.input_cache.InputCache`, a hit), and the fast quarter-dose noise."""
-    import i2i.medical.projector as projector
+    from fractions import Fraction
+
+    import i2i.medical.projector_memory as projector_memory
     from i2i.data.input_cache import InputCache
-    from i2i.medical.noise import FULL_DOSE_I0, fast_noise, inserted_photons, poisson_noise
+    from i2i.medical.noise import (
+        FULL_DOSE_I0,
+        fast_noise,
+        inserted_photons,
+        poisson_noise,
+    )
     from i2i.medical.phantom import phantoms
     from i2i.medical.physics import sparse_view
     from i2i.medical.sampling import full_view_count, views_for
-    from fractions import Fraction
 
     hu = phantoms(range(1), size, seed=3)
     views, full = views_for(Fraction(1, 8), size), full_view_count(size)
     args = (inserted_photons(torch.tensor([0.25]), FULL_DOSE_I0, torch.tensor([False])), torch.zeros(1), full,
             torch.tensor([250.0 / size]))
-    budget = projector.GRID_CACHE_BYTES
+    budget = projector_memory.GRID_CACHE_BYTES
 
     def per_slice(fn) -> float:
         return 1.0 / slices_per_second(lambda h: fn(), hu, repeats)
 
     try:
-        projector.GRID_CACHE_BYTES = 0
-        projector._grid_cache.clear()
+        projector_memory.GRID_CACHE_BYTES = 0
+        projector_memory.clear_grid_cache()
         plain = per_slice(lambda: sparse_view(hu, views))
         poisson = per_slice(lambda: poisson_noise(hu, *args))
     finally:
-        projector.GRID_CACHE_BYTES = budget
+        projector_memory.GRID_CACHE_BYTES = budget
     grids = per_slice(lambda: sparse_view(hu, views))
     cache = InputCache()
     batch = {"target": hu, "path": ["slice"]}

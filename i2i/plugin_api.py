@@ -9,7 +9,8 @@ by component kind:
 
 - tasks: :class:`Task` (the base class) and the Protocols it implements, :class:`TaskSpec`
   (:class:`Values`, :class:`PairMaking`, :class:`Presentation`, :class:`Measuring`);
-  :class:`PairRandom` for the random draws of a task that makes its inputs;
+  :class:`PairRandom` for the random draws of a task that makes its inputs; :class:`CTTask`,
+  the base of CT tasks (slices in HU, field of view, clinical windows: implement ``simulate``);
 - networks: :class:`GeneratorSpec` and :class:`DiscriminatorSpec` (the attributes the engine
   reads), :func:`in_fp32` (an output layer in float32 under autocast: ``fp32_output``);
 - losses: :class:`AdversarialLoss`, :class:`ReconstructionLoss`, :class:`FeatureMatchingLoss`,
@@ -33,6 +34,7 @@ from i2i.losses import (
            as_scales,
            input_gradients,
 )
+from i2i.medical.ct_task import CTTask
 from i2i.metrics import Metric, ScoredImages
 from i2i.nn.layers import in_fp32
 from i2i.nn.protocols import DiscriminatorSpec, GeneratorSpec
@@ -40,7 +42,8 @@ from i2i.schedules import Schedule
 from i2i.tasks import Task
 from i2i.taskspec import Measuring, PairMaking, Presentation, TaskSpec, Values
 
-__all__ = ["AdversarialLoss", "Decoded", "DiscriminatorSpec", "FeatureMatchingLoss", "Format", "GeneratorSpec",
-           "Logger", "Measuring", "Metric", "PairMaking", "PairRandom", "Presentation", "RecipeView",
-           "ReconstructionLoss", "Register", "RegisterRecipe", "Scales", "ScoredImages", "Schedule", "Source", "Stack",
-           "Task", "TaskSpec", "TrainerView", "Values", "as_scales", "hookimpl", "in_fp32", "input_gradients"]
+__all__ = ["AdversarialLoss", "CTTask", "Decoded", "DiscriminatorSpec", "FeatureMatchingLoss", "Format",
+           "GeneratorSpec", "Logger", "Measuring", "Metric", "PairMaking", "PairRandom", "Presentation",
+           "RecipeView", "ReconstructionLoss", "Register", "RegisterRecipe", "Scales", "ScoredImages", "Schedule",
+           "Source", "Stack", "Task", "TaskSpec", "TrainerView", "Values", "as_scales", "hookimpl", "in_fp32",
+           "input_gradients"]

@@ -289,3 +289,23 @@ def test_a_task_missing_part_of_the_protocol_fails_naming_the_plugin_and_what_is
                       'name = "none"\n[train]\nsteps = 1\n')
     with pytest.raises(UsageError, match="task 'partial' \\(plugin 'contracts'\\).*without make_pair"):
         build_task(plugins, load_recipe(recipe, plugins=plugins))
+
+
+def test_a_third_party_ct_task_builds_on_the_stable_ct_base():
+    """CTTask is core (i2i.medical.ct_task, exported by plugin_api): the built-in CT tasks derive
+    from it, and a task that only says how its input is made gets HU pairs, the field of view
+    and the clinical-window metrics."""
+    from i2i_plugins.tasks.ct import LowDoseTask, SparseViewTask
+
+    class Blurred(plugin_api.CTTask):
+        def simulate(self, hu, random, batch):
+            return torch.nn.functional.avg_pool2d(hu, 3, 1, 1)
+
+    assert issubclass(SparseViewTask, plugin_api.CTTask) and issubclass(LowDoseTask, plugin_api.CTTask)
+    task = Blurred(hu_range=(-1024.0, 1024.0))
+    hu = torch.full((2, 1, 32, 32), -1000.0)
+    hu[..., 8:24, 8:24] = 40.0
+    x, y = task.make_pair({"target": task.to_data_units(hu, "target")}, train=False)
+    assert x.shape == y.shape == (2, 1, 32, 32) and float(y.abs().max()) <= 1.0
+    assert torch.allclose(task.decode_output(x, y)[..., 16, 16], torch.tensor(40.0))
+    assert {"psnr", "mae_hu", "bone_psnr"} <= {m.name for m in task.task_metrics()}

@@ -29,7 +29,7 @@ BUDGET = {
                                        "plugins/tasks/restoration.py:downsample": 3},
     "edges2photo": {"plugins/tasks/edges2photo.py:edges": None},
     "ct_sparse_view": {"i2i/medical/physics.py:_angles": 4},
-    "ct_low_dose": {"i2i/medical/physics.py:_angles": 4, "i2i/medical/physics.py:low_dose": 3},
+    "ct_low_dose": {},
     "mr_to_ct": {},
 }
 

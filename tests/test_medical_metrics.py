@@ -70,4 +70,5 @@ def test_window_clips_before_scoring():
     target = torch.full((1, 1, 16, 16), 2000.0)
     pred = torch.full((1, 1, 16, 16), 1000.0)
     assert (psnr(pred, target, "abdomen") == 100.0).all()  # both white in the abdomen window
-    assert psnr(pred, target, "bone").item() == pytest.approx(10 * math.log10(1800 ** 2 / (1300 - 1000) ** 2))
+    # bone window W 2000 / L 500 = [-500, 1500] HU: the target clips to 1500
+    assert psnr(pred, target, "bone").item() == pytest.approx(10 * math.log10(2000 ** 2 / (1500 - 1000) ** 2))

@@ -8,9 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from i2i.medical import projector
-from i2i.medical.projector import (FILTERS, backproject, circle_mask, equal_angles, fbp, fourier_filter,
-                                   per_sample_angles, radon)
+from i2i.medical import projector, projector_memory
+from i2i.medical.angles import equal_angles, per_sample_angles
+from i2i.medical.projector import (
+    FILTERS,
+    backproject,
+    circle_mask,
+    fbp,
+    fourier_filter,
+    radon,
+)
+from i2i.medical.sampling import full_view_count
 
 skt = pytest.importorskip("skimage.transform")
 skdata = pytest.importorskip("skimage.data")
@@ -111,7 +119,7 @@ def test_chunking_does_not_change_results(monkeypatch):
         return original(source, grid, **kw)
 
     monkeypatch.setattr(projector.F, "grid_sample", spy)
-    monkeypatch.setattr(projector, "CHUNK_ELEMENTS", 24 * 24 * 2 * 5)
+    monkeypatch.setattr(projector_memory, "CHUNK_ELEMENTS", 24 * 24 * 2 * 5)
     torch.testing.assert_close(radon(image, 30), whole_sino)
     assert len(calls) == 6 and max(calls) <= 5 * 24 * 24
 
@@ -120,8 +128,35 @@ def test_default_chunks_bound_memory_for_512_at_720_views():
     """A 512x512 slice at 720 views is processed 16 views at a time (4M samples per chunk),
     never 720 * 512 * 512."""
     n, size = 1, 512
-    chunk = max(1, projector.CHUNK_ELEMENTS // (n * size * size))
+    chunk = max(1, projector_memory.chunk_elements(torch.device("cpu")) // (n * size * size))
     assert chunk * size * size <= 2**22 < 720 * size * size
+
+
+def test_on_a_gpu_chunks_and_kept_grids_follow_its_free_memory(monkeypatch):
+    """On a GPU a chunk may hold a share of the free memory (read once per device), between the
+    CPU budget and a cap, and full-view grids of a 512-pixel slice are kept: a low-dose slice
+    at full sampling is a few launches, not thousands. The memory query is faked (no GPU here)."""
+    queries = []
+
+    def mem_get_info(index):
+        queries.append(index)
+        return (80 * 2**30 if index == 0 else 2**30), 96 * 2**30
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", mem_get_info)
+    projector_memory._free_bytes.cache_clear()
+    try:
+        big, small = torch.device("cuda", 0), torch.device("cuda", 1)
+        assert projector_memory.chunk_elements(big) == projector_memory.GPU_MAX_CHUNK_ELEMENTS
+        assert projector_memory.chunk_elements(small) == 2**30 // 8 // 12 > projector_memory.CHUNK_ELEMENTS
+        assert projector_memory.grid_cache_bytes(big) == 10 * 2**30
+        assert projector_memory.grid_cache_bytes(small) == projector_memory.GRID_CACHE_BYTES  # never below the CPU's
+        projector_memory.chunk_elements(big)
+        assert queries == [0, 1]  # once per device
+        views = full_view_count(512)
+        assert views * 512 * 512 <= projector_memory.chunk_elements(big)  # all 806 views in one chunk
+        assert views * 512 * 512 * 2 * 4 <= projector_memory.grid_cache_bytes(big)  # and their grids kept
+    finally:
+        projector_memory._free_bytes.cache_clear()
 
 
 def test_gradients_flow_and_device_dtype_kept():
@@ -147,3 +182,15 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="unknown projection method"):
         radon(torch.zeros(1, 1, 8, 8), method="siddon")
     assert equal_angles(4).tolist() == [0.0, 45.0, 90.0, 135.0]
+
+
+def test_the_fbp_filter_is_copied_to_a_device_once(monkeypatch):
+    """Before: the filter and the angles were made on the CPU and copied at every FBP (pageable
+    copies per call on a GPU)."""
+    from tests.host_reads import copies_to_other_devices
+
+    copies = copies_to_other_devices(monkeypatch)
+    sinogram = torch.empty(1, 1, 6, 24, device="meta")
+    for _ in range(3):
+        fbp(sinogram, 6)
+    assert sorted(copies) == [(6,), (65,)]  # the angles and the filter's response, once each

@@ -63,7 +63,8 @@ def test_an_unknown_name_exits_2_listing_the_names_and_close_ones(cli, in_tmp, c
     result = cli(*command, "medicl_ct")
     assert result.exit_code == 2
     assert ("error: medicl_ct: no such recipe file, nor a shipped recipe of that name (did you mean "
-            "'medical_ct' or 'medical_ct_real'?); shipped recipes: 'colorization', 'edges2shoes', 'facades'") \
+            "'medical_ct' or 'medical_ldct' or 'medical_ct_real'?); shipped recipes: 'colorization', "
+            "'edges2shoes', 'facades'") \
         in result.output
     assert "`i2i recipes` describes them" in result.output and "Traceback" not in result.output
 

@@ -41,8 +41,8 @@ class AnySizeGenerator(nn.Module):
         ph = (self.multiple - h % self.multiple) % self.multiple
         pw = (self.multiple - w % self.multiple) % self.multiple
         top, left = ph // 2, pw // 2
-        padded = x.index_select(-2, reflect_indices(h, top, ph - top, x.device))
-        padded = padded.index_select(-1, reflect_indices(w, left, pw - left, x.device))
+        padded = x.index_select(-2, reflect_indices(h, top, ph - top, x))
+        padded = padded.index_select(-1, reflect_indices(w, left, pw - left, x))
         y = self.generator(padded)
         return y[:, :, top:top + h, left:left + w]
 

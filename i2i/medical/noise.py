@@ -52,7 +52,8 @@ import torch.nn.functional as F
 from i2i.medical.fov import circle_mask
 from i2i.medical.physics import (DEFAULT_FOV_MM, MU_WATER_PER_MM, generator_on, noisy_line_integrals,
                                  relative_mu)
-from i2i.medical.projector import backproject, equal_angles, fbp, radon
+from i2i.medical.angles import equal_angles
+from i2i.medical.projector import backproject, fbp, radon
 from i2i.medical.sampling import full_view_count
 
 #: Photons per detector bin and view of a full-dose scan (see the module docstring for how it
@@ -122,11 +123,10 @@ def sector_variance(hu: torch.Tensor, photons: torch.Tensor, electronic_noise_st
     p = radon(mu, views) * (pixel_mm.reshape(n, 1, 1, 1) * (size / low))
     counts = photons.reshape(n, 1, 1, 1) * torch.exp(-p)
     sigma2 = electronic_noise_std.reshape(n, 1, 1, 1) ** 2
-    variance = (1.0 / counts + sigma2 / counts ** 2).clamp(max=1.0 + float(sigma2.max()))  # counts >= 1 as clamped
+    variance = torch.minimum(1.0 / counts + sigma2 / counts ** 2, 1.0 + sigma2.amax())  # counts >= 1 as clamped
     angles = equal_angles(views, device=hu.device)
-    sector = _sectors(views, hu.device)
-    maps = [backproject(variance[:, :, sector == g], angles[sector == g], output_size=low) * (2.0 / math.pi)
-            for g in range(SECTORS)]
+    maps = [backproject(variance[:, :, part], angles[part], output_size=low, angles_id=("sector", views, g))
+            * (2.0 / math.pi) for g, part in enumerate(sector_slices(views))]
     out = torch.cat(maps, dim=1)
     if low < size:
         out = F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False)
@@ -142,10 +142,9 @@ def noise_bank(size: int, views: int, filter_name: str | None = "ramp", device: 
         return noise_bank(size, views, filter_name).to(device)
     generator = torch.Generator().manual_seed(BANK_SEED)
     angles = equal_angles(views)
-    sector = _sectors(views, torch.device("cpu"))
     z = torch.randn(BANK_SIZE, 1, views, size, generator=generator)
-    fields = [fbp(z[:, :, sector == g], angles[sector == g], filter_name=filter_name, keep_grids=False)[:, 0]
-              * (float((sector == g).sum()) / views) for g in range(SECTORS)]
+    fields = [fbp(z[:, :, part], angles[part], filter_name=filter_name, keep_grids=False)[:, 0]
+              * ((part.stop - part.start) / views) for part in sector_slices(views)]
     return torch.stack(fields)
 
 
@@ -154,6 +153,8 @@ def default_pixel_mm(size: int) -> float:
     return DEFAULT_FOV_MM / size
 
 
-def _sectors(views: int, device: torch.device) -> torch.Tensor:
-    """The sector of each of ``views`` equally spaced views over [0, 180): ``floor(k * G / V)``."""
-    return torch.div(torch.arange(views, device=device) * SECTORS, views, rounding_mode="floor")
+def sector_slices(views: int) -> list[slice]:
+    """The views of each of the :data:`SECTORS` angular sectors, of ``views`` equally spaced views
+    over [0, 180): view ``k`` is in sector ``floor(k * G / V)``, so each sector is a run of
+    views, ``ceil(g V / G)`` up to ``ceil((g + 1) V / G)`` (slices: no device value is read)."""
+    return [slice(-(-g * views // SECTORS), -(-(g + 1) * views // SECTORS)) for g in range(SECTORS)]

@@ -33,7 +33,8 @@ from collections.abc import Sequence
 import torch
 
 from i2i.medical.fov import circle_mask
-from i2i.medical.projector import fbp, per_sample_angles, radon
+from i2i.medical.angles import per_sample_angles
+from i2i.medical.projector import fbp, radon
 from i2i.medical.sampling import full_view_count
 
 #: Linear attenuation coefficient of water in 1/mm at about 75 keV (the value Rit et al.,

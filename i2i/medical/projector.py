@@ -21,16 +21,17 @@ give zero sinogram rows in :func:`radon` and are ignored by :func:`fbp`, whose s
 ``pi / (2 V)`` uses each sample's own count of valid views.
 
 Memory: views are processed in chunks so that at most about ``2**22`` sampled values are
-held at once (``chunk_size`` overrides the number of views per chunk); a 512x512 image at
-720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
+held at once on the CPU, and a share of the free memory on a GPU
+(:mod:`i2i.medical.projector_memory`; ``chunk_size`` overrides the number of views per chunk);
+a 512x512 image at 720 views never needs ``views * H * W`` floats. Under autograd, each chunk keeps its
 sampling grid for the backward pass.
 
 Speed: building a sampling grid costs about as much as sampling with it, so the grids of a
 geometry shared by the batch (one angle set, one size) are kept for the next call, up to
-:data:`GRID_CACHE_BYTES` for all geometries together (least recently used dropped first): the
-101-view grids of a 512-pixel slice (1/8 sampling) take 424 MB and halve the time of a
-projection and an FBP; full-view grids at 512 pixels are larger than the budget and are built
-per call as before.
+:data:`~i2i.medical.projector_memory.GRID_CACHE_BYTES` for all geometries together on the CPU
+(least recently used dropped first), a share of the free memory on a GPU: the 101-view grids
+of a 512-pixel slice (1/8 sampling) take 424 MB and halve the time of a projection and an FBP;
+full-view grids at 512 pixels are larger than the CPU budget and are built per call there.
 
 Everything runs on the device and dtype of the input tensor and is differentiable with
 respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backproject`).
@@ -39,51 +40,19 @@ respect to the image (:func:`radon`) and the sinogram (:func:`fbp`, :func:`backp
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 
+from i2i.medical.angles import Angles, angle_key, resolve_angles
 from i2i.medical.fov import circle_mask
+from i2i.medical.projector_memory import chunk_elements, chunk_grids
 
 #: Filter windows for :func:`fbp`, as in ``skimage.transform.iradon``: the ramp (Ram-Lak) filter alone,
 #: or times a Shepp-Logan (sinc), cosine, Hamming or Hann window; ``None``: plain back-projection.
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann")
 _ALIASES = {"ram-lak": "ramp", "ramlak": "ramp", "shepp_logan": "shepp-logan", "hanning": "hann"}
-
-#: Sampled values held at once per chunk of views (16 MiB in float32; the sampling grid is twice that).
-CHUNK_ELEMENTS = 2**22
-#: Bytes of sampling grids kept between calls (see "Speed" above).
-GRID_CACHE_BYTES = 512 * 2**20
-_grid_cache: OrderedDict[tuple, tuple[list[tuple[torch.Tensor, ...]], int]] = OrderedDict()
-
-Angles = int | Sequence[float] | torch.Tensor | None
-
-
-def equal_angles(views: int, *, device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``views`` angles in degrees equally spaced over ``[0, 180)``: ``k * 180 / views``."""
-    if int(views) < 1:
-        raise ValueError(f"views must be >= 1, got {views}")
-    return (torch.arange(int(views), dtype=torch.float64) * (180.0 / int(views))).to(device=device, dtype=dtype)
-
-
-def per_sample_angles(views: Sequence[int] | torch.Tensor, *, device: torch.device | str | None = None,
-                      dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Angles ``(N, Vmax)`` and validity mask ``(N, Vmax)`` for per-sample view counts ``views``
-    ``(N,)``: sample ``n`` gets ``views[n]`` angles equally spaced over ``[0, 180)``; the
-    remaining slots hold angle 0 and are masked out."""
-    counts = torch.as_tensor(views).long().reshape(-1).cpu()  # a few ints; float64 maths on the CPU
-    if counts.numel() == 0 or bool((counts < 1).any()):
-        raise ValueError(f"every view count must be >= 1, got {counts.tolist()}")
-    k = torch.arange(int(counts.max()))
-    mask = k[None, :] < counts[:, None]
-    angles = k[None, :].double() * (180.0 / counts[:, None].double())
-    angles = angles.where(mask, torch.zeros((), dtype=torch.float64))
-    return angles.to(device=device, dtype=dtype), mask.to(device)
-
 
 def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
           method: str = "joseph", chunk_size: int | None = None, keep_grids: bool = True) -> torch.Tensor:
@@ -104,11 +73,11 @@ def radon(image: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | No
     if method not in ("joseph", "rotate"):
         raise ValueError(f"unknown projection method {method!r}; accepted: 'joseph', 'rotate'")
     n, _, size, _ = image.shape
-    theta, valid = _resolve_angles(angles, n, 180, image.device, image.dtype, mask)
+    theta, valid = resolve_angles(angles, n, 180, image.device, image.dtype, mask)
     per_sample = theta.ndim == 2
-    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (n * size * size * (3 if per_sample else 1)))
-    grids = _chunk_grids(("radon", method, size), theta, chunk, size * size * 2 * image.element_size(),
-                         lambda th: _ray_grid(th, size, method), keep_grids)
+    chunk = chunk_size or max(1, chunk_elements(image.device) // (n * size * size * (3 if per_sample else 1)))
+    grids = chunk_grids(("radon", method, size), theta, angle_key(angles), chunk,
+                        size * size * 2 * image.element_size(), lambda th: _ray_grid(th, size, method), keep_grids)
     rows = []
     for grid, weight in grids:
         vc = weight.shape[-1]
@@ -172,12 +141,14 @@ def fbp(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | N
 
 
 def backproject(sinogram: torch.Tensor, angles: Angles = None, *, mask: torch.Tensor | None = None,
-                output_size: int | None = None, circle: bool = True, chunk_size: int | None = None) -> torch.Tensor:
+                output_size: int | None = None, circle: bool = True, chunk_size: int | None = None,
+                angles_id: tuple | None = None) -> torch.Tensor:
     """Unfiltered back-projection (``fbp`` with ``filter_name=None``): the sum over valid views
-    of each projection smeared back along its rays, times ``pi / (2 V)``."""
+    of each projection smeared back along its rays, times ``pi / (2 V)``. ``angles_id`` names
+    angles given as a tensor, so that their sampling grids are kept (see "Speed" above)."""
     _check_sinogram(sinogram)
     return _backproject(sinogram, sinogram.shape[-1] // 2, angles, mask, output_size or sinogram.shape[-1],
-                        circle, chunk_size)
+                        circle, chunk_size, angles_id=angles_id)
 
 
 def fourier_filter(size: int, filter_name: str | None = "ramp") -> torch.Tensor:
@@ -208,6 +179,16 @@ def _fourier_filter(size: int, name: str | None) -> torch.Tensor:
     return response
 
 
+@lru_cache(maxsize=32)
+def _half_response(padded: int, key: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The filter's response for ``rfft`` of ``padded`` bins, on ``device`` (copied there once).
+    Only the even part of a real response reaches the real output, so rfft/irfft with the
+    symmetrised response equals skimage's real(ifft(fft(x) * response))."""
+    response = _fourier_filter(padded, key)
+    even = 0.5 * (response + response.roll(-1).flip(0))
+    return even[: padded // 2 + 1].to(device=device, dtype=dtype)
+
+
 def _filter_key(filter_name: str | None) -> str | None:
     if filter_name is None:
         return None
@@ -228,21 +209,18 @@ def _filter(sinogram: torch.Tensor, filter_name: str | None) -> tuple[torch.Tens
     diag = int(math.ceil(math.sqrt(2) * d))
     before = diag // 2 - d // 2
     padded = max(64, int(2 ** math.ceil(math.log2(2 * diag))))
-    response = _fourier_filter(padded, key)
-    # Only the even part of a real response reaches the real output, so rfft/irfft with the
-    # symmetrised response equals skimage's real(ifft(fft(x) * response)).
-    even = 0.5 * (response + response.roll(-1).flip(0))
     real_dtype = torch.float64 if sinogram.dtype == torch.float64 else torch.float32
-    even = even[: padded // 2 + 1].to(device=sinogram.device, dtype=real_dtype)
+    even = _half_response(padded, key, sinogram.device, real_dtype)
     x = F.pad(sinogram.to(real_dtype), (before, padded - d - before))
     out = torch.fft.irfft(torch.fft.rfft(x, dim=-1) * even, n=padded, dim=-1)[..., :diag]
     return out.to(sinogram.dtype), diag // 2
 
 
 def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Tensor | None,
-                 output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True) -> torch.Tensor:
+                 output_size: int, circle: bool, chunk_size: int | None, keep_grids: bool = True,
+                 angles_id: tuple | None = None) -> torch.Tensor:
     n, _, views, bins = rows.shape
-    theta, valid = _resolve_angles(angles if angles is not None else views, n, views,
+    theta, valid = resolve_angles(angles if angles is not None else views, n, views,
                                    rows.device, rows.dtype, mask)
     if theta.shape[-1] != views:
         raise ValueError(f"the sinogram has {views} views (rows) but {theta.shape[-1]} angles were given")
@@ -254,7 +232,7 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     offsets = torch.arange(m, device=rows.device, dtype=rows.dtype) - m // 2
     x_off, y_off = offsets[:, None], offsets[None, :]  # row offset, column offset
     scale = 2.0 / max(bins - 1, 1)
-    chunk = chunk_size or max(1, CHUNK_ELEMENTS // (m * m * (3 * n if per_sample else n + 2)))
+    chunk = chunk_size or max(1, chunk_elements(rows.device) // (m * m * (3 * n if per_sample else n + 2)))
 
     def build(th: torch.Tensor) -> tuple[torch.Tensor]:
         grid = rows.new_zeros(*th.shape, m, m, 2)  # y = 0: the single row of each projection
@@ -264,8 +242,9 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
 
     image = rows.new_zeros(n, m, m)
     start = 0
-    for (grid,) in _chunk_grids(("backproject", bins, m, centre), theta, chunk, m * m * 2 * rows.element_size(),
-                                build, keep_grids):
+    key = ("id", angles_id) if angles_id is not None else angle_key(angles if angles is not None else views)
+    for (grid,) in chunk_grids(("backproject", bins, m, centre), theta, key, chunk, m * m * 2 * rows.element_size(),
+                               build, keep_grids):
         vc = grid.shape[-4]
         part = rows[:, start:start + vc]
         start += vc
@@ -283,48 +262,6 @@ def _backproject(rows: torch.Tensor, centre: int, angles: Angles, mask: torch.Te
     if circle:
         image = image * circle_mask(m, device=rows.device).to(image.dtype)
     return image.unsqueeze(1)
-
-
-def _chunk_grids(geometry: tuple, theta: torch.Tensor, chunk: int, bytes_per_view: int,
-                 build: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], keep: bool = True
-                 ) -> list[tuple[torch.Tensor, ...]]:
-    """``build(radians)`` for each chunk of ``chunk`` angles of ``theta`` (degrees). When the angles
-    are shared by the batch (``theta`` 1-D) and the grids of all views fit the grid cache's budget,
-    they are built once for the geometry, kept, and sliced into chunks (views of the kept tensors)."""
-    starts = range(0, theta.shape[-1], chunk)
-    if not keep or theta.ndim != 1 or theta.shape[-1] * bytes_per_view > GRID_CACHE_BYTES:
-        return [build(torch.deg2rad(theta[..., s:s + chunk])) for s in starts]
-    key = (*geometry, theta.dtype, str(theta.device), theta.detach().cpu().numpy().tobytes())
-    hit = _grid_cache.get(key)
-    if hit is None:
-        parts = [build(torch.deg2rad(theta[s:s + chunk])) for s in starts]
-        whole = [torch.cat(column) for column in zip(*parts)]
-        size = sum(t.numel() * t.element_size() for t in whole)
-        while _grid_cache and sum(b for _, b in _grid_cache.values()) + size > GRID_CACHE_BYTES:
-            _grid_cache.popitem(last=False)
-        hit = _grid_cache[key] = (whole, size)
-    _grid_cache.move_to_end(key)
-    return [tuple(t[s:s + chunk] for t in hit[0]) for s in starts]
-
-
-def _resolve_angles(angles: Angles, n: int, default_views: int, device: torch.device, dtype: torch.dtype,
-                    mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Angles as ``(V,)`` (shared) or ``(N, V)`` degrees, and the mask as ``(N, V)`` or None."""
-    if angles is None:
-        theta = equal_angles(default_views, device=device, dtype=dtype)
-    elif isinstance(angles, int) and not isinstance(angles, bool):
-        theta = equal_angles(angles, device=device, dtype=dtype)
-    else:
-        theta = torch.as_tensor(angles, device=device).to(dtype)
-        if theta.ndim not in (1, 2) or (theta.ndim == 2 and theta.shape[0] != n) or theta.shape[-1] == 0:
-            raise ValueError(f"angles must be (V,) or (N, V) with N = {n}, got shape {tuple(theta.shape)}")
-    if mask is None:
-        return theta, None
-    valid = torch.as_tensor(mask, device=device).bool()
-    if valid.shape[-1] != theta.shape[-1] or valid.ndim not in (1, 2) or (valid.ndim == 2 and valid.shape[0] != n):
-        raise ValueError(f"mask must be (V,) or (N, V) matching angles {tuple(theta.shape)}, "
-                         f"got shape {tuple(valid.shape)}")
-    return theta, valid.expand(n, theta.shape[-1])
 
 
 def _check_image(image: torch.Tensor) -> None:

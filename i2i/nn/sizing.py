@@ -49,17 +49,19 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, mode: PadMode = "reflect") -
 def _reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
     """Reflect padding of any size, each side on its own (:func:`reflect_indices`)."""
     top, bottom, left, right = pads
-    x = x.index_select(-2, reflect_indices(x.shape[-2], top, bottom, x.device))
-    return x.index_select(-1, reflect_indices(x.shape[-1], left, right, x.device))
+    x = x.index_select(-2, reflect_indices(x.shape[-2], top, bottom, x))
+    return x.index_select(-1, reflect_indices(x.shape[-1], left, right, x))
 
 
-def reflect_indices(n, before, after, device: torch.device) -> torch.Tensor:
+def reflect_indices(n, before, after, like: torch.Tensor) -> torch.Tensor:
     """Indices into a side of ``n`` pixels padded with ``before`` and ``after`` mirrored pixels
     (no edge repeat, as ``F.pad(mode="reflect")``; mirrored again where a pad exceeds the side;
-    a 1-pixel side repeats). Torch operations only, so a traced graph (``i2i export``)
-    computes them from the input's shape: the one reflect padding of predict and exports."""
-    positions = torch.arange(n + before + after, device=device) - before
-    period = (positions.new_zeros(()) + 2 * (n - 1)).clamp(min=1)  # a traced side stays traced
+    a 1-pixel side repeats), on the device of ``like`` (a non-empty tensor). Torch operations
+    on ``like`` only, so a traced graph (``i2i export``) computes them from the input's shape
+    and holds no device constant: the one reflect padding of predict and exports."""
+    ones = torch.ones_like(like.reshape(-1)[:1], dtype=torch.long)
+    positions = ones.expand(n + before + after).cumsum(0) - (1 + before)
+    period = (ones[0] * (2 * (n - 1))).clamp(min=1)  # a traced side stays traced
     folded = torch.remainder(positions, period)
     return torch.minimum(folded, period - folded)
 
