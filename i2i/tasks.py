@@ -67,6 +67,12 @@ class Task:
     #: a sparse-view FBP at a fixed view count): the data path then computes it once per sample
     #: and passes it back as the batch's ``input`` (:mod:`i2i.data.input_cache`).
     deterministic_input: bool = False
+    #: Whether the input is defined relative to each image's own size (a sparse-view FBP at a
+    #: fraction of full angular sampling: the streaks scale with the pixel grid), so the model
+    #: applies to images of any pixel size as they are: ``eval`` and ``predict`` then do not
+    #: resample them to the pixel sizes it was trained at (:attr:`LoadedModel.pixel_range` is
+    #: ``None``).
+    size_relative_input: bool = False
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3):
         if in_channels < 1 or out_channels < 1:

@@ -37,10 +37,11 @@ def test_the_real_ct_recipe_trains_on_scans_and_phantoms_at_their_own_pixel_size
         write_series(tmp_path / "scans" / name, head_volume(4, 64), predictor=None, patient_id=name)
     trainer = train_in_process("recipes/medical_ct_real.toml", tmp_path / "run", f'source.root="{tmp_path / "scans"}"',
                                "source.phantom_mix=6", "source.phantom_size=64", "data.patch_size=32",
-                               "data.val_fraction=0.34", "data.test_fraction=0.0", "generator.ngf=4",
+                               "data.val_fraction=0.34", "data.test_fraction=0.0", "data.test_groups=[]",
+                               "data.val_groups=[]", "generator.ngf=4",
                                "discriminator.ndf=4", "train.steps=2", "train.val_every=2", "train.val_images=2",
                                "train.checkpoint_every=2", "train.sample_every=2", "train.log_every=1")
-    assert trainer.recipe.task.options["views"] == 16 and trainer.recipe.data.patches_per_image == 2
+    assert trainer.recipe.task.options["views"] == "1/8" and trainer.recipe.data.patches_per_image == 1
     low, high = trainer.geometry["pixel_mm"]
     assert low == 0.5 and high in (250 / 64, 400 / 64) and trainer.geometry["size_px"] == [64, 64]
 

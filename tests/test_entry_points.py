@@ -16,7 +16,7 @@ from tests.conftest import CT_RECIPE, train_in_process
 #: A tiny sparse-view model trained on 64-pixel head phantoms: 250 / 64 = 3.9 mm pixels.
 COARSE = ("train.steps=2", "train.batch_size=2", "source.phantom_size=64", "source.phantom_train_count=4",
           "source.phantom_val_count=2", "source.phantom_test_count=2", "generator.ngf=4", "discriminator.ndf=4",
-          'source.phantom_regions=["head"]')
+          'source.phantom_regions=["head"]', "task.views=8")  # a count: resampled (a fraction is not)
 #: The real-scanner-like slices it is applied to: 128 pixels of 250 / 256 mm (4x finer).
 FINE_MM = 250 / 256
 

@@ -14,8 +14,10 @@ from i2i.runs.checkpoint import latest_checkpoint, read_metadata
 from i2i.inference.pixel_size import PixelRange, forward_at_trained_pixel_size, target_size
 from tests.conftest import train_in_process
 
+#: A fixed view count (8), not medical_ct's fraction: the input is tied to the trained pixel size, so
+#: slices of another size are resampled (a fraction of full sampling applies as it is: see the last test).
 CT = ("train.steps=2", "train.batch_size=2", "data.phantom_size=32", "data.phantom_train_count=4",
-      "data.phantom_val_count=2", "data.phantom_test_count=2", "generator.ngf=4", "discriminator.ndf=4")
+      "data.phantom_val_count=2", "data.phantom_test_count=2", "generator.ngf=4", "discriminator.ndf=4", "task.views=8")
 
 
 def test_targets_and_sizes():
@@ -87,3 +89,20 @@ def test_eval_resamples_data_of_another_pixel_size_and_records_it(tmp_path, cli)
     plain = json.loads((tmp_path / "native.json").read_text())
     assert not plain["warnings"] and "--native" in plain["protocol"]["pixel_size"]
     assert plain["metrics"]["model"]["psnr"]["mean"] != summary["metrics"]["model"]["psnr"]["mean"]
+
+
+def test_a_model_at_a_fraction_of_full_sampling_applies_at_any_pixel_size(tmp_path):
+    """medical_ct's "1/8" is the same sampling at every slice size: the model records its pixel
+    sizes but eval and predict do not resample (``Task.size_relative_input``); a fixed count is
+    tied to the trained pixel size and is resampled."""
+    from i2i import load_model
+    from i2i.runs.checkpoint import read_metadata
+
+    run = tmp_path / "run"
+    train_in_process("recipes/medical_ct.toml", run, *[s for s in CT if s != "task.views=8"])
+    model = load_model(run)
+    assert model.task.size_relative_input and model.pixel_range is None
+    assert "geometry" in read_metadata(model.weights)  # still recorded, for fine-tuning's checks
+    fixed = tmp_path / "fixed"
+    train_in_process("recipes/medical_ct.toml", fixed, *CT)
+    assert not load_model(fixed).task.size_relative_input and load_model(fixed).pixel_range is not None

@@ -67,8 +67,12 @@ class LoadedModel:
     @functools.cached_property
     def pixel_range(self):
         """The pixel sizes (mm) the model was trained at (:class:`i2i.inference.pixel_size.PixelRange`),
-        or ``None`` when its training data had none (photos) or the model was built in memory."""
+        or ``None`` when its training data had none (photos), the model was built in memory, or
+        its task's input is relative to each image's size (``Task.size_relative_input``: a
+        sparse-view FBP at a fraction of full sampling applies at any pixel size as it is)."""
         if not self.weights.is_file():  # built in memory (benchmarks, tests): no recorded geometry
+            return None
+        if getattr(self.task, "size_relative_input", False):
             return None
         return PixelRange.from_metadata(read_metadata(self.weights))
 
