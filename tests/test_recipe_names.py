@@ -103,7 +103,7 @@ def test_i2i_recipes_lists_names_plugins_and_first_comment(cli):
     ct = next(r for r in listed if r["name"] == "medical_ct")
     assert ct["plugin"] == "i2i.recipes"
     assert ct["description"].startswith("Sparse-view CT: remove the streak artifacts of a filtered back-projection "
-                                        "(FBP) from few views")  # the comment's first paragraph, joined
+                                        "(FBP) from 1/8 of full angular sampling")  # first paragraph
 
 
 def test_recipe_copy_writes_an_editable_copy_and_never_overwrites(cli, in_tmp):
