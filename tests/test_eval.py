@@ -77,7 +77,7 @@ def test_eval_against_direct_computations(known_run, known_data, tmp_path, cli):
         rows = list(csv.DictReader(f))
     assert [Path(r["path"]).name for r in rows] == ["0.png", "1.png", "2.png"]
     # the known pairs: identical images, and a uniform offset of 10 levels
-    assert float(rows[0]["input_psnr"]) == 100.0  # i2i.metrics.PSNR_CAP
+    assert float(rows[0]["input_psnr"]) == 100.0  # i2i.image_metrics.PSNR_CAP
     assert float(rows[0]["input_ssim"]) == pytest.approx(1.0, abs=1e-6)
     assert float(rows[0]["input_ms_ssim"]) == pytest.approx(1.0, abs=1e-6)
     assert float(rows[0]["input_mae"]) == 0.0
@@ -145,7 +145,7 @@ def test_data_may_be_a_split_folder_or_a_folder_of_pairs(known_run, known_data, 
 
 def test_ms_ssim_matches_torchmetrics():
     tm = pytest.importorskip("torchmetrics.functional.image")
-    from i2i.metrics import ms_ssim, ms_ssim_scales
+    from i2i.image_metrics import ms_ssim, ms_ssim_scales
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 192, 192, generator=g)

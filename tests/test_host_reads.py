@@ -70,7 +70,7 @@ def test_the_ssim_window_is_copied_to_a_device_once(monkeypatch):
     """Before: made on the CPU and copied at every call (every step of an SSIM loss)."""
     import torch
 
-    from i2i.metrics import ssim_maps
+    from i2i.image_metrics import ssim_maps
 
     copies = copies_to_other_devices(monkeypatch)
     x = torch.empty(2, 1, 32, 32, device="meta")
@@ -82,9 +82,8 @@ def test_the_ssim_window_is_copied_to_a_device_once(monkeypatch):
 def test_perceptual_normalisation_is_copied_to_a_device_once(monkeypatch):
     """Before: ImageNet mean and std copied to the device at every call (4 per step)."""
     import torch
-    from torch import nn
-
     from i2i_plugins.losses.perceptual import Perceptual
+    from torch import nn
 
     loss = Perceptual.__new__(Perceptual)  # a stand-in network instead of VGG weights from a file
     loss.layers, loss.net = {0: 1.0}, nn.Sequential(nn.Conv2d(3, 4, 3)).to("meta")

@@ -46,7 +46,7 @@ def test_psnr_and_ssim_match_skimage(pair, window):
 
 def test_identical_images(pair):
     _, target = pair
-    assert (psnr(target, target) == 100.0).all()  # i2i.metrics.PSNR_CAP
+    assert (psnr(target, target) == 100.0).all()  # i2i.image_metrics.PSNR_CAP
     torch.testing.assert_close(ssim(target, target), torch.ones(3, dtype=target.dtype))
     assert (rmse(target, target) == 0).all() and (mae(target, target) == 0).all()
 

@@ -29,7 +29,7 @@ def test_ssim_loss_gradient_under_bf16_autocast_matches_fp32():
 
 
 def test_ms_ssim_under_autocast_is_the_fp32_value():
-    from i2i.metrics import ms_ssim
+    from i2i.image_metrics import ms_ssim
 
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(2, 1, 180, 180, generator=g), torch.rand(2, 1, 180, 180, generator=g)
@@ -141,8 +141,9 @@ def _tiny_d() -> nn.Module:
 
 
 def _penalty(scaler: torch.amp.GradScaler | None, dtype: torch.dtype | None) -> torch.Tensor:
-    from i2i.losses import gradient_scaling
     from i2i_plugins.losses.adversarial import WGANGP
+
+    from i2i.losses import gradient_scaling
 
     g = torch.Generator().manual_seed(0)
     real, fake = torch.rand(2, 2, 16, 16, generator=g), torch.rand(2, 2, 16, 16, generator=g)

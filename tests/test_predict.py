@@ -114,7 +114,7 @@ def read(path: Path) -> np.ndarray:
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    from i2i.metrics import psnr as _psnr
+    from i2i.image_metrics import psnr as _psnr
 
     return float(_psnr(a[None].float(), b[None].float(), 1.0))
 

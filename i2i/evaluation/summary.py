@@ -16,7 +16,8 @@ import torch
 
 from i2i import atomic
 from i2i.assembly import datapath
-from i2i.metrics import PSNR_CAP, MetricTable
+from i2i.image_metrics import PSNR_CAP
+from i2i.metrics import MetricTable
 from i2i.version import __version__
 
 #: The folder of a run directory holding its evaluations on other data (``i2i eval --data``).

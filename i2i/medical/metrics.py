@@ -13,7 +13,7 @@ them in that window:
 
 * ``psnr = 10 log10(width**2 / mse)`` (skimage's ``peak_signal_noise_ratio`` with
   ``data_range=width`` on the clipped images); identical images give
-  :data:`i2i.metrics.PSNR_CAP` (100 dB).
+  :data:`i2i.image_metrics.PSNR_CAP` (100 dB).
 * ``ssim`` is Wang et al.'s SSIM with an 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03,
   averaged over the pixels whose window lies inside the image, computed on the windowed
   display images ``window_to_unit(hu)`` in [0, 1] (``lo`` -> 0): skimage's
@@ -23,7 +23,7 @@ them in that window:
   skimage's default covariance normalisation. Identical images give 1. (SSIM's luminance
   term is not shift invariant, so SSIM of raw signed HU would be a different number; the
   display image is what is compared, as in most CT restoration papers.) The computation
-  itself is :func:`i2i.metrics.ssim`, the project's one SSIM.
+  itself is :func:`i2i.image_metrics.ssim`, the project's one SSIM.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from i2i import metrics as M
+from i2i import image_metrics as M
 from i2i.medical.hu import WindowLike, get_window
 from i2i.metrics import Metric, ScoredImages
 
@@ -41,7 +41,7 @@ from i2i.metrics import Metric, ScoredImages
 def psnr(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,
          mask: torch.Tensor | None = None) -> torch.Tensor:
     """PSNR in dB of ``pred`` against ``target`` inside ``window`` (capped at
-    :data:`i2i.metrics.PSNR_CAP` where identical)."""
+    :data:`i2i.image_metrics.PSNR_CAP` where identical)."""
     w = get_window(window)
     a, b = _clipped(pred, target, w.lo, w.hi)
     return M.psnr(a, b, w.width, mask=mask)
@@ -50,7 +50,7 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", 
 def ssim(pred: torch.Tensor, target: torch.Tensor, window: WindowLike = "full", *,
          sample_covariance: bool = False) -> torch.Tensor:
     """Mean SSIM of ``pred`` against ``target`` inside ``window`` (see the module docstring):
-    :func:`i2i.metrics.ssim` of the windowed display images in [0, 1]."""
+    :func:`i2i.image_metrics.ssim` of the windowed display images in [0, 1]."""
     w = get_window(window)
     a, b = _clipped(pred, target, w.lo, w.hi)
     return M.ssim((a - w.lo) / w.width, (b - w.lo) / w.width, 1.0, sample_covariance=sample_covariance)

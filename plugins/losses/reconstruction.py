@@ -27,7 +27,7 @@ class L2(ReconstructionLoss):
 
 
 class SSIM(ReconstructionLoss):
-    """1 - SSIM between output and target: :func:`i2i.metrics.ssim_maps` (the Gaussian-window
+    """1 - SSIM between output and target: :func:`i2i.image_metrics.ssim_maps` (the Gaussian-window
     SSIM every i2i metric uses), averaged over the valid window positions (per-pixel weights
     cropped to them). ``data_range`` is the span of the network's value range (2 for [-1, 1])."""
 
@@ -38,7 +38,7 @@ class SSIM(ReconstructionLoss):
         self.data_range = data_range
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        from i2i.metrics import ssim_maps
+        from i2i.image_metrics import ssim_maps
 
         value = ssim_maps(output.float(), target.float(), self.data_range, self.window_size)[0]
         if weight is not None:
