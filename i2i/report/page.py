@@ -15,7 +15,6 @@ import base64
 import datetime as _dt
 import html
 import io
-import json
 import math
 import re
 from pathlib import Path
@@ -32,7 +31,7 @@ from i2i.report.curves import curve_groups, plot_png
 from i2i.report.slices import STYLE as SLICES_STYLE
 from i2i.report.slices import slices_section
 from i2i.runs.checkpoint import list_checkpoints
-from i2i.runs.rundir import MetricsLog, read_best
+from i2i.runs.rundir import MetricsLog, read_best, read_json
 from i2i.version import __version__
 
 #: Sample grids shown: evenly spread over the run, always including the last.
@@ -77,7 +76,7 @@ def render(run: Path) -> str:
     """The page's HTML for the run directory ``run``."""
     records = MetricsLog(run / "metrics.jsonl").read()
     table = _metric_table(run)
-    evaluation = _read_json(run / "eval.json")
+    evaluation = read_json(run / "eval.json")
     recipe_text = (run / "recipe.toml").read_text()
     last_step = max((int(r["step"]) for r in records if "step" in r), default=None)
     parts = [
@@ -96,13 +95,6 @@ def render(run: Path) -> str:
             f"<title>i2i report: {_e(run.resolve().name)}</title><style>{_STYLE}{SLICES_STYLE}</style>"
             f"<script>{_LOAD_CHECK}</script></head>\n<body>\n" + "\n".join(p for p in parts if p) +
             "\n</body></html>\n")
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _recipe_line(text: str) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from i2i.evaluation.slices import FOLDER, INDEX
+from i2i.runs.rundir import read_json
 
 STYLE = (".slices{overflow-x:auto}.slices img{max-width:none;image-rendering:pixelated;border:1px solid #ddd}"
          ".slices figcaption b{color:#222}")
@@ -19,7 +19,7 @@ STYLE = (".slices{overflow-x:auto}.slices img{max-width:none;image-rendering:pix
 
 def slices_section(run: Path) -> str:
     """The "Held-out slices" section, or "" when the run has none."""
-    index = _read(run / FOLDER / INDEX)
+    index = read_json(run / FOLDER / INDEX)
     if not index or not index.get("slices"):
         return ""
     figures = []
@@ -58,13 +58,6 @@ def _metrics_line(metrics: dict[str, dict[str, float]]) -> str:
 
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) and math.isfinite(value) else "n/a"
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _e(text: str) -> str:

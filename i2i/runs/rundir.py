@@ -186,13 +186,19 @@ class MetricsLog:
         return out
 
 
+def read_json(path: Path) -> Any | None:
+    """The JSON document at ``path``, or None when it is missing or unreadable (a run's
+    ``best.json``, ``eval.json``, ``eval_slices/slices.json`` are optional to their readers)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def read_best(run_dir: Path) -> dict[str, Any] | None:
     """``checkpoints/best.json`` (``step``, ``metric``, ``value``, ``folder``), or None when the
     run kept no best checkpoint (or the file is unreadable)."""
-    try:
-        best = json.loads((Path(run_dir) / "checkpoints" / "best.json").read_text())
-    except (OSError, ValueError):
-        return None
+    best = read_json(Path(run_dir) / "checkpoints" / "best.json")
     return best if isinstance(best, dict) and isinstance(best.get("folder"), str) else None
 
 
