@@ -44,9 +44,11 @@ def fbp_psnr(hu: torch.Tensor, views: int) -> float:
 def clinical_settings(size: int, repeats: int) -> dict[str, float]:
     """Seconds per slice at ``size`` px of 1/8 sampling and quarter dose: as the physics ran before
     (no kept grids; Poisson counts and FBP), with the projector's kept grids, with the input kept
-    per sample (:class:`i2i.data.input_cache.InputCache`, a hit), and the fast quarter-dose noise."""
+    per sample (:class:`i2i.data.input_cache.InputCache`, a hit), and the fast quarter-dose noise
+    with its ray variances at twice and at :data:`~i2i.medical.noise.VARIANCE_SIZE` pixels."""
     from fractions import Fraction
 
+    import i2i.medical.noise as noise_module
     import i2i.medical.projector_memory as projector_memory
     from i2i.data.input_cache import InputCache
     from i2i.medical.noise import (
@@ -80,10 +82,18 @@ def clinical_settings(size: int, repeats: int) -> dict[str, float]:
     batch = {"target": hu, "path": ["slice"]}
     cache.fill(batch, lambda b: sparse_view(b["target"], views))
     kept = per_slice(lambda: cache.fill(batch, lambda b: sparse_view(b["target"], views)))
+    coarse = noise_module.VARIANCE_SIZE
+    try:
+        noise_module.VARIANCE_SIZE = 2 * coarse
+        fast_fine = per_slice(lambda: fast_noise(hu, *args))
+    finally:
+        noise_module.VARIANCE_SIZE = coarse
     fast = per_slice(lambda: fast_noise(hu, *args))
     return {f"1/8 sampling ({views} views)": {"as before": plain, "projector grids kept": grids,
                                                "input kept per slice (InputCache hit)": kept},
-            f"quarter dose ({full} views)": {"as before: Poisson counts + FBP": poisson, "fast noise": fast}}
+            f"quarter dose ({full} views)": {"as before: Poisson counts + FBP": poisson,
+                                             f"fast noise, ray variances at {2 * coarse} px (before)": fast_fine,
+                                             f"fast noise, ray variances at {coarse} px": fast}}
 
 
 def calibration(root: Path, names: list[str]) -> list[list[str]]:

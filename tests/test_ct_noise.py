@@ -11,7 +11,7 @@ import torch
 
 from i2i.medical import metrics as M
 from i2i.medical.hu import hu_to_network
-from i2i.medical.noise import fast_noise, inserted_photons, poisson_noise
+from i2i.medical.noise import VARIANCE_SIZE, fast_noise, inserted_photons, poisson_noise
 from i2i.medical.phantom import phantoms
 from i2i.medical.physics import mask_outside_circle
 from i2i.medical.sampling import full_view_count
@@ -29,17 +29,25 @@ def test_inserted_photons_bring_a_scan_to_the_dose():
     assert 1 / (0.25 * 1e6) == pytest.approx(1 / 1e6 + 1 / float(photons[0]))
 
 
+def phantom_slices(size: int) -> torch.Tensor:
+    return mask_outside_circle(phantoms(range(2), size, seed=5).clamp_min(-1000.0))
+
+
 @pytest.fixture(scope="module")
 def slices():
-    return mask_outside_circle(phantoms(range(2), 64, seed=5).clamp_min(-1000.0))
+    return phantom_slices(64)
 
 
-def test_fast_noise_has_the_variance_of_the_poisson_noise(slices):
+@pytest.mark.parametrize("size", [64, 4 * VARIANCE_SIZE])
+def test_fast_noise_has_the_variance_of_the_poisson_noise(size):
     """Noise std of the fast synthesis against the Poisson counts + FBP it stands for, over 24
-    draws, in 8 x 8 blocks of the body: the median block within 5 %, every block within 15 %
-    (24 draws estimate a std to about 3 %; the rest is the approximation)."""
-    views, photons, sigma = full_view_count(64), torch.tensor([2e4, 2e4]), torch.zeros(2)
-    pixel = torch.tensor([4.0, 4.0])
+    draws, in 8 x 8 blocks of the body: the median block within 5 %, 90 % of the blocks within
+    10 % and every block within 20 % (24 draws estimate a block's std to about 3 %, and the
+    extremes of hundreds of blocks lie further out; the rest is the approximation). At four times
+    ``VARIANCE_SIZE`` the ray variances are computed at a quarter of the slice's size."""
+    slices = phantom_slices(size)
+    views, photons, sigma = full_view_count(size), torch.tensor([2e4, 2e4]), torch.zeros(2)
+    pixel = torch.tensor([256.0 / size] * 2)
     draws = 24
     fast = torch.stack([fast_noise(slices, photons, sigma, views, pixel, generator=torch.Generator().manual_seed(i))
                         for i in range(draws)])
@@ -52,7 +60,9 @@ def test_fast_noise_has_the_variance_of_the_poisson_noise(slices):
         var_e = torch.nn.functional.avg_pool2d((exact[:, i] ** 2).mean(0, keepdim=True), 8)[0, 0][blocks]
         ratio = (var_f / var_e).sqrt()
         assert blocks.sum() >= 8
-        assert 0.95 < float(ratio.median()) < 1.05 and 0.85 < float(ratio.min()) and float(ratio.max()) < 1.15, ratio
+        assert 0.95 < float(ratio.median()) < 1.05, ratio
+        assert 0.9 < float(ratio.quantile(0.05)) and float(ratio.quantile(0.95)) < 1.1, ratio
+        assert 0.8 < float(ratio.min()) and float(ratio.max()) < 1.2, ratio
     assert abs(float(fast.mean())) < 0.05 * float(fast.std())  # zero-mean noise
 
 

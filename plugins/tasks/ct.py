@@ -100,8 +100,8 @@ class LowDoseTask(CTTask):
         pixel_size_mm: the pixel size that sets the attenuation scale; default each slice's own
             spacing (a 400 mm field of view when the data have none).
         simulation: ``fast`` (the noise made in the image from a bank of the projector's noise
-            fields, about 0.1 s a 512-px slice) or ``poisson`` (Poisson counts on the slice's own
-            projections and an FBP, exact; about 1.4 s a 512-pixel slice on 2 CPU cores).
+            fields, about 12 ms a 512-px slice) or ``poisson`` (Poisson counts on the slice's own
+            projections and an FBP, exact; about 1.6 s a 512-pixel slice on 2 CPU cores).
         filter: the FBP filter.
         region: as ``ct_sparse_view``'s.
     """
