@@ -87,6 +87,10 @@ class PairMaking(Protocol):
     #: Whether :meth:`make_input` is a pure function of the sample (the data path may cache it).
     deterministic_input: bool
 
+    #: Whether the input is defined relative to each image's own size (a fraction of full
+    #: sampling), so ``eval`` and ``predict`` apply the model at any pixel size without resampling.
+    size_relative_input: bool
+
     def make_input(self, batch: Mapping[str, Any], train: bool) -> torch.Tensor:
         """The input (data units) of raw samples: the sample's own, or made from the target."""
 

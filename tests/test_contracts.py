@@ -103,6 +103,7 @@ class DuckTask:
     has_baseline = True
     fp32_output = False  # image outputs: the output layer may run under autocast
     deterministic_input = False
+    size_relative_input = False
 
     def __init__(self, gain: float = 1.0):
         self.gain = gain

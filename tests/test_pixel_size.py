@@ -96,7 +96,6 @@ def test_a_model_at_a_fraction_of_full_sampling_applies_at_any_pixel_size(tmp_pa
     sizes but eval and predict do not resample (``Task.size_relative_input``); a fixed count is
     tied to the trained pixel size and is resampled."""
     from i2i import load_model
-    from i2i.runs.checkpoint import read_metadata
 
     run = tmp_path / "run"
     train_in_process("recipes/medical_ct.toml", run, *[s for s in CT if s != "task.views=8"])
@@ -105,4 +104,5 @@ def test_a_model_at_a_fraction_of_full_sampling_applies_at_any_pixel_size(tmp_pa
     assert "geometry" in read_metadata(model.weights)  # still recorded, for fine-tuning's checks
     fixed = tmp_path / "fixed"
     train_in_process("recipes/medical_ct.toml", fixed, *CT)
-    assert not load_model(fixed).task.size_relative_input and load_model(fixed).pixel_range is not None
+    fixed_model = load_model(fixed)
+    assert not fixed_model.task.size_relative_input and fixed_model.pixel_range is not None

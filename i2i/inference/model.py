@@ -72,7 +72,7 @@ class LoadedModel:
         sparse-view FBP at a fraction of full sampling applies at any pixel size as it is)."""
         if not self.weights.is_file():  # built in memory (benchmarks, tests): no recorded geometry
             return None
-        if getattr(self.task, "size_relative_input", False):
+        if self.task.size_relative_input:
             return None
         return PixelRange.from_metadata(read_metadata(self.weights))
 
