@@ -16,6 +16,7 @@ from i2i.errors import I2IError, UsageError
 from i2i.loggers import Logger
 from i2i.metrics import MetricTable
 from i2i.nn.protocols import attribute_problems, expect_output
+from i2i.nn.symmetry_average import add_symmetry_average, symmetries
 from i2i.plugins import Plugins
 from i2i.recipe import ComponentSpec, Recipe
 from i2i.recipe.model import thaw
@@ -99,12 +100,16 @@ def build_optimizer(plugins: Plugins, recipe: Recipe, network: str, net: nn.Modu
 
 def build_generator(plugins: Plugins, recipe: Recipe, task: TaskSpec) -> nn.Module:
     """The recipe's ``[generator]`` for ``task``'s channels; its first output is checked
-    (:func:`i2i.nn.protocols.check_first_output`)."""
+    (:func:`i2i.nn.protocols.check_first_output`). With ``augment.test_time`` it averages over
+    the training's flips and turns in eval mode (:mod:`i2i.nn.symmetry_average`)."""
     net = _check_module(build(plugins, "generators", recipe.generator, "generator",
                               in_channels=task.in_channels, out_channels=task.out_channels),
                         "generator", recipe.generator.name, plugins)
     plugin = plugins["generators"].get(recipe.generator.name).plugin
     expect_output(net, f"generator {recipe.generator.name!r} (plugin {plugin!r})", task.out_channels)
+    augment = recipe.augment
+    if augment.test_time:
+        add_symmetry_average(net, symmetries(augment.flip, augment.vflip, augment.rot90))
     return net
 
 

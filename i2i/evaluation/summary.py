@@ -18,6 +18,7 @@ from i2i import atomic
 from i2i.assembly import datapath
 from i2i.image_metrics import PSNR_CAP
 from i2i.metrics import MetricTable
+from i2i.nn.symmetry_average import averaged_symmetries
 from i2i.version import __version__
 
 #: The folder of a run directory holding its evaluations on other data (``i2i eval --data``).
@@ -108,7 +109,17 @@ def protocol(model: LoadedModel, split: str, options: EvalOptions) -> dict[str, 
                    "MS-SSIM with 5 scales (fewer on small images)",
         "mode": "train (each image normalised on its own)" if options.train_mode else "eval",
         "pixel_size": pixel_size_protocol(model, options),
+        "test_time": averaging_protocol(model, options),
     }
+
+
+def averaging_protocol(model: LoadedModel, options: EvalOptions) -> str:
+    """Whether the output is one pass of the generator or a test-time average (``augment.test_time``)."""
+    transforms = averaged_symmetries(model.generator)
+    if not transforms or options.train_mode:
+        return "one pass of the generator per image"
+    return (f"the mean of {len(transforms) + 1} passes per image: the input and its {len(transforms)} flips and turns "
+            "turns that training used, each output turned back (augment.test_time)")
 
 
 def pixel_size_protocol(model: LoadedModel, options: EvalOptions) -> str:

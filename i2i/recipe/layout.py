@@ -116,6 +116,7 @@ ADDED_AT_DEFAULT: dict[tuple[str, str], object] = {
     ("data", "slab_gap"): 2,
     ("source", "include_derived"): False,
     ("source", "pixel_size_mm"): None,
+    ("augment", "test_time"): False,
 }
 
 

@@ -146,6 +146,9 @@ class AugmentSection:
     flip: bool = key(True, "random horizontal flips (the reference's flip)")
     vflip: bool = key(False, "random vertical flips")
     rot90: bool = key(False, "random rotations by multiples of 90 degrees (square crops)")
+    test_time: bool = key(False, "test-time augmentation: validation, evaluation and prediction average the "
+                          "generator's outputs on the input and on its transforms that training uses (flip, vflip, "
+                          "rot90 and their combinations: 2, 4 or 8 passes), each transformed back; needs one of them")
     geometric: list[dict] = key((), "kornia geometric augmentations for input and target: tables with "
                                 "'name' (e.g. RandomAffine, RandomElasticTransform) and the class's options")
     photometric: list[dict] = key((), "kornia intensity augmentations for the input only: tables with 'name' "

@@ -177,6 +177,10 @@ class _Checker(ComponentChecks):
         if data.preprocess == "resize_and_crop" and data.crop_size > data.load_size:
             self.add("data.crop_size", f"{data.crop_size} is larger than data.load_size {data.load_size}; "
                                        "the crop must fit in the resized image")
+        augment = core["augment"]
+        if augment.test_time and not (augment.flip or augment.vflip or augment.rot90):
+            self.add("augment.test_time", "true averages over the transforms training uses, and augment.flip, "
+                                          "augment.vflip and augment.rot90 are all false; set one of them true")
         registry = self.plugins["losses"]
         adversarial = [loss.label for loss in losses if loss.weight != 0
                        and getattr(registry.get(loss.name).factory, "role", None) == "adversarial"]
