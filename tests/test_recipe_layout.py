@@ -151,11 +151,11 @@ weight = 100.0
 #: medical_ct's and medical_ct_real's changed on purpose this round: 1/8 sampling, supervised, losses
 #: and schedule chosen by measurement (their comments say what was measured); medical_ct_real's and
 #: medical_ldct's again with longer schedules (6000 and 3000 steps), medical_ldct's with 4 patches a
-#: slice and no EMA.
+#: slice and no EMA; both again with up-down mirrors and augment.test_time (the 4-pass average).
 DIGESTS = {"facades": "7849e86f100388d1", "medical_ct": "9b8316898ad58bf4", "mr_to_ct": "a42e044175acc501",
            "colorization": "743826c3b00e0b9e", "edges2shoes": "cda74b2262c5a0a1", "inpainting": "a68e1250bfaba92a",
            "maps": "cc83a39fbe9d2eac", "restoration": "70f351d899e8aa56",
-           "medical_ct_real": "c9d2b66a54e337fe", "medical_ldct": "830761de1fe62e18"}  # new since
+           "medical_ct_real": "2c8fa3627ce92db6", "medical_ldct": "9c8d23adb3dfcde4"}  # new since
 VARIANT_DIGESTS = {  # medical_ct with the optimiser or schedule changed on the command line
     ('optim.name="adamw"', "optim.weight_decay=0.01", "optim.lr_d=1e-4", "optim.betas_g=[0.9, 0.99]"):
         "76efab9d6d5348ab",
