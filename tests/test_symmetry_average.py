@@ -65,7 +65,8 @@ def test_eval_output_is_the_mean_over_the_transforms(runs):
     from i2i.evaluation.options import EvalOptions
     from i2i.evaluation.summary import averaging_protocol
     assert averaging_protocol(plain, EvalOptions()) == "one pass of the generator per image"
-    assert averaging_protocol(d4, EvalOptions()).startswith("the mean of 8 passes per image")
+    assert averaging_protocol(d4, EvalOptions()).startswith("per image, the mean of 8 passes: the input and its 7 ")
+    assert averaging_protocol(d4, EvalOptions(train_mode=True)) == "one pass of the generator per image"
     # the EMA copy (a deepcopy of the generator) averages too
     assert averaged_symmetries(copy.deepcopy(flips.generator)) == averaged_symmetries(flips.generator)
     # the same weights under the same names: the hook adds no parameter or buffer
@@ -85,6 +86,20 @@ def test_eval_output_is_the_mean_over_the_transforms(runs):
         turned = d4.generator(x)
         for t in [(1, False), (3, True)]:
             assert (d4.generator(apply(x, t)) - apply(turned, t)).abs().max() < 1e-5, t
+
+
+def test_predict_says_it_averages(runs, tmp_path, cli):
+    from PIL import Image
+
+    Image.fromarray((torch.rand(48, 40).numpy() * 255).astype("uint8")).save(tmp_path / "in.png")
+    said = {}
+    for name, run in zip(("plain", "d4"), (runs[0], runs[2])):
+        result = cli("predict", run, tmp_path / "in.png", "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        said[name] = next(line for line in result.output.splitlines() if line.startswith("predicting"))
+    assert "passes" not in said["plain"]
+    assert said["d4"].endswith("; each output is the mean of 8 passes: the input and its 7 flips and turns that "
+                               "training used, each output turned back (augment.test_time)")
 
 
 def test_train_mode_runs_the_network_once(runs):

@@ -80,6 +80,7 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     from i2i.inference.files import collect_inputs, predict_files
     from i2i.inference.predict import PredictOptions
     from i2i.medical.dicom_choice import SeriesChoice
+    from i2i.nn.symmetry_average import averaging_description
 
     if (grid or frame) and not pairs:
         raise UsageError("--grid and --frame need --pairs (they describe pair files with targets)")
@@ -108,8 +109,9 @@ def predict(checkpoint: str, inputs: tuple[str, ...], out_dir: str, tile: int, o
     say = None if quiet else (lambda line: click.echo(f"i2i: warning: {line}", err=True))
     items = collect_inputs(inputs, loaded_plugins(), dicom=choice, say=say)
     if not quiet:
-        click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}",
-                   err=True)
+        averaged = None if options.train_mode else averaging_description(model.generator)
+        click.echo(f"predicting {len(items)} file(s) with {model.weights} (step {model.step}) on {model.device}"
+                   + (f"; each output is {averaged}" if averaged else ""), err=True)
     with resource_errors(knobs):
         written = predict_files(model, items, Path(out_dir), options, on_written=echo,
                                 say=(lambda line: None) if quiet else None)

@@ -18,7 +18,7 @@ from i2i import atomic
 from i2i.assembly import datapath
 from i2i.image_metrics import PSNR_CAP
 from i2i.metrics import MetricTable
-from i2i.nn.symmetry_average import averaged_symmetries
+from i2i.nn.symmetry_average import averaging_description
 from i2i.version import __version__
 
 #: The folder of a run directory holding its evaluations on other data (``i2i eval --data``).
@@ -115,11 +115,8 @@ def protocol(model: LoadedModel, split: str, options: EvalOptions) -> dict[str, 
 
 def averaging_protocol(model: LoadedModel, options: EvalOptions) -> str:
     """Whether the output is one pass of the generator or a test-time average (``augment.test_time``)."""
-    transforms = averaged_symmetries(model.generator)
-    if not transforms or options.train_mode:
-        return "one pass of the generator per image"
-    return (f"the mean of {len(transforms) + 1} passes per image: the input and its {len(transforms)} flips and turns "
-            "turns that training used, each output turned back (augment.test_time)")
+    described = None if options.train_mode else averaging_description(model.generator)
+    return f"per image, {described}" if described else "one pass of the generator per image"
 
 
 def pixel_size_protocol(model: LoadedModel, options: EvalOptions) -> str:

@@ -95,3 +95,13 @@ def averaged_symmetries(net: nn.Module) -> tuple[Transform, ...]:
         if isinstance(hook, SymmetryAverage):
             return hook.transforms
     return ()
+
+
+def averaging_description(net: nn.Module) -> str | None:
+    """One phrase saying how ``net``'s eval-mode output is made, or ``None`` for one pass."""
+    transforms = averaged_symmetries(net)
+    if not transforms:
+        return None
+    n = len(transforms)
+    return (f"the mean of {n + 1} passes: the input and its {n} flips and turns that training used, each output "
+            "turned back (augment.test_time)")
