@@ -24,13 +24,17 @@ IDENTITY: Transform = (0, False)
 def symmetries(flip: bool, vflip: bool, rot90: bool) -> tuple[Transform, ...]:
     """The non-identity transforms of the group the enabled augmentations generate, in a fixed
     order (an up-down mirror is a half turn and a left-right mirror: ``(2, True)``)."""
-    if rot90 and (flip or vflip):
-        group = [(k, m) for m in (False, True) for k in range(4)]
-    elif rot90:
-        group = [(k, False) for k in range(4)]
-    else:
-        group = [IDENTITY] + [(0, True)] * flip + [(2, True)] * vflip + [(2, False)] * (flip and vflip)
-    return tuple(t for t in group if t != IDENTITY)
+    if rot90:
+        return tuple((k, m) for m in (False, True) for k in range(4)
+                     if (k, m) != IDENTITY and (flip or vflip or not m))
+    group = []
+    if flip:
+        group.append((0, True))
+    if vflip:
+        group.append((2, True))
+    if flip and vflip:
+        group.append((2, False))
+    return tuple(group)
 
 
 def turn(x: torch.Tensor, k: int) -> torch.Tensor:
