@@ -18,6 +18,7 @@ import torch
 
 from benchmarks.harness import alternate, machine, matmul_rate, table
 from benchmarks.plain_pix2pix import PlainPix2Pix
+from i2i.engine.precision import cpu_native_bf16
 
 RECIPE = """
 [source]
@@ -115,21 +116,11 @@ def variants_for(device: torch.device, compile_too: bool) -> dict[str, list[str]
                                                  "train.compile=true"]
         return out
     out = {"default (fp32)": [], "channels_last": ['train.channels_last="on"']}
-    if cpu_has_native_bf16():
+    if cpu_native_bf16():
         out["bf16"] = ['train.precision="bf16"']
     if compile_too:
         out["compile"] = ["train.compile=true"]
     return out
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: without them bf16 autocast on CPU is emulated (45x slower for this
-    model on an AVX2 EPYC, measured; see BENCHMARKS.md)."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

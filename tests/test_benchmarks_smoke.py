@@ -38,3 +38,14 @@ def test_kill_resume_quick_run_ends_bit_identical(tmp_path):
     result = json.loads((tmp_path / "kill.json").read_text())
     assert result["identical"] and result["weights_identical"] and result["metrics_identical"]
     assert result["kills_landed"] >= 1 and result["tracebacks"] == 0 and not result["left_behind"]
+
+
+def test_ct_step_quick_run_times_the_recipe_network_against_a_plain_loop(tmp_path):
+    # python -m benchmarks.ct_step   (the real measurement: medical_ct_real's network, 5 repeats)
+    from benchmarks import ct_step
+
+    result = ct_step.main(["--quick", "--device", "cpu", "--json", str(tmp_path / "ct_step.json")])
+    assert result["batch"] == 4 and result["patch"] == 32
+    assert {"plain PyTorch fp32", "i2i fp32"} <= set(result["seconds_per_step"])
+    assert all(s > 0 for s in result["seconds_per_step"].values())
+    assert json.loads((tmp_path / "ct_step.json").read_text())["speed_vs_plain"]["plain PyTorch fp32"] == 1.0
