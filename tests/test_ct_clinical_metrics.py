@@ -40,6 +40,47 @@ def test_body_mask_fills_air_inside_the_body():
     assert int(body.sum()) == 24 * 24
 
 
+def _disc(size: int, cy: float, cx: float, radius: float) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    return ((yy - cy) ** 2 + (xx - cx) ** 2) < radius ** 2
+
+
+def test_body_mask_leaves_out_a_head_holder_and_a_table_but_keeps_arms():
+    """Before: a head holder's shell (0..80 HU where it thins out) counted as brain pixels; on the
+    top slices of a real head it was most of them."""
+    head = torch.full((1, 1, 96, 96), -1000.0)
+    head[..., _disc(96, 44, 48, 26)] = 40.0
+    holder = _disc(96, 48, 48, 44) & ~_disc(96, 48, 48, 42)
+    holder[:48] = False  # the U under the head, 2 px thick, apart from it
+    head[..., holder] = 60.0
+    body = M.body_mask(head)[0, 0]
+    assert bool(body[44, 48]) and int(body.sum()) == int(_disc(96, 44, 48, 26).sum())
+    assert not bool((body & holder).any())
+
+    trunk = torch.full((1, 1, 128, 128), -1000.0)
+    trunk[..., _disc(128, 60, 64, 34)] = 40.0
+    arms = _disc(128, 60, 14, 10) | _disc(128, 60, 114, 10)
+    trunk[..., arms] = 40.0
+    trunk[..., 110:113, 8:120] = 300.0  # the table top, 3 px thick
+    body = M.body_mask(trunk)[0, 0]
+    assert bool(body[arms].all()) and not bool(body[110:113].any())
+    assert M.body_mask(torch.full((2, 1, 16, 16), -1000.0)).sum() == 0  # no tissue at all
+
+
+def test_real_head_top_slice_body_is_the_head_not_its_holder():
+    import pydicom
+
+    from tests.conftest import data_path
+
+    ds = pydicom.dcmread(data_path("ct", "head_cptac_gbm", "dicom_series", "000152.dcm"))
+    hu = torch.from_numpy(ds.pixel_array.astype(np.float32) * float(ds.RescaleSlope) + float(ds.RescaleIntercept))
+    tissue, body = hu > -500, M.body_mask(hu[None, None])[0, 0]
+    columns = body.any(0).nonzero().flatten()
+    assert 0 < int(columns[-1] - columns[0]) < 200  # the top of the head; the holder spans 400 px
+    left_out = tissue & ~body
+    assert int(left_out.sum()) > 500 and int(left_out.any(0).nonzero().flatten().min()) < int(columns[0]) - 50
+
+
 @pytest.mark.parametrize("window", ["brain", "soft_tissue", "bone"])
 def test_window_ssim_matches_skimage_over_the_whole_slice_and_a_mask(window):
     pred, target = slices(1)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -129,14 +130,41 @@ BRAIN_BAND = (0.0, 80.0)
 UNIFORM_BLOCK, UNIFORM_BAND, UNIFORM_STD_FACTOR = 8, (-100.0, 200.0), 1.5
 
 
+#: A connected piece of tissue is body when its thickness (the radius of the largest disc inside
+#: it) is at least this fraction of the thickest piece's: a head, a trunk, the arms beside it, two
+#: legs. Not the table, a head holder, cables or a blanket: shells a few millimetres thick, at
+#: 0..80 HU where they thin out, that would otherwise count as brain or soft tissue.
+BODY_MIN_THICKNESS = 0.25
+
+
 def body_mask(target: torch.Tensor, threshold: float = -500.0) -> torch.Tensor:
     """``(N, 1, H, W)`` bool: the body (head, trunk) of slices in HU: pixels above ``threshold``
-    with the air inside (sinuses, airways, bowel gas) filled: a pixel counts when body lies on
-    both sides of it along its row and along its column."""
-    tissue = target > threshold
+    in a piece of tissue at least :data:`BODY_MIN_THICKNESS` as thick as the slice's thickest
+    (:func:`thick_pieces`: the table and head holder left out), with the air inside (sinuses,
+    airways, bowel gas) filled: a pixel counts when body lies on both sides of it along its row
+    and along its column."""
+    tissue = thick_pieces(target > threshold)
     rows = tissue.cummax(-1).values & tissue.flip(-1).cummax(-1).values.flip(-1)
     cols = tissue.cummax(-2).values & tissue.flip(-2).cummax(-2).values.flip(-2)
     return rows & cols
+
+
+def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS) -> torch.Tensor:
+    """The pieces of ``tissue`` (bool, ``(..., H, W)``; 8-connected, per image) whose thickness,
+    the largest Euclidean distance from one of their pixels to the nearest pixel outside, is at
+    least ``fraction`` of the image's thickest piece's (scipy.ndimage's labels and distance
+    transform, on the CPU)."""
+    from scipy import ndimage
+
+    flat = tissue.detach().cpu().reshape(-1, *tissue.shape[-2:]).numpy()
+    kept = np.zeros_like(flat)
+    for i, image in enumerate(flat):
+        labels, count = ndimage.label(image, structure=np.ones((3, 3)))
+        if count == 0:
+            continue
+        thickness = ndimage.maximum(ndimage.distance_transform_edt(image), labels, np.arange(1, count + 1))
+        kept[i] = np.isin(labels, 1 + np.flatnonzero(np.asarray(thickness) >= fraction * np.max(thickness)))
+    return torch.from_numpy(kept).reshape(tissue.shape).to(tissue.device)
 
 
 def band_mask(target: torch.Tensor, band: tuple[float, float], mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -17,9 +17,10 @@ is :func:`~i2i.medical.metrics.band_mae`, the one brain-window MAE, over the pix
 target lies in the window's range. The brain window is scored on the brain (its band) alone,
 as ``benchmarks/ct_clinical.py`` scores it: in a head, skull and scalp clip to the window's
 ends in both images and would only dilute the error. The body is
-:func:`~i2i.medical.metrics.body_mask` of the target (above -500 HU, air inside it filled)
-within the pixels the task counts (the field of view). A slice without the pixels a metric
-counts (a head slice without brain-range tissue) is not applicable either.
+:func:`~i2i.medical.metrics.body_mask` of the target (above -500 HU, thin pieces such as the
+table and a head holder left out, air inside filled) within the pixels the task counts (the
+field of view). A slice without the pixels a metric counts (a head slice without brain-range
+tissue) is not applicable either.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def clinical_metric_records(in_hu: InHU, regions: Regions) -> tuple[Metric, ...]
 
     records = []
     for w in CLINICAL_WINDOWS:
-        label, band = window_label(w.window), f"where the target is {w.band[0]:g}..{w.band[1]:g} HU inside the body"
+        label = window_label(w.window)
+        band = f"where the target is {w.band[0]:g}..{w.band[1]:g} HU inside the body (table and head holder left out)"
         over = band if w.in_band else "over the body"
         docs = {"psnr": f"PSNR in dB in the {label} {over}; {w.reads}",
                 "ssim": f"SSIM in the {label} {over}; {w.reads}",
