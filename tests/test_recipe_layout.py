@@ -155,7 +155,7 @@ weight = 100.0
 DIGESTS = {"facades": "7849e86f100388d1", "medical_ct": "9b8316898ad58bf4", "mr_to_ct": "a42e044175acc501",
            "colorization": "743826c3b00e0b9e", "edges2shoes": "cda74b2262c5a0a1", "inpainting": "a68e1250bfaba92a",
            "maps": "cc83a39fbe9d2eac", "restoration": "70f351d899e8aa56",
-           "medical_ct_real": "2c8fa3627ce92db6", "medical_ldct": "9c8d23adb3dfcde4"}  # new since
+           "medical_ct_real": "c79362d19490479f", "medical_ldct": "9c8d23adb3dfcde4"}  # new since
 VARIANT_DIGESTS = {  # medical_ct with the optimiser or schedule changed on the command line
     ('optim.name="adamw"', "optim.weight_decay=0.01", "optim.lr_d=1e-4", "optim.betas_g=[0.9, 0.99]"):
         "76efab9d6d5348ab",
