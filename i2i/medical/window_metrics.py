@@ -79,7 +79,7 @@ def clinical_metric_records(in_hu: InHU, regions: Regions) -> tuple[Metric, ...]
     records = []
     for w in CLINICAL_WINDOWS:
         label = window_label(w.window)
-        band = f"where the target is {w.band[0]:g}..{w.band[1]:g} HU inside the body (table and head holder left out)"
+        band = f"where the target is {w.band[0]:g}..{w.band[1]:g} HU inside the body (not the table or a head holder)"
         over = band if w.in_band else "over the body"
         docs = {"psnr": f"PSNR in dB in the {label} {over}; {w.reads}",
                 "ssim": f"SSIM in the {label} {over}; {w.reads}",
