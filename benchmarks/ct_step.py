@@ -1,8 +1,9 @@
 """CT training step: the generator and losses of a CT recipe (default ``medical_ct_real``)
-through i2i's training step in fp32 and in bf16 autocast, against a plain PyTorch loop of the
-same network and losses in fp32, in one process, alternating repeats, medians. The batch is
-the recipe's (slices x one patch each) of synthetic images in the task's units, so the physics
-and the data pipeline are not timed (the recipe caches the inputs after the first epoch).
+through i2i's training step in fp32 and in bf16 autocast, each with and without channels-last
+memory, against a plain PyTorch loop of the same network and losses in fp32, in one process,
+alternating repeats, medians. The batch is the recipe's (slices x one patch each) of synthetic
+images in the task's units, so the physics and the data pipeline are not timed (the recipe
+caches the inputs after the first epoch).
 bf16 rows only where the device computes bf16 natively (CPUs with AMX-BF16 or AVX512-BF16,
 GPUs of compute capability 8.0 and up): emulated, it is tens of times slower.
 
@@ -67,20 +68,24 @@ def plain_loop(recipe, device: torch.device):
 
 def measure(recipe_name: str, device: torch.device, repeats: int, steps: int, quick: bool) -> dict:
     small = ["generator.ngf=4", "generator.depth=3", "data.patch_size=32"] if quick else []
-    variants = {"i2i fp32": ['train.precision="fp32"']}
+    variants = {"i2i fp32": ['train.precision="fp32"', 'train.channels_last="off"'],
+                "i2i fp32 + channels_last": ['train.precision="fp32"', 'train.channels_last="on"']}
     if native_bf16(device):
-        variants["i2i bf16"] = ['train.precision="bf16"']
+        variants["i2i bf16"] = ['train.precision="bf16"', 'train.channels_last="off"']
+        variants["i2i bf16 + channels_last"] = ['train.precision="bf16"', 'train.channels_last="on"']
     built = {name: build_parts(recipe_name, [*small, *sets], device, steps) for name, sets in variants.items()}
     recipe = next(iter(built.values()))[0]
     batch, size = recipe.train.batch_size, recipe.data.patch_size
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(batch, 1, size, size, generator=g) * 0.6 - 0.9).to(device)  # about -1000..1000 HU
     y = (x + 0.02 * torch.randn(batch, 1, size, size, generator=g).to(device)).clamp(-1, 1)
+    nhwc = {"x": x.contiguous(memory_format=torch.channels_last), "y": y.contiguous(memory_format=torch.channels_last)}
     net, plain = plain_loop(recipe, device)
     runners = {"plain PyTorch fp32": lambda: [plain(x, y) for _ in range(steps)]}
     for name, (_, parts) in built.items():
         assert sum(p.numel() for p in parts.generator.parameters()) == sum(p.numel() for p in net.parameters())
-        runners[name] = lambda parts=parts: [parts.gan_step([(x, y)]) for _ in range(steps)]
+        a, b = (nhwc["x"], nhwc["y"]) if parts.channels_last else (x, y)  # as i2i's data path hands them over
+        runners[name] = lambda parts=parts, a=a, b=b: [parts.gan_step([(a, b)]) for _ in range(steps)]
     seconds = alternate(runners, repeats, device)
     per_step = {name: s / steps for name, s in seconds.items()}
     base = per_step["plain PyTorch fp32"]
