@@ -151,7 +151,8 @@ weight = 100.0
 #: medical_ct's and medical_ct_real's changed on purpose this round: 1/8 sampling, supervised, losses
 #: and schedule chosen by measurement (their comments say what was measured); medical_ct_real's and
 #: medical_ldct's again with longer schedules (6000 and 3000 steps), medical_ldct's with 4 patches a
-#: slice and no EMA; both again with up-down mirrors and augment.test_time (the 4-pass average).
+#: slice and no EMA; both again with up-down mirrors and augment.test_time (the 4-pass average);
+#: medical_ct_real's again with bf16 and 16000 steps.
 DIGESTS = {"facades": "7849e86f100388d1", "medical_ct": "9b8316898ad58bf4", "mr_to_ct": "a42e044175acc501",
            "colorization": "743826c3b00e0b9e", "edges2shoes": "cda74b2262c5a0a1", "inpainting": "a68e1250bfaba92a",
            "maps": "cc83a39fbe9d2eac", "restoration": "70f351d899e8aa56",
