@@ -77,7 +77,7 @@ def measure(recipe_name: str, device: torch.device, repeats: int, steps: int, qu
     recipe = next(iter(built.values()))[0]
     batch, size = recipe.train.batch_size, recipe.data.patch_size
     g = torch.Generator().manual_seed(0)
-    x = (torch.rand(batch, 1, size, size, generator=g) * 0.6 - 0.9).to(device)  # about -1000..1000 HU
+    x = (torch.rand(batch, 1, size, size, generator=g) * 0.6 - 0.9).to(device)  # about -820..410 HU
     y = (x + 0.02 * torch.randn(batch, 1, size, size, generator=g).to(device)).clamp(-1, 1)
     nhwc = {"x": x.contiguous(memory_format=torch.channels_last), "y": y.contiguous(memory_format=torch.channels_last)}
     net, plain = plain_loop(recipe, device)

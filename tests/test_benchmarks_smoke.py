@@ -9,6 +9,8 @@ import json
 import subprocess
 import sys
 
+import torch
+
 from tests.conftest import ROOT
 
 
@@ -46,6 +48,11 @@ def test_ct_step_quick_run_times_the_recipe_network_against_a_plain_loop(tmp_pat
 
     result = ct_step.main(["--quick", "--device", "cpu", "--json", str(tmp_path / "ct_step.json")])
     assert result["batch"] == 4 and result["patch"] == 32
-    assert {"plain PyTorch fp32", "i2i fp32"} <= set(result["seconds_per_step"])
+    from i2i.engine.precision import native_bf16
+
+    bf16_rows = {"i2i bf16", "i2i bf16 + channels_last"}
+    expected = {"plain PyTorch fp32", "i2i fp32", "i2i fp32 + channels_last"} | (
+        bf16_rows if native_bf16(torch.device("cpu")) else set())
+    assert set(result["seconds_per_step"]) == expected  # bf16 rows exactly where bf16 is native
+    assert set(json.loads((tmp_path / "ct_step.json").read_text())["speed_vs_plain"]) == expected
     assert all(s > 0 for s in result["seconds_per_step"].values())
-    assert json.loads((tmp_path / "ct_step.json").read_text())["speed_vs_plain"]["plain PyTorch fp32"] == 1.0

@@ -130,30 +130,32 @@ BRAIN_BAND = (0.0, 80.0)
 UNIFORM_BLOCK, UNIFORM_BAND, UNIFORM_STD_FACTOR = 8, (-100.0, 200.0), 1.5
 
 
-#: A connected piece of tissue is body when its thickness (the radius of the largest disc inside
-#: it) is at least this fraction of the thickest piece's: a head, a trunk, the arms beside it, two
-#: legs. Not the table, a head holder, cables or a blanket: shells a few millimetres thick, at
-#: 0..80 HU where they thin out, that would otherwise count as brain or soft tissue.
-BODY_MIN_THICKNESS = 0.25
+#: A connected piece of tissue is body when its thickness (the half-side of the largest square
+#: inside it, in pixels) is at least this fraction of the thickest piece's and at least
+#: :data:`BODY_MIN_PIXELS`: a head, a trunk, the arms beside it, two legs. Not the table, a head
+#: holder, cables or a blanket: shells a few millimetres thick, at 0..80 HU where they thin out,
+#: that would otherwise count as brain or soft tissue. A slice holding only such pieces has no body.
+BODY_MIN_THICKNESS, BODY_MIN_PIXELS = 0.25, 3
 
 
 def body_mask(target: torch.Tensor, threshold: float = -500.0) -> torch.Tensor:
     """``(N, 1, H, W)`` bool: the body (head, trunk) of slices in HU: pixels above ``threshold``
-    in a piece of tissue at least :data:`BODY_MIN_THICKNESS` as thick as the slice's thickest
-    (:func:`thick_pieces`: the table and head holder left out), with the air inside (sinuses,
-    airways, bowel gas) filled: a pixel counts when body lies on both sides of it along its row
-    and along its column."""
+    in a piece of tissue thick enough to be body (:func:`thick_pieces`: not the table or a head
+    holder), with the air inside (sinuses, airways, bowel gas) filled: a pixel counts when body
+    lies on both sides of it along its row and along its column."""
     tissue = thick_pieces(target > threshold)
     rows = tissue.cummax(-1).values & tissue.flip(-1).cummax(-1).values.flip(-1)
     cols = tissue.cummax(-2).values & tissue.flip(-2).cummax(-2).values.flip(-2)
     return rows & cols
 
 
-def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS) -> torch.Tensor:
+def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS,
+                 min_pixels: int = BODY_MIN_PIXELS) -> torch.Tensor:
     """The pieces of ``tissue`` (bool, ``(..., H, W)``; 8-connected, per image) whose thickness,
-    the largest Euclidean distance from one of their pixels to the nearest pixel outside, is at
-    least ``fraction`` of the image's thickest piece's (scipy.ndimage's labels and distance
-    transform, on the CPU)."""
+    the largest chessboard distance from one of their pixels to the nearest pixel outside them
+    (the image's edge counts as outside: a piece cut off by it measures as cut), is at least
+    ``fraction`` of the image's thickest piece's and at least ``min_pixels``. On the CPU with
+    scipy.ndimage (labels, a chamfer distance transform): a few milliseconds a 512-px slice."""
     from scipy import ndimage
 
     flat = tissue.detach().cpu().reshape(-1, *tissue.shape[-2:]).numpy()
@@ -162,8 +164,11 @@ def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS) -> 
         labels, count = ndimage.label(image, structure=np.ones((3, 3)))
         if count == 0:
             continue
-        thickness = ndimage.maximum(ndimage.distance_transform_edt(image), labels, np.arange(1, count + 1))
-        kept[i] = np.isin(labels, 1 + np.flatnonzero(np.asarray(thickness) >= fraction * np.max(thickness)))
+        depth = ndimage.distance_transform_cdt(np.pad(image, 1), metric="chessboard")[1:-1, 1:-1]
+        thickness = np.array([depth[box][labels[box] == k].max()
+                              for k, box in enumerate(ndimage.find_objects(labels), start=1)])
+        wanted = 1 + np.flatnonzero(thickness >= max(fraction * thickness.max(), min_pixels))
+        kept[i] = np.isin(labels, wanted)
     return torch.from_numpy(kept).reshape(tissue.shape).to(tissue.device)
 
 

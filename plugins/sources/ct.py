@@ -124,7 +124,7 @@ class CTSource(Source):
 
     Values are float HU by the DICOM Modality LUT (RescaleSlope 1 when absent); a CT image
     with no rescale is refused unless ``stored_values_as_hu``. Slices whose fraction of
-    pixels above -500 HU (the body) is below ``min_body_fraction`` are left out (empty
+    pixels above -500 HU (tissue) is below ``min_body_fraction`` are left out (empty
     slices at a scan's ends), counted in one line. Splits hold out whole patients
     (PatientID, else StudyInstanceUID, else the volume) with ``data.val_fraction`` and
     ``data.test_fraction``; a single patient is split into slabs of slices
