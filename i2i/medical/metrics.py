@@ -131,11 +131,12 @@ UNIFORM_BLOCK, UNIFORM_BAND, UNIFORM_STD_FACTOR = 8, (-100.0, 200.0), 1.5
 
 
 #: A connected piece of tissue is body when its thickness (the half-side of the largest square
-#: inside it, in pixels) is at least this fraction of the thickest piece's and at least
-#: :data:`BODY_MIN_PIXELS`: a head, a trunk, the arms beside it, two legs. Not the table, a head
-#: holder, cables or a blanket: shells a few millimetres thick, at 0..80 HU where they thin out,
-#: that would otherwise count as brain or soft tissue. A slice holding only such pieces has no body.
-BODY_MIN_THICKNESS, BODY_MIN_PIXELS = 0.25, 3
+#: inside it, in pixels) is at least this fraction of the thickest piece's: a head, a trunk, the
+#: arms beside it, two legs. Not the table, a head holder, cables or a blanket: shells a few
+#: millimetres thick, at 0..80 HU where they thin out, that would otherwise count as brain or soft
+#: tissue. The measure is relative (no size in pixels: a skull is 2 pixels thick at 3 mm), so a
+#: slice that holds only a table keeps it.
+BODY_MIN_THICKNESS = 0.25
 
 
 def body_mask(target: torch.Tensor, threshold: float = -500.0) -> torch.Tensor:
@@ -149,12 +150,11 @@ def body_mask(target: torch.Tensor, threshold: float = -500.0) -> torch.Tensor:
     return rows & cols
 
 
-def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS,
-                 min_pixels: int = BODY_MIN_PIXELS) -> torch.Tensor:
+def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS) -> torch.Tensor:
     """The pieces of ``tissue`` (bool, ``(..., H, W)``; 8-connected, per image) whose thickness,
     the largest chessboard distance from one of their pixels to the nearest pixel outside them
     (the image's edge counts as outside: a piece cut off by it measures as cut), is at least
-    ``fraction`` of the image's thickest piece's and at least ``min_pixels``. On the CPU with
+    ``fraction`` of the image's thickest piece's. On the CPU with
     scipy.ndimage (labels, a chamfer distance transform): a few milliseconds a 512-px slice."""
     from scipy import ndimage
 
@@ -167,7 +167,7 @@ def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS,
         depth = ndimage.distance_transform_cdt(np.pad(image, 1), metric="chessboard")[1:-1, 1:-1]
         thickness = np.array([depth[box][labels[box] == k].max()
                               for k, box in enumerate(ndimage.find_objects(labels), start=1)])
-        wanted = 1 + np.flatnonzero(thickness >= max(fraction * thickness.max(), min_pixels))
+        wanted = 1 + np.flatnonzero(thickness >= fraction * thickness.max())
         kept[i] = np.isin(labels, wanted)
     return torch.from_numpy(kept).reshape(tissue.shape).to(tissue.device)
 
