@@ -45,11 +45,10 @@ def test_kill_resume_quick_run_ends_bit_identical(tmp_path):
 def test_ct_step_quick_run_times_the_recipe_network_against_a_plain_loop(tmp_path):
     # python -m benchmarks.ct_step   (the real measurement: medical_ct_real's network, 5 repeats)
     from benchmarks import ct_step
+    from i2i.engine.precision import native_bf16
 
     result = ct_step.main(["--quick", "--device", "cpu", "--json", str(tmp_path / "ct_step.json")])
     assert result["batch"] == 4 and result["patch"] == 32
-    from i2i.engine.precision import native_bf16
-
     bf16_rows = {"i2i bf16", "i2i bf16 + channels_last"}
     expected = {"plain PyTorch fp32", "i2i fp32", "i2i fp32 + channels_last"} | (
         bf16_rows if native_bf16(torch.device("cpu")) else set())
