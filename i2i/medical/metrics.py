@@ -154,8 +154,8 @@ def thick_pieces(tissue: torch.Tensor, fraction: float = BODY_MIN_THICKNESS) -> 
     """The pieces of ``tissue`` (bool, ``(..., H, W)``; 8-connected, per image) whose thickness,
     the largest chessboard distance from one of their pixels to the nearest pixel outside them
     (the image's edge counts as outside: a piece cut off by it measures as cut), is at least
-    ``fraction`` of the image's thickest piece's. On the CPU with
-    scipy.ndimage (labels, a chamfer distance transform): a few milliseconds a 512-px slice."""
+    ``fraction`` of the image's thickest piece's. On the CPU with scipy.ndimage (labels, a
+    chamfer distance transform): a few milliseconds a 512-px slice."""
     from scipy import ndimage
 
     flat = tissue.detach().cpu().reshape(-1, *tissue.shape[-2:]).numpy()

@@ -74,9 +74,9 @@ def region_of_tags(body_part: str = "", descriptions: Iterable[str] = ()) -> str
 def region_of_slice(hu: np.ndarray, spacing: tuple[float, float]) -> str:
     """``head`` or ``trunk`` by the area of the body of a slice ``(H, W)`` in HU
     (:func:`~i2i.medical.metrics.body_mask`: above -500 HU, table and holder left out, air
-    inside filled) in mm²: up to
-    :data:`HEAD_MAX_MM2` a head. ``unknown`` without a finite pixel spacing, without any body,
-    or when a body that small touches the slice's edge (cut off: its size is not known)."""
+    inside filled) in mm²: up to :data:`HEAD_MAX_MM2` a head. ``unknown`` without a finite pixel
+    spacing, without any body, or when a body that small touches the slice's edge (cut off: its
+    size is not known)."""
     if not all(math.isfinite(float(s)) and float(s) > 0 for s in spacing):
         return UNKNOWN
     body = body_mask(torch.as_tensor(np.asarray(hu, dtype=np.float32))[None, None])[0, 0]

@@ -55,7 +55,7 @@ class TrainSection:
                                   "\"val_psnr\" (higher is better for psnr/ssim, lower for the others)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = key(
         "auto", "autocast precision; auto: bf16 on GPUs that compute it natively, fp32 on CPU; bf16 on a CPU "
-        "without native bf16 (AMX-BF16, AVX512-BF16) trains in fp32, with a warning; fp16 adds a grad scaler")
+        "without native bf16 (AMX-BF16, AVX512-BF16, Arm BF16) trains in fp32, with a warning; fp16 adds a grad scaler")
     channels_last: Literal["auto", "on", "off"] = key(
         "auto", "channels-last memory format; auto: on for CUDA unless a network has instance norm (PyTorch's "
         "instance norm returns NCHW, so the layout would be converted at every norm layer), off on CPU (measured "
